@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "sockvisor",
+      "sources": [
+        "native/addon.cc",
+        "native/socket.cc",
+        "native/spawn.cc",
+        "native/watch.cc",
+        "native/users.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
+      "cflags_cc!": ["-fno-rtti"]
+    }
+  ]
+}
