@@ -4,6 +4,7 @@
       "target_name": "sockvisor",
       "sources": [
         "native/addon.cc",
+        "native/errors.cc",
         "native/socket.cc",
         "native/spawn.cc",
         "native/watch.cc",

@@ -1,3 +1,27 @@
+// The export table: glue only. Each mechanism lives in its own file.
 #include <napi.h>
-Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
-NODE_API_MODULE(sockvisor, Init)
+
+#include "socket.h"
+#include "spawn.h"
+#include "users.h"
+#include "watch.h"
+
+namespace sockvisor {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("createUnixSocket", Napi::Function::New(env, CreateUnixSocket));
+  exports.Set("probeUnixSocket", Napi::Function::New(env, ProbeUnixSocket));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("ChildWatch", ChildWatch::Define(env));
+  exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
+  exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
+  exports.Set("groupList", Napi::Function::New(env, GroupList));
+  return exports;
+}
+
+}  // namespace sockvisor
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return sockvisor::Init(env, exports); }
+
+NODE_API_MODULE(sockvisor, InitAddon)

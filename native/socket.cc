@@ -1,1 +1,159 @@
-// placeholder
+// Creating the listening unix socket so that the path is never wider than its final permissions.
+//
+// The path's mode at bind() is the socket inode's mode masked by the umask (af_unix.c:
+// `S_IFSOCK | (SOCK_INODE(sock)->i_mode & ~current_umask())`). Changing the umask is process-wide
+// and would race libuv's thread pool, so instead the socket inode is fchmod()ed to 0 *before*
+// bind(): the path is born with mode 0000 (only root, who may connect anyway, gets in). It is then
+// given its final owner and mode through an O_PATH descriptor of the path itself, because
+// fchmod()/fchown() on the socket fd after bind() change only the sockfs inode, not the path
+// (FACTS.md). Binding the final path directly (no rename) keeps getsockname() and `ss -x` truthful.
+#include "socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include <uv.h>
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+namespace sockvisor {
+namespace {
+
+bool FillAddress(const std::string& path, sockaddr_un* addr) {
+  std::memset(addr, 0, sizeof(*addr));
+  addr->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr->sun_path)) return false;
+  std::memcpy(addr->sun_path, path.c_str(), path.size());
+  return true;
+}
+
+// chmod through an O_PATH fd: fchmod() gives EBADF there and glibc's fchmodat(AT_EMPTY_PATH)
+// gives EINVAL; fchmodat2 (Linux 6.6) works, and /proc/self/fd/N works on older kernels.
+int ChmodOpath(int opath, mode_t mode) {
+  if (syscall(SYS_fchmodat2, opath, "", mode, AT_EMPTY_PATH) == 0) return 0;
+  if (errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return -1;
+  char proc[64];
+  std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", opath);
+  return chmod(proc, mode);
+}
+
+struct Failure {
+  int err;
+  const char* syscall;
+};
+
+}  // namespace
+
+Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowTypeError(env, "createUnixSocket expects { path, uid, gid, mode, backlog }");
+    return env.Undefined();
+  }
+  Napi::Object spec = info[0].As<Napi::Object>();
+  std::string path = spec.Get("path").As<Napi::String>().Utf8Value();
+  int uid = spec.Get("uid").As<Napi::Number>().Int32Value();
+  int gid = spec.Get("gid").As<Napi::Number>().Int32Value();
+  mode_t mode = spec.Get("mode").As<Napi::Number>().Uint32Value() & 0777;
+  int backlog = spec.Get("backlog").As<Napi::Number>().Int32Value();
+
+  sockaddr_un addr;
+  if (!FillAddress(path, &addr)) {
+    ThrowSystemError(env, ENAMETOOLONG, "bind", path);
+    return env.Undefined();
+  }
+
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ThrowSystemError(env, errno, "socket", path);
+    return env.Undefined();
+  }
+  Failure failure{0, nullptr};
+  bool bound = false;
+  int opath = -1;
+  struct stat st;
+
+  if (fchmod(fd, 0) != 0) {
+    failure = {errno, "fchmod"};
+  } else if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    failure = {errno, "bind"};
+  } else if (bound = true, (opath = open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+    failure = {errno, "open"};
+  } else if (fstat(opath, &st) != 0) {
+    failure = {errno, "fstat"};
+  } else if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 07777) != 0) {
+    // Someone replaced the path between bind() and open(): it is not ours, leave it alone.
+    failure = {EEXIST, "bind"};
+    bound = false;
+  } else if ((uid >= 0 || gid >= 0) && fchownat(opath, "", uid, gid, AT_EMPTY_PATH) != 0) {
+    failure = {errno, "fchownat"};
+  } else if (ChmodOpath(opath, mode) != 0) {
+    failure = {errno, "chmod"};
+  } else if (listen(fd, backlog) != 0) {
+    failure = {errno, "listen"};
+  } else if (fstat(opath, &st) != 0) {
+    failure = {errno, "fstat"};
+  }
+
+  if (failure.syscall != nullptr) {
+    if (bound) unlink(path.c_str());  // the mode-0 file we just made, nothing else
+    if (opath >= 0) close(opath);
+    close(fd);
+    ThrowSystemError(env, failure.err, failure.syscall, path);
+    return env.Undefined();
+  }
+  close(opath);
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("fd", Napi::Number::New(env, fd));
+  result.Set("dev", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_dev)));
+  result.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));
+  return result;
+}
+
+Napi::Value ProbeUnixSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    ThrowTypeError(env, "probeUnixSocket expects a path");
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  sockaddr_un addr;
+  if (!FillAddress(path, &addr)) return Napi::String::New(env, "ENAMETOOLONG");
+  // Non-blocking, so a listener whose backlog is full answers EAGAIN instead of hanging us.
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    ThrowSystemError(env, errno, "socket", path);
+    return env.Undefined();
+  }
+  int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int err = rc == 0 ? 0 : errno;
+  close(fd);
+  if (err == 0) return env.Null();
+  return Napi::String::New(env, uv_err_name(-err));
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowTypeError(env, "closeFd expects a file descriptor");
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (close(fd) != 0 && errno != EINTR) ThrowSystemError(env, errno, "close");
+  return env.Undefined();
+}
+
+}  // namespace sockvisor

@@ -1,1 +1,258 @@
-// placeholder
+// fork + exec with an exact descriptor layout, credentials and a parent-death signal.
+//
+// Between fork() and execve() the child of a multi-threaded process (Node) may only make
+// async-signal-safe calls: everything is prepared in the parent (argv, envp, group list), and the
+// child only makes system calls. An error in the child travels back as {step, errno} over a
+// close-on-exec pipe: EOF on that pipe means execve() succeeded.
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "errors.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace sockvisor {
+namespace {
+
+// The steps a child can fail at, reported as the error's `syscall`.
+enum Step : int { kSetpgid, kSetgroups, kSetgid, kSetuid, kPrctl, kDup, kFcntl, kChdir, kExecve, kParentGone };
+const char* const kStepNames[] = {"setpgid", "setgroups", "setgid", "setuid", "prctl",
+                                  "dup",     "fcntl",     "chdir",  "execve", "getppid"};
+
+struct ChildReport {
+  int step;
+  int err;
+};
+
+struct Plan {
+  std::string file;
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+  std::vector<int> fds;
+  int uid = -1;
+  int gid = -1;
+  bool setGroups = false;
+  std::vector<gid_t> groups;
+  std::string cwd;
+  bool listenPid = false;
+  int pdeathsig = 0;
+  bool processGroup = true;
+};
+
+std::vector<std::string> StringArray(Napi::Value value) {
+  std::vector<std::string> out;
+  Napi::Array array = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); i++) out.push_back(array.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
+bool ReadPlan(Napi::Env env, Napi::Object o, Plan* plan) {
+  if (!o.Get("file").IsString() || !o.Get("argv").IsArray() || !o.Get("envp").IsArray() ||
+      !o.Get("fds").IsArray()) {
+    ThrowTypeError(env, "spawn expects { file, argv, envp, fds, ... }");
+    return false;
+  }
+  plan->file = o.Get("file").As<Napi::String>().Utf8Value();
+  plan->argv = StringArray(o.Get("argv"));
+  plan->envp = StringArray(o.Get("envp"));
+  Napi::Array fds = o.Get("fds").As<Napi::Array>();
+  for (uint32_t i = 0; i < fds.Length(); i++) plan->fds.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
+  if (o.Get("uid").IsNumber()) plan->uid = o.Get("uid").As<Napi::Number>().Int32Value();
+  if (o.Get("gid").IsNumber()) plan->gid = o.Get("gid").As<Napi::Number>().Int32Value();
+  if (o.Get("groups").IsArray()) {
+    plan->setGroups = true;
+    Napi::Array groups = o.Get("groups").As<Napi::Array>();
+    for (uint32_t i = 0; i < groups.Length(); i++) plan->groups.push_back(groups.Get(i).As<Napi::Number>().Uint32Value());
+  }
+  if (o.Get("cwd").IsString()) plan->cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
+  plan->listenPid = o.Get("listenPid").ToBoolean();
+  if (o.Get("pdeathsig").IsNumber()) plan->pdeathsig = o.Get("pdeathsig").As<Napi::Number>().Int32Value();
+  if (o.Has("processGroup")) plan->processGroup = o.Get("processGroup").ToBoolean();
+  return true;
+}
+
+// Async-signal-safe decimal formatting (no snprintf after fork).
+void FormatDecimal(char* out, long value) {
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0);
+  while (n > 0) *out++ = digits[--n];
+  *out = '\0';
+}
+
+[[noreturn]] void Fail(int pipeFd, Step step) {
+  ChildReport report{step, errno};
+  ssize_t ignored = write(pipeFd, &report, sizeof(report));
+  (void)ignored;
+  _exit(127);
+}
+
+// Runs in the child between fork() and execve(): system calls only.
+[[noreturn]] void RunChild(const Plan& plan, char* const argv[], char* const envp[], char* listenPidValue,
+                           int reportFd, pid_t parent) {
+  // Node ignores SIGPIPE and handles others; ignored dispositions survive execve, so reset all.
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, nullptr);
+
+  // Its own process group: a stop can then SIGKILL the server together with its workers.
+  if (plan.processGroup && setpgid(0, 0) != 0) Fail(reportFd, kSetpgid);
+  if (plan.setGroups && setgroups(plan.groups.size(), plan.groups.data()) != 0) Fail(reportFd, kSetgroups);
+  if (plan.gid >= 0 && setgid(plan.gid) != 0) Fail(reportFd, kSetgid);
+  if (plan.uid >= 0 && setuid(plan.uid) != 0) Fail(reportFd, kSetuid);
+  // After the credential change: changing euid/egid clears the parent-death signal (prctl(2)).
+  if (plan.pdeathsig > 0) {
+    if (prctl(PR_SET_PDEATHSIG, plan.pdeathsig) != 0) Fail(reportFd, kPrctl);
+    // The parent may have died before prctl(): then no signal will ever come.
+    if (getppid() != parent) {
+      errno = ESRCH;
+      Fail(reportFd, kParentGone);
+    }
+  }
+
+  // Exact layout: child fd i = plan.fds[i]. Sources may sit inside 0..n-1 (and so may the report
+  // pipe), so first lift every source above n, then dup2 into place (dup2 clears FD_CLOEXEC).
+  const int n = static_cast<int>(plan.fds.size());
+  reportFd = fcntl(reportFd, F_DUPFD_CLOEXEC, n);
+  if (reportFd < 0) _exit(127);
+  int lifted[64];
+  for (int i = 0; i < n; i++) {
+    lifted[i] = fcntl(plan.fds[i], F_DUPFD_CLOEXEC, n);
+    if (lifted[i] < 0) Fail(reportFd, kDup);
+  }
+  for (int i = 0; i < n; i++) {
+    if (dup2(lifted[i], i) < 0) Fail(reportFd, kDup);
+  }
+  // Everything above the layout closes at exec; the report pipe too, which is how the parent
+  // learns that exec succeeded.
+  if (syscall(SYS_close_range, n, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = n; fd < 65536; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  // libuv may have made a shared stdio pipe non-blocking; servers expect blocking stdio.
+  for (int fd = 0; fd < 3 && fd < n; fd++) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  }
+
+  if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) != 0) Fail(reportFd, kChdir);
+  // uWSGI and sd_listen_fds() accept the sockets only when LISTEN_PID is their own pid.
+  if (listenPidValue != nullptr) FormatDecimal(listenPidValue, static_cast<long>(getpid()));
+
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execve(plan.file.c_str(), argv, envp);
+  Fail(reportFd, kExecve);
+}
+
+}  // namespace
+
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowTypeError(env, "spawn expects an options object");
+    return env.Undefined();
+  }
+  Plan plan;
+  if (!ReadPlan(env, info[0].As<Napi::Object>(), &plan)) return env.Undefined();
+  if (plan.fds.size() > 64 || plan.argv.empty()) {
+    ThrowTypeError(env, "spawn: argv must not be empty and at most 64 fds can be passed");
+    return env.Undefined();
+  }
+
+  // Everything the child needs is built here, before fork.
+  std::vector<char*> argv;
+  for (auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : plan.envp) envp.push_back(const_cast<char*>(e.c_str()));
+  char listenPid[40] = "LISTEN_PID=";
+  char* listenPidValue = nullptr;
+  if (plan.listenPid) {
+    listenPidValue = listenPid + sizeof("LISTEN_PID=") - 1;
+    envp.push_back(listenPid);
+  }
+  envp.push_back(nullptr);
+
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    ThrowSystemError(env, errno, "pipe2");
+    return env.Undefined();
+  }
+  // Signals stay blocked across fork so no JS-level handler runs in the child; the child
+  // resets dispositions, then unblocks just before execve.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(report[0]);
+    RunChild(plan, argv.data(), envp.data(), listenPidValue, report[1], parent);
+  }
+  int forkErr = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  close(report[1]);
+  if (pid < 0) {
+    close(report[0]);
+    ThrowSystemError(env, forkErr, "fork");
+    return env.Undefined();
+  }
+
+  ChildReport childReport;
+  ssize_t got;
+  do {
+    got = read(report[0], &childReport, sizeof(childReport));
+  } while (got < 0 && errno == EINTR);
+  close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof(childReport))) {
+    // The child failed before exec and has exited: reap it (it is ours) and report why.
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    const char* step = childReport.step >= 0 && childReport.step <= kParentGone ? kStepNames[childReport.step] : "spawn";
+    ThrowSystemError(env, childReport.err, step, plan.file);
+    return env.Undefined();
+  }
+
+  // The child cannot be reaped by anyone else (we never waitpid(-1)), so its pid stays valid
+  // until we reap it: pidfd_open here is free of pid-reuse races.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    int err = errno;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    ThrowSystemError(env, err, "pidfd_open");
+    return env.Undefined();
+  }
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, pid));
+  result.Set("pidfd", Napi::Number::New(env, pidfd));
+  return result;
+}
+
+}  // namespace sockvisor

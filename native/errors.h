@@ -1,0 +1,14 @@
+// Errors raised to JavaScript look like Node's own system errors: message, code, errno, syscall, path.
+#pragma once
+#include <napi.h>
+#include <string>
+
+namespace sockvisor {
+
+// Throws (as a pending JS exception) an Error for `err` (a positive errno) from `syscall` on `path`.
+void ThrowSystemError(Napi::Env env, int err, const char* syscall, const std::string& path = "");
+
+// Throws a TypeError for a malformed argument: these are bugs in native.ts, not user input.
+void ThrowTypeError(Napi::Env env, const std::string& message);
+
+}  // namespace sockvisor

@@ -1,0 +1,11 @@
+#pragma once
+#include <napi.h>
+
+namespace sockvisor {
+// createUnixSocket({ path, uid, gid, mode, backlog }) -> { fd, dev, ino }
+Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info);
+// probeUnixSocket(path) -> null when something accepts connections there, else the errno code string
+Napi::Value ProbeUnixSocket(const Napi::CallbackInfo& info);
+// closeFd(fd)
+Napi::Value CloseFd(const Napi::CallbackInfo& info);
+}  // namespace sockvisor

@@ -1,0 +1,32 @@
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+namespace sockvisor {
+
+// A child process known by its pidfd: exit notification on libuv's loop and signals that cannot
+// hit a recycled pid. new ChildWatch(pidfd, pid, onExit) takes ownership of the pidfd.
+class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit ChildWatch(const Napi::CallbackInfo& info);
+  ~ChildWatch() override;
+
+ private:
+  // signal(signo) -> null, or the errno code ('ESRCH' once the child has exited).
+  Napi::Value Signal(const Napi::CallbackInfo& info);
+  // signalGroup(signo) -> null or the errno code: kill(-pid) while the leader is unreaped is safe.
+  Napi::Value SignalGroup(const Napi::CallbackInfo& info);
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+  void Reap();
+  void Release();
+
+  int pidfd_;
+  int pid_;
+  bool exited_ = false;
+  uv_poll_t* poll_ = nullptr;
+  Napi::FunctionReference onExit_;
+  Napi::ObjectReference self_;
+};
+
+}  // namespace sockvisor
