@@ -1,0 +1,114 @@
+// Creating the sockets sockvisor holds, and removing exactly those on stop.
+import { chmodSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { RunError, ExitCode } from '../errors.js';
+import { closeFd, createUnixSocket, type NativeError } from '../native.js';
+import type { SocketPermissions } from './permissions.js';
+import type { SocketPreflight } from './preflight.js';
+import type { UnixSocketSpec } from './spec.js';
+
+/** A listening socket sockvisor created and holds for the whole run. */
+export interface HeldSocket {
+  spec: UnixSocketSpec;
+  fd: number;
+  dev: bigint;
+  ino: bigint;
+  permissions: SocketPermissions;
+  backlog: number;
+  /** folders sockvisor made for it, removed again on stop when empty */
+  createdDirs: string[];
+}
+
+/** The kernel's cap on listen() backlogs: sockvisor's default backlog. */
+export function defaultBacklog(): number {
+  try {
+    const value = Number.parseInt(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'), 10);
+    if (Number.isFinite(value) && value > 0) return value;
+  } catch {
+    // not Linux /proc: fall through
+  }
+  return 4096;
+}
+
+/** Whether path still names the inode recorded, so that only our own file is ever removed. */
+function isSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return st.isSocket() && st.dev === id.dev && st.ino === id.ino;
+  } catch {
+    return false;
+  }
+}
+
+function makeDirs(dirs: string[]): void {
+  for (const dir of dirs) {
+    mkdirSync(dir);
+    // 0755 whatever the umask, like systemd's DirectoryMode=: nginx must be able to search it.
+    chmodSync(dir, 0o755);
+  }
+}
+
+/** Creates one socket as preflight found it; a stale socket is replaced only if still the same file. */
+export function createSocket(pre: SocketPreflight, permissions: SocketPermissions, backlog: number): HeldSocket {
+  const { path } = pre.spec;
+  makeDirs(pre.missingDirs);
+  if (pre.stale) {
+    if (!isSameFile(path, pre.stale)) {
+      throw new RunError(`The stale socket '${path}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
+    }
+    unlinkSync(path);
+  }
+  try {
+    const created = createUnixSocket({ path, uid: permissions.uid, gid: permissions.gid, mode: permissions.mode, backlog });
+    return { spec: pre.spec, fd: created.fd, dev: created.dev, ino: created.ino, permissions, backlog, createdDirs: pre.missingDirs };
+  } catch (error) {
+    const e = error as NativeError;
+    throw new RunError(`Cannot create the socket '${path}' (${e.syscall}: ${e.code}): ${hintFor(e.code)}`, ExitCode.usage, {
+      cause: error,
+    });
+  }
+}
+
+function hintFor(code: string): string {
+  switch (code) {
+    case 'EADDRINUSE':
+      return 'something else created this path at the same moment; choose another path.';
+    case 'EPERM':
+      return 'only root can give a file to another user or to a group it is not in.';
+    case 'EACCES':
+      return 'the folder is not writable; choose a folder you own.';
+    default:
+      return 'check the path and its folder.';
+  }
+}
+
+/** Creates all sockets, undoing the ones already made if a later one fails. */
+export function createSockets(pres: SocketPreflight[], permissions: SocketPermissions, backlog: number): HeldSocket[] {
+  const held: HeldSocket[] = [];
+  try {
+    for (const pre of pres) held.push(createSocket(pre, permissions, backlog));
+  } catch (error) {
+    for (const socket of held) removeSocket(socket);
+    throw error;
+  }
+  return held;
+}
+
+/** Closes the socket and removes its file and folders, only if the path is still the file we created. */
+export function removeSocket(socket: HeldSocket): boolean {
+  const removed = isSameFile(socket.spec.path, socket);
+  if (removed) unlinkSync(socket.spec.path);
+  try {
+    closeFd(socket.fd);
+  } catch {
+    // already closed
+  }
+  for (const dir of [...socket.createdDirs].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      break; // not empty (someone else's files): keep it
+    }
+  }
+  return removed;
+}

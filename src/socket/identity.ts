@@ -1,0 +1,78 @@
+// Turning user and group names (or numbers) into ids, once, before anything is created.
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import { groupList, lookupGroup, lookupUser, type GroupEntry, type UserEntry } from '../native.js';
+
+/** A user as the kernel will check it: uid, primary gid and supplementary groups. */
+export interface Identity {
+  name: string;
+  uid: number;
+  gid: number;
+  groups: number[];
+  home: string;
+}
+
+const NUMERIC = /^\d+$/;
+
+/** Resolves a user name or uid; unknown users are a usage error naming the option. */
+export function resolveUser(value: string, option: string): UserEntry {
+  const user = NUMERIC.test(value) ? lookupUser(Number(value)) : lookupUser(value);
+  if (user) return user;
+  if (NUMERIC.test(value)) {
+    // A bare uid with no passwd entry is still a valid owner (like chown 1234).
+    return { name: value, uid: Number(value), gid: Number(value), home: '/', shell: '' };
+  }
+  throw new UsageError(`The user '${value}' given to ${option} does not exist on this machine: check the name with 'getent passwd ${value}', or create the user.`);
+}
+
+/** Resolves a group name or gid; unknown groups are a usage error naming the option. */
+export function resolveGroup(value: string, option: string): GroupEntry {
+  const group = NUMERIC.test(value) ? lookupGroup(Number(value)) : lookupGroup(value);
+  if (group) return group;
+  if (NUMERIC.test(value)) return { name: value, gid: Number(value), members: [] };
+  throw new UsageError(`The group '${value}' given to ${option} does not exist on this machine: check the name with 'getent group ${value}', or create the group.`);
+}
+
+/** The full identity of a user: what a login (initgroups) would give it. */
+export function identityOf(user: UserEntry, gid = user.gid): Identity {
+  const groups = lookupUser(user.uid) ? groupList(user.name, gid) : [gid];
+  return { name: user.name, uid: user.uid, gid, groups, home: user.home };
+}
+
+/** The identity sockvisor itself runs with. */
+export function currentIdentity(): Identity {
+  const uid = process.geteuid!();
+  const gid = process.getegid!();
+  const user = lookupUser(uid);
+  return { name: user?.name ?? String(uid), uid, gid, groups: process.getgroups!(), home: user?.home ?? '/' };
+}
+
+/** Splits USER[:GROUP] (also USER.GROUP is not accepted: dots are legal in names). */
+export function splitOwner(value: string): { user: string; group?: string } {
+  const colon = value.indexOf(':');
+  if (colon < 0) return { user: value };
+  return { user: value.slice(0, colon), group: value.slice(colon + 1) };
+}
+
+/**
+ * The user nginx's workers run as: the `user` directive of /etc/nginx/nginx.conf, else the first
+ * of www-data, nginx, http that exists (Debian, RHEL, Arch). null when none is found.
+ */
+export function findNginxUser(confPath = '/etc/nginx/nginx.conf'): { user: UserEntry; group: GroupEntry } | null {
+  let configured: { user: string; group?: string } | null = null;
+  try {
+    const text = readFileSync(confPath, 'utf8');
+    const match = /^\s*user\s+([^\s;]+)(?:\s+([^\s;]+))?\s*;/m.exec(text);
+    if (match?.[1]) configured = { user: match[1], ...(match[2] ? { group: match[2] } : {}) };
+  } catch {
+    // no nginx installed here, or unreadable: fall back to the usual names
+  }
+  const names = configured ? [configured.user] : ['www-data', 'nginx', 'http'];
+  for (const name of names) {
+    const user = lookupUser(name);
+    if (!user) continue;
+    const group = (configured?.group ? lookupGroup(configured.group) : null) ?? lookupGroup(user.gid);
+    if (group) return { user, group };
+  }
+  return null;
+}

@@ -1,0 +1,93 @@
+// The owner, group and mode every socket file gets: from sockvisor's options, else from the
+// uWSGI command line it replaces, else the defaults of DESIGN.md.
+import { UsageError } from '../errors.js';
+import { currentIdentity, findNginxUser, resolveGroup, resolveUser, splitOwner, type Identity } from './identity.js';
+import { formatMode, parseMode, parseUwsgiChmod } from './mode.js';
+
+export interface SocketPermissions {
+  mode: number;
+  uid: number;
+  gid: number;
+  owner: string;
+  group: string;
+}
+
+export interface PermissionOptions {
+  socketMode?: string | undefined;
+  socketOwner?: string | undefined;
+  socketGroup?: string | undefined;
+}
+
+/** What a uWSGI command line says about its socket (see child/uwsgi.ts). */
+export interface UwsgiPermissionHints {
+  chmod?: string | true | undefined;
+  chown?: string | undefined;
+  uid?: string | undefined;
+  gid?: string | undefined;
+}
+
+export const DEFAULT_SOCKET_MODE = 0o660;
+
+/** Decides the socket's mode, owner and group; refuses what the invoking user may not give away. */
+export function resolveSocketPermissions(
+  options: PermissionOptions,
+  hints: UwsgiPermissionHints = {},
+  invoking: Identity = currentIdentity(),
+): SocketPermissions {
+  const mode =
+    options.socketMode !== undefined
+      ? parseMode(options.socketMode)
+      : hints.chmod !== undefined
+        ? parseUwsgiChmod(hints.chmod)
+        : DEFAULT_SOCKET_MODE;
+
+  let ownerValue: string | undefined;
+  let groupValue: string | undefined;
+  let ownerOption = '--socket-owner';
+  let groupOption = '--socket-owner';
+  if (options.socketOwner !== undefined) {
+    ({ user: ownerValue, group: groupValue } = splitOwner(options.socketOwner));
+  } else if (hints.chown !== undefined) {
+    ({ user: ownerValue, group: groupValue } = splitOwner(hints.chown));
+    ownerOption = groupOption = "uWSGI's --chown-socket";
+  } else {
+    ownerValue = hints.uid;
+    groupValue = hints.gid;
+    ownerOption = "uWSGI's --uid";
+    groupOption = "uWSGI's --gid";
+  }
+  if (options.socketGroup !== undefined) {
+    groupValue = options.socketGroup;
+    groupOption = '--socket-group';
+  }
+
+  const owner = ownerValue ? resolveUser(ownerValue, ownerOption) : { name: invoking.name, uid: invoking.uid, gid: invoking.gid };
+  let group: { name: string; gid: number };
+  if (groupValue) {
+    group = resolveGroup(groupValue, groupOption);
+  } else if (invoking.uid === 0 && !ownerValue) {
+    // As root with nothing said: the group nginx runs as, so that 0660 lets nginx in.
+    group = findNginxUser()?.group ?? resolveGroup(String(owner.gid), ownerOption);
+  } else {
+    group = resolveGroup(String(owner.gid), ownerOption);
+  }
+
+  if (invoking.uid !== 0) {
+    if (owner.uid !== invoking.uid) {
+      throw new UsageError(
+        `Only root can give the socket to another user: you are '${invoking.name}' and asked for owner '${owner.name}'; drop ${ownerOption}, or run sockvisor as root.`,
+      );
+    }
+    if (group.gid !== invoking.gid && !invoking.groups.includes(group.gid)) {
+      throw new UsageError(
+        `You ('${invoking.name}') are not a member of group '${group.name}', so you cannot give the socket to it: pick one of your groups (see 'id'), or use --socket-mode 0666 in a folder of your own.`,
+      );
+    }
+  }
+  return { mode, uid: owner.uid, gid: group.gid, owner: owner.name, group: group.name };
+}
+
+/** One line for logs: 0660 root:www-data. */
+export function describePermissions(p: SocketPermissions): string {
+  return `${formatMode(p.mode)} ${p.owner}:${p.group}`;
+}

@@ -1,0 +1,95 @@
+// Checks made on every socket path before anything is created, so that bad input changes nothing.
+// sockvisor never removes or follows what it did not create: only a socket file nobody listens on
+// (a stale one, e.g. left by a crash) is replaced.
+import { accessSync, constants, lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { dirname } from 'node:path';
+import { UsageError } from '../errors.js';
+import { probeUnixSocket } from '../native.js';
+import type { UnixSocketSpec } from './spec.js';
+
+export interface SocketPreflight {
+  spec: UnixSocketSpec;
+  /** parent folders that do not exist yet, outermost first */
+  missingDirs: string[];
+  /** a stale socket file at the path, to be replaced if it is still the same inode */
+  stale: { dev: bigint; ino: bigint } | null;
+}
+
+function lstatOrNull(path: string): BigIntStats | null {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** Names what a non-socket file is, for error sentences. */
+function kindOf(st: BigIntStats): string {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFile()) return 'a regular file';
+  return 'not a socket';
+}
+
+/** Finds the folders to create and checks the nearest existing one can be written. */
+function checkParents(path: string): string[] {
+  const missing: string[] = [];
+  let dir = dirname(path);
+  for (;;) {
+    let st;
+    try {
+      st = statSync(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        missing.unshift(dir);
+        dir = dirname(dir);
+        continue;
+      }
+      throw new UsageError(`The folder '${dir}' for the socket '${path}' cannot be examined (${code}): check its permissions.`);
+    }
+    if (!st.isDirectory()) {
+      throw new UsageError(`'${dir}' is not a folder, so the socket '${path}' cannot be created in it: choose another path.`);
+    }
+    try {
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch {
+      const who = process.geteuid!() === 0 ? 'root' : `user ${process.geteuid!()}`;
+      throw new UsageError(
+        `The folder '${dir}' cannot be written by ${who}, so the socket '${path}' cannot be created there: choose a folder you own (e.g. $XDG_RUNTIME_DIR or ~/run), or have root create '${missing[0] ?? dirname(path)}' for you.`,
+      );
+    }
+    return missing;
+  }
+}
+
+/** Checks one socket path; throws a UsageError naming the path and the fix. */
+export function preflightSocket(spec: UnixSocketSpec): SocketPreflight {
+  const { path } = spec;
+  const missingDirs = checkParents(path);
+  const st = missingDirs.length > 0 ? null : lstatOrNull(path);
+  if (!st) return { spec, missingDirs, stale: null };
+  if (!st.isSocket()) {
+    throw new UsageError(
+      `'${path}' is ${kindOf(st)}, not a socket; sockvisor never removes or follows it: move it away yourself, or choose another --socket path.`,
+    );
+  }
+  const probe = probeUnixSocket(path);
+  if (probe === null || probe === 'EAGAIN') {
+    throw new UsageError(
+      `A server is already listening on '${path}' (another sockvisor or uWSGI?): stop it first, or choose another --socket path.`,
+    );
+  }
+  if (probe !== 'ECONNREFUSED') {
+    throw new UsageError(
+      `Cannot tell whether the socket '${path}' is still in use (connect failed with ${probe}): remove it yourself if it is stale, or choose another path.`,
+    );
+  }
+  return { spec, missingDirs, stale: { dev: st.dev, ino: st.ino } };
+}
+
+/** Checks every socket before any is created. */
+export function preflightSockets(specs: UnixSocketSpec[]): SocketPreflight[] {
+  return specs.map(preflightSocket);
+}
