@@ -1,0 +1,93 @@
+// One running child: spawned through the addon, watched through its pidfd.
+import { constants } from 'node:os';
+import { ExitCode, RunError } from '../errors.js';
+import { spawn, watchChild, type ChildWatch, type NativeError } from '../native.js';
+import type { ExitStatus } from './exit.js';
+
+/** Everything needed to start the child, resolved: the same for every restart. */
+export interface ChildPlan {
+  file: string;
+  argv: string[];
+  envp: string[];
+  fds: number[];
+  listenPid: boolean;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  groups?: number[] | undefined;
+  cwd: string;
+}
+
+export interface ChildExit extends ExitStatus {
+  uptimeMs: number;
+}
+
+/** A started child; `exited` settles once it has been reaped. */
+export interface RunningChild {
+  pid: number;
+  startedAt: number;
+  exited: Promise<ChildExit>;
+  /** null when sent, else the errno code (ESRCH: already gone) */
+  signal(signo: number): string | null;
+  /** the child's whole process group (its workers too) */
+  signalGroup(signo: number): string | null;
+}
+
+/** Starts the child; exec failures become RunErrors with exit 126/127 and a sentence. */
+export function startChild(plan: ChildPlan): RunningChild {
+  const startedAt = performance.now();
+  let spawned;
+  try {
+    spawned = spawn({
+      file: plan.file,
+      argv: plan.argv,
+      envp: plan.envp,
+      fds: plan.fds,
+      listenPid: plan.listenPid,
+      // SIGKILL: the one signal uWSGI cannot turn into a reload (SIGTERM reloads it).
+      pdeathsig: constants.signals.SIGKILL,
+      processGroup: true,
+      cwd: plan.cwd,
+      ...(plan.uid !== undefined ? { uid: plan.uid } : {}),
+      ...(plan.gid !== undefined ? { gid: plan.gid } : {}),
+      ...(plan.groups !== undefined ? { groups: plan.groups } : {}),
+    });
+  } catch (error) {
+    throw explainSpawnError(error as NativeError, plan);
+  }
+  let watch: ChildWatch | undefined;
+  const exited = new Promise<ChildExit>((resolve) => {
+    watch = watchChild(spawned, (exit) => {
+      resolve({ code: exit.code, signal: exit.signal, uptimeMs: performance.now() - startedAt });
+    });
+  });
+  return {
+    pid: spawned.pid,
+    startedAt,
+    exited,
+    signal: (signo) => watch!.signal(signo),
+    signalGroup: (signo) => watch!.signalGroup(signo),
+  };
+}
+
+function explainSpawnError(error: NativeError, plan: ChildPlan): RunError {
+  const file = plan.file;
+  switch (error.syscall) {
+    case 'execve':
+      if (error.code === 'ENOENT') {
+        return new RunError(`The command '${file}' could not be executed: it or its interpreter (#! line) does not exist.`, ExitCode.notFound, { cause: error });
+      }
+      return new RunError(`The command '${file}' could not be executed (${error.code}): check that it is an executable for this machine.`, ExitCode.notExecutable, {
+        cause: error,
+      });
+    case 'setuid':
+    case 'setgid':
+    case 'setgroups':
+      return new RunError(`Cannot switch to the user or group for '${file}' (${error.syscall}: ${error.code}): only root can run the child as another user.`, ExitCode.notExecutable, {
+        cause: error,
+      });
+    case 'chdir':
+      return new RunError(`Cannot enter the folder '${plan.cwd}' to start '${file}' (${error.code}).`, ExitCode.notExecutable, { cause: error });
+    default:
+      return new RunError(`Cannot start '${file}' (${error.syscall}: ${error.code}).`, ExitCode.notExecutable, { cause: error });
+  }
+}

@@ -1,0 +1,21 @@
+// Where logs go is the CLI's decision: stderr, JSON when not on a terminal, readable on one.
+import { isatty } from 'node:tty';
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type LogFormat = 'auto' | 'json' | 'pretty';
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * A pino logger on fd 2. Writes are synchronous, so the last records (giving up, stopped) are on
+ * stderr before the process exits; stdout stays free for commands that print something.
+ */
+export function createLogger(format: LogFormat = 'auto', level: LogLevel = 'info'): Logger {
+  const usePretty = format === 'pretty' || (format === 'auto' && isatty(2));
+  const options = { name: 'sockvisor', level, base: { pid: process.pid } };
+  if (usePretty) {
+    return pino(options, pretty({ destination: 2, sync: true, colorize: isatty(2), ignore: 'name,event', translateTime: 'SYS:HH:MM:ss.l' }));
+  }
+  return pino(options, pino.destination({ dest: 2, sync: true }));
+}

@@ -1,0 +1,210 @@
+// All of `sockvisor run`'s input, checked and resolved in one place before anything is created.
+// Defaults live here; the CLI only collects raw values.
+import { constants } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { parseSignal, signalName } from '../child/exit.js';
+import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
+import { isUwsgi, isUwsgiUnixPath, readUwsgiArgs, type UwsgiSocketOption } from '../child/uwsgi.js';
+import { checkConnectAccess } from '../socket/access.js';
+import { currentIdentity, findNginxUser, identityOf, resolveGroup, resolveUser, type Identity } from '../socket/identity.js';
+import { formatMode } from '../socket/mode.js';
+import { describePermissions, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
+import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
+import { parseSocketSpecs, type UnixSocketSpec } from '../socket/spec.js';
+import { defaultBacklog } from '../socket/create.js';
+import { defaultRestartPolicy, validateRestartOptions, type RestartMode, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
+
+/** The options of `sockvisor run` as the user gave them (times in seconds). */
+export interface RunOptions {
+  socket?: string[] | undefined;
+  socketMode?: string | undefined;
+  socketOwner?: string | undefined;
+  socketGroup?: string | undefined;
+  socketBacklog?: number | undefined;
+  user?: string | undefined;
+  group?: string | undefined;
+  restart?: RestartMode | undefined;
+  restartDelay?: number | undefined;
+  restartDelayMax?: number | undefined;
+  healthyAfter?: number | undefined;
+  giveUpAfter?: number | undefined;
+  stopSignal?: string | undefined;
+  stopTimeout?: number | undefined;
+  pass?: 'fd' | 'stdin' | undefined;
+  /** COMMAND and its ARGS, everything after -- */
+  command: string[];
+}
+
+export const DEFAULT_STOP_TIMEOUT_S = 10;
+
+/** A run, fully resolved: what to create, what to start, how to supervise. */
+export interface RunPlan {
+  sockets: SocketPreflight[];
+  permissions: SocketPermissions;
+  backlog: number;
+  pass: 'fd' | 'stdin';
+  command: { file: string; argv: string[]; uwsgi: boolean };
+  /** child fd i = socket (by index into sockets) or a stdio fd */
+  childUser: Identity | undefined;
+  restart: RestartPolicyOptions;
+  stopSignal: number;
+  stopTimeoutMs: number;
+  cwd: string;
+  /** sentences to log as warnings at start */
+  warnings: string[];
+}
+
+export interface RunContext {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  invoking?: Identity;
+}
+
+/** The unix socket paths of a uWSGI command line, used when sockvisor is given no --socket. */
+function uwsgiUnixSockets(sockets: UwsgiSocketOption[]): string[] {
+  return sockets.map((s) => s.value).filter(isUwsgiUnixPath);
+}
+
+function checkSeconds(value: number | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new UsageError(`${option} must be a number of seconds of 0 or more, not '${value}'.`);
+  }
+  return value;
+}
+
+function resolveStopSignal(value: string | undefined, uwsgi: boolean): number {
+  // uWSGI 2.0 treats SIGTERM as a brutal reload, not a stop; SIGINT shuts it down (FACTS.md).
+  if (value === undefined) return uwsgi ? constants.signals.SIGINT : constants.signals.SIGTERM;
+  const signo = parseSignal(value);
+  if (signo === null) throw new UsageError(`Invalid --stop-signal '${value}': give a signal name like SIGINT or SIGTERM, or its number.`);
+  return signo;
+}
+
+function resolveBacklog(value: number | undefined): number {
+  if (value === undefined) return defaultBacklog();
+  if (!Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1) {
+    throw new UsageError(`--socket-backlog must be a whole number of 1 or more, not '${value}'.`);
+  }
+  return value;
+}
+
+/** The user the child runs as (--user/--group); undefined keeps sockvisor's own. */
+function resolveChildUser(options: RunOptions, invoking: Identity): Identity | undefined {
+  if (options.user === undefined && options.group === undefined) return undefined;
+  const user = options.user !== undefined ? resolveUser(options.user, '--user') : null;
+  const group = options.group !== undefined ? resolveGroup(options.group, '--group') : null;
+  const identity = user
+    ? identityOf(user, group?.gid ?? user.gid)
+    : { ...invoking, gid: group!.gid, groups: invoking.groups };
+  if (invoking.uid !== 0 && (identity.uid !== invoking.uid || (group && !invoking.groups.includes(group.gid) && group.gid !== invoking.gid))) {
+    throw new UsageError(`Only root can run the child as another user or group: drop --user/--group, or start sockvisor as root.`);
+  }
+  return identity;
+}
+
+/** Warns when nginx's user could not connect with the permissions chosen, naming the fix. */
+function nginxWarnings(sockets: UnixSocketSpec[], permissions: SocketPermissions): string[] {
+  const nginx = findNginxUser();
+  if (!nginx) return [];
+  const who = identityOf(nginx.user);
+  const warnings: string[] = [];
+  for (const { path } of sockets) {
+    const verdict = checkConnectAccess(who, path, permissions);
+    if (verdict.ok) continue;
+    if (verdict.reason === 'directory') {
+      warnings.push(
+        `nginx's user '${who.name}' cannot search the folder '${verdict.directory}' (${formatMode(verdict.ownership.mode)}), so it will get 502 Permission denied on '${path}': choose a socket path outside it, or chmod o+x '${verdict.directory}'.`,
+      );
+    } else {
+      warnings.push(
+        `nginx's user '${who.name}' cannot write the socket '${path}' (${describePermissions(permissions)}), so it will get 502 Permission denied: add --socket-group ${nginx.group.name} (as root), or use --socket-mode 0666 in a folder of your own.`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/** Checks and resolves every option of `run`; throws UsageError (exit 2) or RunError (126/127). */
+export function planRun(options: RunOptions, context: RunContext): RunPlan {
+  const invoking = context.invoking ?? currentIdentity();
+  const [command, ...args] = options.command;
+  if (command === undefined || command === '') {
+    throw new UsageError('No COMMAND given: put the server to run after --, e.g. sockvisor -s /run/app/app.sock -- uwsgi --ini app.ini.');
+  }
+  const uwsgi = isUwsgi(command);
+  const hints = uwsgi ? readUwsgiArgs(args) : { sockets: [] };
+
+  let socketValues = options.socket ?? [];
+  if (socketValues.length === 0 && uwsgi) socketValues = uwsgiUnixSockets(hints.sockets);
+  if (socketValues.length === 0) {
+    throw new UsageError(
+      uwsgi
+        ? 'No socket to hold: give --socket PATH to sockvisor, or -s PATH in the uWSGI command line.'
+        : 'No socket to hold: give --socket PATH (e.g. -s /run/app/app.sock) before --.',
+    );
+  }
+  const specs = parseSocketSpecs(socketValues, context.cwd);
+  const pass = options.pass ?? 'fd';
+  if (pass === 'stdin' && specs.length > 1) {
+    throw new UsageError(`--pass stdin hands over one socket (as fd 0), but ${specs.length} are given: use --pass fd for several sockets.`);
+  }
+
+  const permissions = resolveSocketPermissions(
+    { socketMode: options.socketMode, socketOwner: options.socketOwner, socketGroup: options.socketGroup },
+    uwsgi ? hints : {},
+    invoking,
+  );
+  const backlog = resolveBacklog(options.socketBacklog);
+  const childUser = resolveChildUser(options, invoking);
+
+  const restart: RestartPolicyOptions = {
+    mode: options.restart ?? defaultRestartPolicy.mode,
+    initialDelayMs: checkSeconds(options.restartDelay, '--restart-delay', defaultRestartPolicy.initialDelayMs / 1000) * 1000,
+    maxDelayMs: checkSeconds(options.restartDelayMax, '--restart-delay-max', defaultRestartPolicy.maxDelayMs / 1000) * 1000,
+    healthyAfterMs: checkSeconds(options.healthyAfter, '--healthy-after', defaultRestartPolicy.healthyAfterMs / 1000) * 1000,
+    giveUpAfterMs: checkSeconds(options.giveUpAfter, '--give-up-after', defaultRestartPolicy.giveUpAfterMs / 1000) * 1000,
+  };
+  if (restart.maxDelayMs < restart.initialDelayMs && options.restartDelayMax === undefined) restart.maxDelayMs = restart.initialDelayMs;
+  validateRestartOptions(restart);
+  const stopSignal = resolveStopSignal(options.stopSignal, uwsgi);
+  const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S) * 1000;
+
+  const file = resolveExecutable(command, context.env.PATH, context.cwd);
+  const passed: PassedSocket[] = specs.map((spec, i) => ({ name: spec.name, path: spec.path, fd: pass === 'stdin' ? 0 : 3 + i }));
+  const prepared = prepareArgs(command, args, passed, context.cwd);
+
+  const warnings = nginxWarnings(specs, permissions);
+  for (const option of prepared.unmatched) {
+    if (!isUwsgiUnixPath(option.value)) continue;
+    const path = isAbsolute(option.value) ? option.value : resolve(context.cwd, option.value);
+    warnings.push(
+      `uWSGI's ${option.option} ${option.value} is not a socket sockvisor holds, so uWSGI binds '${path}' itself and it is lost at every restart: give it to sockvisor with -s ${path}.`,
+    );
+  }
+  if ((permissions.mode & 0o002) !== 0) {
+    warnings.push(`The socket mode ${formatMode(permissions.mode)} lets every local user connect to the app: prefer 0660 with the group nginx runs as.`);
+  }
+
+  // Everything that can be refused is checked; the path checks come last, just before creation.
+  const sockets = preflightSockets(specs);
+  return {
+    sockets,
+    permissions,
+    backlog,
+    pass,
+    command: { file, argv: [command, ...prepared.args], uwsgi },
+    childUser,
+    restart,
+    stopSignal,
+    stopTimeoutMs,
+    cwd: context.cwd,
+    warnings,
+  };
+}
+
+/** For logs: `SIGINT after 10 s`. */
+export function describeStop(plan: RunPlan): string {
+  return `${signalName(plan.stopSignal)}, then SIGKILL to its process group after ${plan.stopTimeoutMs / 1000} s`;
+}
