@@ -6,8 +6,14 @@
 
 namespace sockvisor {
 
+const char* ErrnoName(int err) {
+  // glibc names every errno (ENOEXEC too, which libuv does not know); libuv's name is the fallback.
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : uv_err_name(-err);
+}
+
 void ThrowSystemError(Napi::Env env, int err, const char* syscall, const std::string& path) {
-  const char* code = uv_err_name(-err);
+  const char* code = ErrnoName(err);
   std::string message = std::string(code) + ": " + std::strerror(err) + ", " + syscall;
   if (!path.empty()) message += " '" + path + "'";
   Napi::Error error = Napi::Error::New(env, message);

@@ -5,6 +5,9 @@
 
 namespace sockvisor {
 
+// The symbolic name of a positive errno: "ENOENT", "ENOEXEC".
+const char* ErrnoName(int err);
+
 // Throws (as a pending JS exception) an Error for `err` (a positive errno) from `syscall` on `path`.
 void ThrowSystemError(Napi::Env env, int err, const char* syscall, const std::string& path = "");
 

@@ -22,7 +22,7 @@
 #include <string>
 
 #include "errors.h"
-#include <uv.h>
+
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452
@@ -142,7 +142,7 @@ Napi::Value ProbeUnixSocket(const Napi::CallbackInfo& info) {
   int err = rc == 0 ? 0 : errno;
   close(fd);
   if (err == 0) return env.Null();
-  return Napi::String::New(env, uv_err_name(-err));
+  return Napi::String::New(env, ErrnoName(err));
 }
 
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {

@@ -111,7 +111,7 @@ Napi::Value ChildWatch::Signal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int signo = info[0].As<Napi::Number>().Int32Value();
   if (exited_) return Napi::String::New(env, "ESRCH");
-  if (syscall(SYS_pidfd_send_signal, pidfd_, signo, nullptr, 0) != 0) return Napi::String::New(env, uv_err_name(-errno));
+  if (syscall(SYS_pidfd_send_signal, pidfd_, signo, nullptr, 0) != 0) return Napi::String::New(env, ErrnoName(errno));
   return env.Null();
 }
 
@@ -120,7 +120,7 @@ Napi::Value ChildWatch::SignalGroup(const Napi::CallbackInfo& info) {
   int signo = info[0].As<Napi::Number>().Int32Value();
   // While the leader is unreaped its pid (= the group id) cannot be reused. After it is reaped,
   // the group id stays allocated as long as any member (an orphaned uWSGI worker) lives.
-  if (kill(-pid_, signo) != 0) return Napi::String::New(env, uv_err_name(-errno));
+  if (kill(-pid_, signo) != 0) return Napi::String::New(env, ErrnoName(errno));
   return env.Null();
 }
 

@@ -76,7 +76,14 @@ function explainSpawnError(error: NativeError, plan: ChildPlan): RunError {
       if (error.code === 'ENOENT') {
         return new RunError(`The command '${file}' could not be executed: it or its interpreter (#! line) does not exist.`, ExitCode.notFound, { cause: error });
       }
-      return new RunError(`The command '${file}' could not be executed (${error.code}): check that it is an executable for this machine.`, ExitCode.notExecutable, {
+      if (error.code === 'ENOEXEC') {
+        return new RunError(
+          `The command '${file}' could not be executed (ENOEXEC): it is not a program this machine can run; a script needs a #! line, a binary must be built for this machine.`,
+          ExitCode.notExecutable,
+          { cause: error },
+        );
+      }
+      return new RunError(`The command '${file}' could not be executed (${error.code}): check its permissions, and that its file system is not mounted noexec.`, ExitCode.notExecutable, {
         cause: error,
       });
     case 'setuid':

@@ -13,9 +13,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  */
 export function createLogger(format: LogFormat = 'auto', level: LogLevel = 'info'): Logger {
   const usePretty = format === 'pretty' || (format === 'auto' && isatty(2));
-  const options = { name: 'sockvisor', level, base: { pid: process.pid } };
+  // No base fields: `pid` in a record is the child's (the journal and ps know sockvisor's own).
+  const options = { level, base: undefined };
   if (usePretty) {
-    return pino(options, pretty({ destination: 2, sync: true, colorize: isatty(2), ignore: 'name,event', translateTime: 'SYS:HH:MM:ss.l' }));
+    // Each message is a whole sentence; the fields are for machines (JSON), not for people.
+    return pino(options, pretty({ destination: 2, sync: true, colorize: isatty(2), hideObject: true, ignore: 'pid,hostname,name', translateTime: 'SYS:HH:MM:ss.l' }));
   }
   return pino(options, pino.destination({ dest: 2, sync: true }));
 }
