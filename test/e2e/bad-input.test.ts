@@ -1,0 +1,123 @@
+// Bad input: one clear sentence, exit 2, and nothing created, removed or followed.
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { runSockvisor } from '../helpers/sockvisor.js';
+import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
+
+let dir: string;
+let user: TestUser;
+before(async () => {
+  dir = await makeTempDir('sockvisor-bad-');
+  user = createTestUser();
+});
+after(async () => {
+  removeTestUser(user);
+  await cleanupTempDirs();
+});
+
+/** Asserts exit 2 with a message matching pattern, and that `untouched` still does not exist. */
+async function refuses(args: string[], pattern: RegExp, options: Parameters<typeof runSockvisor>[1] = {}): Promise<string> {
+  const result = await runSockvisor(args, options);
+  assert.equal(result.code, 2, `exit ${result.code}; output:\n${result.stderr}`);
+  assert.match(result.stderr, pattern);
+  assert.equal(result.records.filter((r) => r.event === 'child.started').length, 0, 'a child was started');
+  return result.stderr;
+}
+
+test('an unknown socket owner, socket group or child user is refused before any folder or socket is made', async () => {
+  const path = join(dir, 'new', 'sub', 'app.sock');
+  await refuses(['-s', path, '--socket-owner', 'nosuchuser', '--', 'sleep', '9'], /user 'nosuchuser' given to --socket-owner does not exist/);
+  await refuses(['-s', path, '--socket-group', 'nosuchgroup', '--', 'sleep', '9'], /group 'nosuchgroup' given to --socket-group does not exist/);
+  await refuses(['-s', path, '--user', 'nosuchuser', '--', 'sleep', '9'], /user 'nosuchuser' given to --user does not exist/);
+  assert.equal(existsSync(join(dir, 'new')), false, 'a parent folder was created');
+});
+
+test('a mode that is not octal, or has bits above 0777, is refused', async () => {
+  const path = join(dir, 'mode.sock');
+  await refuses(['-s', path, '--socket-mode', '999', '--', 'sleep', '9'], /999/);
+  await refuses(['-s', path, '--socket-mode', '4755', '--', 'sleep', '9'], /0777/);
+  await refuses(['-s', path, '--chmod-socket', 'rw', '--', 'sleep', '9'], /rw/);
+  assert.equal(existsSync(path), false);
+});
+
+test('a path over 107 bytes is refused naming the limit', async () => {
+  const path = join(dir, 'x'.repeat(120 - dir.length), 'a.sock');
+  const stderr = await refuses(['-s', path, '--', 'sleep', '9'], /at most 107 bytes/);
+  assert.match(stderr, /shorter path/);
+});
+
+test('an empty COMMAND is refused', async () => {
+  await refuses(['-s', join(dir, 'empty.sock'), '--'], /No COMMAND given/);
+  await refuses(['-s', join(dir, 'empty.sock')], /No COMMAND given/);
+});
+
+test('a regular file, a directory or a symlink at the path is refused and left exactly as it was', async () => {
+  const file = join(dir, 'file.sock');
+  writeFileSync(file, 'precious');
+  await refuses(['-s', file, '--', 'sleep', '9'], /is a regular file, not a socket; sockvisor never removes or follows it/);
+  assert.equal(readFileSync(file, 'utf8'), 'precious');
+
+  const folder = join(dir, 'folder.sock');
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'inside'), 'x');
+  await refuses(['-s', folder, '--', 'sleep', '9'], /is a directory/);
+  assert.ok(lstatSync(folder).isDirectory());
+  assert.equal(readFileSync(join(folder, 'inside'), 'utf8'), 'x');
+
+  const link = join(dir, 'link.sock');
+  const target = join(dir, 'target-of-link.sock');
+  symlinkSync(target, link);
+  await refuses(['-s', link, '--', 'sleep', '9'], /is a symbolic link/);
+  assert.equal(readlinkSync(link), target);
+  assert.equal(existsSync(target), false, 'the symlink was followed');
+});
+
+test('a socket with a live listener is not taken over', async () => {
+  const path = join(dir, 'live.sock');
+  const server = createServer((c) => c.end());
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  try {
+    const before = lstatSync(path).ino;
+    await refuses(['-s', path, '--', 'sleep', '9'], new RegExp(`A server is already listening on '${path.replace(/[.]/g, '\\.')}'`));
+    assert.equal(lstatSync(path).ino, before);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('a folder the user cannot write is refused with the folder named and a fix', async () => {
+  const locked = join(dir, 'root-only');
+  mkdirSync(locked);
+  chmodSync(locked, 0o755);
+  chownSync(locked, 0, 0);
+  await refuses(['-s', join(locked, 'app.sock'), '--socket-mode', '0666', '--', 'sleep', '9'], /folder '.*root-only' cannot be written/, {
+    uid: user.uid,
+    gid: user.gid,
+  });
+});
+
+test('an unprivileged user cannot give the socket to another owner', async () => {
+  const own = join(dir, `own-${user.name}`);
+  mkdirSync(own);
+  chownSync(own, user.uid, user.gid);
+  await refuses(['-s', join(own, 'app.sock'), '--socket-owner', 'root', '--', 'sleep', '9'], /Only root can give the socket to another user/, {
+    uid: user.uid,
+    gid: user.gid,
+  });
+  await refuses(['-s', join(own, 'app.sock'), '--socket-group', 'www-data', '--', 'sleep', '9'], /not a member of group 'www-data'/, {
+    uid: user.uid,
+    gid: user.gid,
+  });
+  assert.equal(existsSync(join(own, 'app.sock')), false);
+});
+
+test('an unknown option is refused with exit 2', async () => {
+  const result = await runSockvisor(['--no-such-option', '-s', join(dir, 'x.sock'), '--', 'sleep', '9']);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /no-such-option/);
+});

@@ -1,0 +1,121 @@
+// A real nginx per test, running its workers as www-data (as in production), with its own prefix,
+// pid file, logs and temp paths, on a free loopback port. Stopped by pid (SIGQUIT), never by name.
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { childrenOf, isAlive, waitGone } from './proc.js';
+import { makeTempDir } from './tmp.js';
+
+const run = promisify(execFile);
+
+export interface NginxOptions {
+  socketPath: string;
+  /** how nginx speaks to the socket: uwsgi_pass (default) or proxy_pass (uWSGI --http-socket) */
+  protocol?: 'uwsgi' | 'http';
+}
+
+export interface RunningNginx {
+  port: number;
+  prefix: string;
+  masterPid: number;
+  errorLogText(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const running = new Set<RunningNginx>();
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The nginx.conf of a test: every path under prefix, one server passing everything to the socket. */
+export function nginxConf(prefix: string, port: number, options: NginxOptions): string {
+  const pass =
+    options.protocol === 'http'
+      ? `proxy_pass http://unix:${options.socketPath}:;`
+      : `include /etc/nginx/uwsgi_params;\n      uwsgi_pass unix:${options.socketPath};`;
+  return `user www-data;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log info;
+events { worker_connections 1024; }
+http {
+  access_log ${prefix}/access.log;
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      ${pass}
+    }
+  }
+}
+`;
+}
+
+async function waitForPidFile(path: string, timeoutMs = 10000): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      if (pid > 0) return pid;
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`nginx wrote no pid file at ${path} within ${timeoutMs} ms`);
+}
+
+/** Starts nginx as root with `user www-data;`; it daemonizes, so it is stopped through its pid file. */
+export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
+  const prefix = await makeTempDir('sockvisor-nginx-');
+  const port = await freePort();
+  const conf = join(prefix, 'nginx.conf');
+  writeFileSync(conf, nginxConf(prefix, port, options));
+  await run('nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')]);
+  const masterPid = await waitForPidFile(join(prefix, 'nginx.pid'));
+  const handle: RunningNginx = {
+    port,
+    prefix,
+    masterPid,
+    errorLogText: async () => {
+      try {
+        return readFileSync(join(prefix, 'error.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    stop: async () => {
+      running.delete(handle);
+      if (!isAlive(masterPid)) return;
+      process.kill(masterPid, 'SIGQUIT');
+      if (await waitGone(masterPid, 10000)) return;
+      // A master stuck in shutdown: kill it and its workers, each by pid.
+      for (const pid of [...childrenOf(masterPid), masterPid]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    },
+  };
+  running.add(handle);
+  return handle;
+}
+
+/** Stops every nginx this test file started (by pid). */
+export async function stopAllNginx(): Promise<void> {
+  await Promise.all([...running].map((n) => n.stop()));
+}

@@ -1,0 +1,86 @@
+// Reading /proc: what a user would check with ls -l /proc/PID/fd, ps and cat /proc/PID/environ.
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+/** Whether pid exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until pid is gone; false on timeout. */
+export async function waitGone(pid: number, timeoutMs = 10000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (!isAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return !isAlive(pid);
+}
+
+/** fd number -> link target, as `ls -l /proc/PID/fd` shows. */
+export function openFds(pid: number): Map<number, string> {
+  const fds = new Map<number, string>();
+  for (const name of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      fds.set(Number(name), readlinkSync(`/proc/${pid}/fd/${name}`));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return fds;
+}
+
+/** The environment a process started with. */
+export function environOf(pid: number): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}
+
+/** Pids whose parent is ppid. */
+export function childrenOf(ppid: number): number[] {
+  const result: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) result.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return result;
+}
+
+/** Every live pid in process group pgid. */
+export function processGroupMembers(pgid: number): number[] {
+  const result: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') result.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return result;
+}
+
+/** Kills whatever is left of a process group (test cleanup, by group id, never by name). */
+export function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
