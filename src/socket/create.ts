@@ -1,6 +1,5 @@
 // Creating the sockets sockvisor holds, and removing exactly those on stop.
-import { chmodSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
 import { RunError, ExitCode } from '../errors.js';
 import { closeFd, createUnixSocket, type NativeError } from '../native.js';
 import type { SocketPermissions } from './permissions.js';
