@@ -84,10 +84,14 @@ export function permissionBits(who: Identity, file: FileOwnership): number {
   return accessOf(who, file).bits;
 }
 
-/** 0700 alice:alice (with +user:www-data:rw-,mask::rw- when an ACL adds entries). */
+/**
+ * As ls -l shows it, 0700 alice:alice; with an ACL, 0660+ alice:alice (ACL user:www-data:rw-,
+ * group::---,mask::rw-): the mode's group bits are then the mask, and group:: is the owning group's.
+ */
 export function describeOwnership(o: FileOwnership): string {
-  const extras = (o.acl ?? []).filter((e) => e.tag === 'user' || e.tag === 'group' || e.tag === 'mask').map(formatAclEntry);
-  return `${formatMode(o.mode)} ${o.owner ?? o.uid}:${o.group ?? o.gid}${extras.length > 0 ? ` +${extras.join(',')}` : ''}`;
+  const base = `${formatMode(o.mode)}${o.acl?.length ? '+' : ''} ${o.owner ?? o.uid}:${o.group ?? o.gid}`;
+  const extras = (o.acl ?? []).filter((e) => e.tag !== 'user_obj' && e.tag !== 'other').map(formatAclEntry);
+  return extras.length > 0 ? `${base} (ACL ${extras.join(',')})` : base;
 }
 
 /** Why these bits apply: "as other: r-x", "through the ACL entry user:www-data:rw- (mask rw-)". */
