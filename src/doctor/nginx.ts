@@ -65,8 +65,13 @@ export async function readNginxSetup(options: NginxOptions): Promise<NginxSetup 
   const command = `nginx ${dumpArgs.join(' ')}`;
   const dump = await runNginx(dumpArgs);
   if (dump.failed) {
-    const emerg = dump.stderr.split('\n').find((l) => /\[emerg\]/.test(l)) ?? dump.stderr.trim().split('\n')[0] ?? 'it failed';
-    return { command, error: emerg.replace(/^nginx: /, '') };
+    const emerg = (dump.stderr.split('\n').find((l) => /\[emerg\]/.test(l)) ?? dump.stderr.trim().split('\n')[0] ?? 'it failed').replace(/^nginx: /, '');
+    // nginx -T tests the configuration by opening what nginx opens (pid file, logs): as another
+    // user than root that fails on a sound configuration, and prints no dump.
+    if (process.geteuid!() !== 0 && /\(13: Permission denied\)/.test(emerg)) {
+      throw new UsageError(`${command} cannot read nginx's configuration as a user other than root (${emerg}): run sockvisor doctor as root, or name the socket paths yourself.`);
+    }
+    return { command, error: emerg };
   }
   const build = parseBuildOptions((await runNginx(['-V'])).stderr);
   const files = parseNginxDump(dump.stdout);

@@ -185,7 +185,7 @@ test("the seed's four failures: doctor --nginx and --explain-log agree with ngin
   assert.ok(after.sockets.every((s) => s.nginxWouldLog === null));
 });
 
-test('bad usage: one sentence and exit 2, also as JSON; a file nothing listens on still gets a verdict', async () => {
+test('bad usage exits 2 with one sentence (also as JSON); a broken nginx configuration, an error log given by hand and a left-behind file get verdicts', async () => {
   const none = await runCli(['doctor']);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /Nothing to check: name the socket/);
@@ -195,6 +195,20 @@ test('bad usage: one sentence and exit 2, also as JSON; a file nothing listens o
   const log = await runCli(['doctor', '--explain-log', join(dir, 'no-such.log')]);
   assert.equal(log.code, 2);
   assert.match(log.stderr, /cannot be read \(ENOENT\)/);
+
+  // A configuration nginx refuses is a failed check, not bad usage.
+  writeFileSync(join(dir, 'broken.conf'), 'events {}\nhttp { server { listen 127.0.0.1:1; location / { uwsgi_pass; } } }\n');
+  const broken = await runCli(['doctor', '--nginx', '-c', join(dir, 'broken.conf'), '-p', dir]);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stdout, /\[FAIL\] nginx's configuration loads \(nginx -T -p .*\): .*invalid number of arguments in "uwsgi_pass"/);
+
+  // --explain-log FILE: a log given by hand, without nginx -T.
+  const logFile = join(dir, 'old-error.log');
+  const gone = join(dir, 'gone.sock');
+  writeFileSync(logFile, `2024/05/01 12:00:00 [crit] 9#9: *1 connect() to unix:${gone} failed (2: No such file or directory) while connecting to upstream\n`.repeat(3));
+  const explained = await doctorJson(['--explain-log', logFile]);
+  assert.equal(explained.code, 1);
+  assert.deepEqual(explained.report.sockets.map((s) => [s.path, s.log.map((f) => [f.errno, f.count]), s.nginxWouldLog?.errno]), [[gone, [[2, 3]], 2]]);
 
   const file = join(dir, 'left-behind.sock');
   writeFileSync(file, '');
