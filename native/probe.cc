@@ -3,17 +3,14 @@
 //
 // The credentials must change in a child: setuid() in Node's own process would be for good (and
 // for every thread). After fork only async-signal-safe calls are made (the parent prepares the
-// address and the group list); the child reports {step, errno} over a close-on-exec pipe and
-// _exit()s, never returning into Node's code.
+// address and the group list); the child reports {step, errno} over the close-on-exec pipe of
+// fork_report.h and _exit()s, never returning into Node's code.
 #include "probe.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -21,6 +18,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "fork_report.h"
 
 namespace sockvisor {
 namespace {
@@ -79,38 +77,16 @@ Napi::Value ConnectAs(const Napi::CallbackInfo& info) {
   if (path.empty() || path.size() >= sizeof(addr.sun_path)) return Napi::String::New(env, "ENAMETOOLONG");
   std::memcpy(addr.sun_path, path.c_str(), path.size());
 
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) {
-    ThrowSystemError(env, errno, "pipe2");
-    return env.Undefined();
-  }
-  // Signals stay blocked in the child (it only connects and exits), so no Node handler runs there.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(report[0]);
-    ConnectInChild(report[1], addr, uid, gid, groups);
-  }
-  int forkErr = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  close(report[1]);
-  if (pid < 0) {
-    close(report[0]);
-    ThrowSystemError(env, forkErr, "fork");
-    return env.Undefined();
-  }
+  // Signals stay blocked in the child (it only connects and exits).
   Report result{-1, 0};
-  ssize_t got;
-  do {
-    got = read(report[0], &result, sizeof(result));
-  } while (got < 0 && errno == EINTR);
-  close(report[0]);
-  // Our own child, reaped by pid (never waitpid(-1)): it has written or died, so this is immediate.
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  Forked forked = ForkWithReport([&](int reportFd) { ConnectInChild(reportFd, addr, uid, gid, groups); }, &result, sizeof(result));
+  if (forked.pid < 0) {
+    ThrowSystemError(env, forked.err, forked.syscall);
+    return env.Undefined();
   }
-  if (got != static_cast<ssize_t>(sizeof(result))) {
+  // It has written its report or died, so this returns at once.
+  ReapChild(forked.pid);
+  if (forked.got != static_cast<ssize_t>(sizeof(result))) {
     ThrowSystemError(env, EPIPE, "fork", path);
     return env.Undefined();
   }
