@@ -8,7 +8,9 @@
         "native/socket.cc",
         "native/spawn.cc",
         "native/watch.cc",
-        "native/users.cc"
+        "native/users.cc",
+        "native/acl.cc",
+        "native/probe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

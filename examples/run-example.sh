@@ -31,7 +31,10 @@ chmod 755 "$work"
 cp examples/app.py "$work/app.py"
 chmod 644 "$work/app.py"
 mkdir -p "$work/nginx"
-sed -e "s|@PREFIX@|$work/nginx|g" -e "s|@PORT@|$port|g" -e "s|@SOCKET@|$socket|g" examples/nginx.conf.in >"$work/nginx/nginx.conf"
+sed -e "s|@PREFIX@|$work/nginx|g" -e "s|@PORT@|$port|g" examples/nginx.conf.in >"$work/nginx/nginx.conf"
+# The location block comes from the same --socket value sockvisor gets below: they cannot drift.
+# (nginx looks for a relative uwsgi_params next to this nginx.conf, so name Debian's file.)
+node "$repo/dist/src/cli/main.js" nginx-snippet -s "$socket" --params /etc/nginx/uwsgi_params >"$work/nginx/app-location.conf"
 
 nginx_pid=""
 cleanup() {
@@ -49,6 +52,8 @@ cat <<MSG
      curl http://127.0.0.1:$port/            # hello from uWSGI pid N
      kill -9 N; curl http://127.0.0.1:$port/ # still 200: same socket, new uWSGI
      ls -l $socket                           # srw-rw---- root www-data, every time
+     node $repo/dist/src/cli/main.js doctor --nginx -c $work/nginx/nginx.conf -p $work/nginx
+                                             # every check as www-data, all [ok]
 == Ctrl-C stops it all.
 MSG
 

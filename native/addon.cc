@@ -1,6 +1,8 @@
 // The export table: glue only. Each mechanism lives in its own file.
 #include <napi.h>
 
+#include "acl.h"
+#include "probe.h"
 #include "socket.h"
 #include "spawn.h"
 #include "users.h"
@@ -17,6 +19,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
   exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
   exports.Set("groupList", Napi::Function::New(env, GroupList));
+  exports.Set("readAcl", Napi::Function::New(env, ReadAcl));
+  exports.Set("connectAs", Napi::Function::New(env, ConnectAs));
   return exports;
 }
 

@@ -7,6 +7,14 @@
 // given its final owner and mode through an O_PATH descriptor of the path itself, because
 // fchmod()/fchown() on the socket fd after bind() change only the sockfs inode, not the path
 // (FACTS.md). Binding the final path directly (no rename) keeps getsockname() and `ss -x` truthful.
+//
+// With an access ACL (`--socket-allow`), the ACL takes the place of the chmod: setting it sets the
+// mode too (owner bits from ACL_USER_OBJ, group bits from ACL_MASK). It is set in two steps, first
+// with every permission cleared, then in full: file systems differ in whether they store the new
+// mode or the new ACL first (tmpfs updates the mode before it caches the ACL, so a one-step set on a
+// mode-0000 file would, for an instant, let the file's group in through the mask bits). After step
+// one the inode has an ACL whose mask grants nothing, so whichever half of step two lands first,
+// nobody gets in before the final entries are all there.
 #include "socket.h"
 
 #include <errno.h>
@@ -20,7 +28,9 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
+#include "acl.h"
 #include "errors.h"
 
 
@@ -59,7 +69,7 @@ struct Failure {
 Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
-    ThrowTypeError(env, "createUnixSocket expects { path, uid, gid, mode, backlog }");
+    ThrowTypeError(env, "createUnixSocket expects { path, uid, gid, mode, backlog, acl? }");
     return env.Undefined();
   }
   Napi::Object spec = info[0].As<Napi::Object>();
@@ -68,6 +78,11 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
   int gid = spec.Get("gid").As<Napi::Number>().Int32Value();
   mode_t mode = spec.Get("mode").As<Napi::Number>().Uint32Value() & 0777;
   int backlog = spec.Get("backlog").As<Napi::Number>().Int32Value();
+  std::vector<AclEntry> acl;
+  if (spec.Has("acl") && !spec.Get("acl").IsUndefined() && !AclFromJs(spec.Get("acl"), &acl)) {
+    ThrowTypeError(env, "createUnixSocket: acl must be [{ tag, perm, id }]");
+    return env.Undefined();
+  }
 
   sockaddr_un addr;
   if (!FillAddress(path, &addr)) {
@@ -99,7 +114,11 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
     bound = false;
   } else if ((uid >= 0 || gid >= 0) && fchownat(opath, "", uid, gid, AT_EMPTY_PATH) != 0) {
     failure = {errno, "fchownat"};
-  } else if (ChmodOpath(opath, mode) != 0) {
+  } else if (!acl.empty() && SetAccessAcl(opath, WithoutPermissions(acl)) != 0) {
+    failure = {errno, "setxattr"};
+  } else if (!acl.empty() && SetAccessAcl(opath, acl) != 0) {
+    failure = {errno, "setxattr"};
+  } else if (acl.empty() && ChmodOpath(opath, mode) != 0) {
     failure = {errno, "chmod"};
   } else if (listen(fd, backlog) != 0) {
     failure = {errno, "listen"};

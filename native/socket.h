@@ -2,7 +2,8 @@
 #include <napi.h>
 
 namespace sockvisor {
-// createUnixSocket({ path, uid, gid, mode, backlog }) -> { fd, dev, ino }
+// createUnixSocket({ path, uid, gid, mode, backlog, acl? }) -> { fd, dev, ino }; with acl (entries
+// as in acl.h) the ACL sets the mode instead of chmod
 Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info);
 // probeUnixSocket(path) -> null when something accepts connections there, else the errno code string
 Napi::Value ProbeUnixSocket(const Napi::CallbackInfo& info);

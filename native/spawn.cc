@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "fork_report.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -196,41 +197,20 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   }
   envp.push_back(nullptr);
 
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) {
-    ThrowSystemError(env, errno, "pipe2");
-    return env.Undefined();
-  }
-  // Signals stay blocked across fork so no JS-level handler runs in the child; the child
-  // resets dispositions, then unblocks just before execve.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  // The child resets signal dispositions, then unblocks signals just before execve.
   pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(report[0]);
-    RunChild(plan, argv.data(), envp.data(), listenPidValue, report[1], parent);
-  }
-  int forkErr = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  close(report[1]);
-  if (pid < 0) {
-    close(report[0]);
-    ThrowSystemError(env, forkErr, "fork");
+  ChildReport childReport;
+  Forked forked = ForkWithReport(
+      [&](int reportFd) { RunChild(plan, argv.data(), envp.data(), listenPidValue, reportFd, parent); }, &childReport,
+      sizeof(childReport));
+  if (forked.pid < 0) {
+    ThrowSystemError(env, forked.err, forked.syscall);
     return env.Undefined();
   }
-
-  ChildReport childReport;
-  ssize_t got;
-  do {
-    got = read(report[0], &childReport, sizeof(childReport));
-  } while (got < 0 && errno == EINTR);
-  close(report[0]);
-  if (got == static_cast<ssize_t>(sizeof(childReport))) {
+  pid_t pid = forked.pid;
+  if (forked.got == static_cast<ssize_t>(sizeof(childReport))) {
     // The child failed before exec and has exited: reap it (it is ours) and report why.
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    ReapChild(pid);
     const char* step = childReport.step >= 0 && childReport.step <= kParentGone ? kStepNames[childReport.step] : "spawn";
     ThrowSystemError(env, childReport.err, step, plan.file);
     return env.Undefined();
@@ -242,8 +222,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (pidfd < 0) {
     int err = errno;
     kill(pid, SIGKILL);
-    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    ReapChild(pid);
     ThrowSystemError(env, err, "pidfd_open");
     return env.Undefined();
   }

@@ -12,6 +12,16 @@ export interface NativeError extends Error {
   path?: string;
 }
 
+/** One entry of a POSIX access ACL as the kernel stores it (<linux/posix_acl_xattr.h>). */
+export interface NativeAclEntry {
+  /** ACL_USER_OBJ 0x01, ACL_USER 0x02, ACL_GROUP_OBJ 0x04, ACL_GROUP 0x08, ACL_MASK 0x10, ACL_OTHER 0x20 */
+  tag: number;
+  /** rwx bits */
+  perm: number;
+  /** uid or gid for ACL_USER / ACL_GROUP; 0xffffffff otherwise */
+  id: number;
+}
+
 export interface UnixSocketRequest {
   path: string;
   /** -1 keeps the creating process's uid */
@@ -20,6 +30,19 @@ export interface UnixSocketRequest {
   gid: number;
   mode: number;
   backlog: number;
+  /**
+   * An access ACL, sorted and complete (user_obj, users, group_obj, groups, mask, other): set
+   * instead of chmod, and it sets the mode itself (group bits = mask).
+   */
+  acl?: NativeAclEntry[];
+}
+
+export interface ConnectAsRequest {
+  path: string;
+  uid: number;
+  gid: number;
+  /** supplementary groups, as initgroups(3) would set them */
+  groups: number[];
 }
 
 export interface CreatedUnixSocket {
@@ -94,6 +117,8 @@ interface Binding {
   lookupUser(nameOrUid: string | number): UserEntry | null;
   lookupGroup(nameOrGid: string | number): GroupEntry | null;
   groupList(userName: string, primaryGid: number): number[];
+  readAcl(path: string): NativeAclEntry[] | null;
+  connectAs(request: ConnectAsRequest): string | null;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -137,3 +162,7 @@ export const lookupUser = (nameOrUid: string | number): UserEntry | null => bind
 export const lookupGroup = (nameOrGid: string | number): GroupEntry | null => binding.lookupGroup(nameOrGid);
 /** getgrouplist: the supplementary groups a login of userName would get. */
 export const groupList = (userName: string, primaryGid: number): number[] => binding.groupList(userName, primaryGid);
+/** The access ACL of path (following symlinks): null when it has none beyond its mode bits; EOPNOTSUPP: no ACL support. */
+export const readAcl = (path: string): NativeAclEntry[] | null => binding.readAcl(path);
+/** As root: connect() to path in a child with another user's credentials; null when it connects, else the errno code. */
+export const connectAs = (request: ConnectAsRequest): string | null => binding.connectAs(request);

@@ -5,7 +5,9 @@ import type { ChildPlan } from './child/process.js';
 import type { RunPlan } from './config/run-config.js';
 import { describeStop } from './config/run-config.js';
 import { createSockets, removeSocket, type HeldSocket } from './socket/create.js';
+import { formatAclEntry } from './socket/acl.js';
 import { formatMode } from './socket/mode.js';
+import { describePermissions, fileMode } from './socket/permissions.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
@@ -45,9 +47,12 @@ export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.Pr
         group: socket.permissions.group,
         uid: socket.permissions.uid,
         gid: socket.permissions.gid,
+        ...(socket.permissions.acl
+          ? { acl: socket.permissions.acl.map(formatAclEntry), fileMode: formatMode(fileMode(socket.permissions)) }
+          : {}),
         backlog: socket.backlog,
       },
-      `holding ${socket.spec.path} (${formatMode(socket.permissions.mode)} ${socket.permissions.owner}:${socket.permissions.group}, backlog ${socket.backlog})`,
+      `holding ${socket.spec.path} (${describePermissions(socket.permissions)}, backlog ${socket.backlog})`,
     );
   }
   const supervisor = new Supervisor({

@@ -3,16 +3,31 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import * as doctorCommand from './doctor-command.js';
+import * as nginxSnippetCommand from './nginx-snippet-command.js';
 import * as runCommand from './run-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-await yargs(hideBin(process.argv))
+// `run` stops parsing at COMMAND (halt-at-non-option), so that `sockvisor -s P uwsgi --socket X`
+// leaves uWSGI's options alone. That also hides every command name from yargs, so the other
+// commands are recognised by their first word here, and a leading `run` (the default) is dropped.
+let args = hideBin(process.argv);
+const first = args[0];
+const ownCommand = first === 'doctor' || first === 'nginx-snippet';
+if (first === 'run') args = args.slice(1);
+
+const parser = yargs(args);
+// SOCKVISOR_SOCKET_MODE=0660 and so on: every option of run from the environment, below the
+// command line. The other commands read SOCKVISOR_SOCKET alone, so that run's variables are no
+// unknown options to them.
+if (!ownCommand) parser.env('SOCKVISOR');
+await parser
   .scriptName('sockvisor')
-  .parserConfiguration({ 'populate--': true, 'halt-at-non-option': true, 'boolean-negation': false })
-  // SOCKVISOR_SOCKET_MODE=0660 and so on: every option from the environment, below the command line.
-  .env('SOCKVISOR')
+  .parserConfiguration({ 'populate--': true, 'halt-at-non-option': !ownCommand, 'boolean-negation': false })
   .command(runCommand)
+  .command(doctorCommand)
+  .command(nginxSnippetCommand)
   .strictOptions()
   .version(pkg.version)
   .help()

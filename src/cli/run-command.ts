@@ -5,8 +5,9 @@ import { runSockvisor } from '../run.js';
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 import { reportError } from './report-error.js';
 
-interface RunArgs extends Omit<RunOptions, 'command' | 'socket'> {
+interface RunArgs extends Omit<RunOptions, 'command' | 'socket' | 'socketAllow'> {
   socket?: string | string[];
+  socketAllow?: string | string[];
   logFormat: LogFormat;
   logLevel: LogLevel;
   '--'?: (string | number)[];
@@ -24,6 +25,7 @@ export function builder(yargs: Argv): Argv<RunArgs> {
     .option('socket-mode', { alias: 'chmod-socket', type: 'string', describe: 'mode of the socket file: octal (0660, 660, 020) or symbolic (u=rw,g=rw); default 0660' })
     .option('socket-owner', { alias: 'chown-socket', type: 'string', describe: 'owner and group of the socket file: USER[:GROUP], names or numbers' })
     .option('socket-group', { type: 'string', describe: 'group of the socket file alone' })
+    .option('socket-allow', { type: 'string', describe: 'let USER connect through a POSIX ACL entry on the socket, no root needed (repeatable)' })
     .option('socket-backlog', { type: 'number', describe: 'listen backlog (default: /proc/sys/net/core/somaxconn)' })
     .option('user', { type: 'string', describe: 'run COMMAND as this user, with its supplementary groups' })
     .option('group', { type: 'string', describe: 'run COMMAND with this primary group' })
@@ -38,7 +40,8 @@ export function builder(yargs: Argv): Argv<RunArgs> {
     .option('log-format', { choices: ['auto', 'json', 'pretty'] as const, default: 'auto' as LogFormat, describe: 'auto: pretty on a terminal, JSON otherwise' })
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as LogLevel })
     .example('$0 -s /run/app/app.sock --socket-owner app:www-data -- uwsgi --ini app.ini', 'uWSGI on a socket nginx (www-data) can reach')
-    .example('$0 -- uwsgi -s /run/app/app.sock --chmod-socket=020 --uid app --gid www-data ...', 'an existing uWSGI command line, unchanged') as unknown as Argv<RunArgs>;
+    .example('$0 -- uwsgi -s /run/app/app.sock --chmod-socket=020 --uid app --gid www-data ...', 'an existing uWSGI command line, unchanged')
+    .example('$0 -s ~/run/app.sock --socket-mode 0600 --socket-allow www-data -- uwsgi ...', 'no root: only you and nginx (www-data) may connect') as unknown as Argv<RunArgs>;
 }
 
 export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
@@ -49,7 +52,8 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   let status: number;
   try {
     const socket = argv.socket === undefined ? [] : ([] as string[]).concat(argv.socket);
-    const plan = planRun({ ...argv, socket, command }, { cwd: process.cwd(), env: process.env });
+    const socketAllow = argv.socketAllow === undefined ? [] : ([] as string[]).concat(argv.socketAllow);
+    const plan = planRun({ ...argv, socket, socketAllow, command }, { cwd: process.cwd(), env: process.env });
     status = await runSockvisor(plan, logger);
   } catch (error) {
     status = reportError(error, logger);

@@ -6,10 +6,10 @@ import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
 import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
 import { isUwsgi, isUwsgiUnixPath, readUwsgiArgs, type UwsgiSocketOption } from '../child/uwsgi.js';
-import { checkConnectAccess } from '../socket/access.js';
-import { currentIdentity, findNginxUser, identityOf, resolveGroup, resolveUser, type Identity } from '../socket/identity.js';
+import { checkConnectAccess, describeAccess, describeOwnership, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
+import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity } from '../socket/identity.js';
 import { formatMode } from '../socket/mode.js';
-import { describePermissions, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
+import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
 import { parseSocketSpecs, type UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
@@ -21,6 +21,8 @@ export interface RunOptions {
   socketMode?: string | undefined;
   socketOwner?: string | undefined;
   socketGroup?: string | undefined;
+  /** users let in through an ACL entry on the socket (repeatable) */
+  socketAllow?: string[] | undefined;
   socketBacklog?: number | undefined;
   user?: string | undefined;
   group?: string | undefined;
@@ -104,23 +106,31 @@ function resolveChildUser(options: RunOptions, invoking: Identity): Identity | u
   return identity;
 }
 
-/** Warns when nginx's user could not connect with the permissions chosen, naming the fix. */
-function nginxWarnings(sockets: UnixSocketSpec[], permissions: SocketPermissions): string[] {
+/** The warning for one verdict that keeps who (nginx's user, or a --socket-allow user) out, or null. */
+function accessWarning(who: Identity, role: string, path: string, verdict: AccessVerdict, socket: FileOwnership, groupName: string): string | null {
+  if (verdict.ok || verdict.reason === 'unknown') return null;
+  if (verdict.reason === 'directory') {
+    return `${role} '${who.name}' cannot search the folder '${verdict.directory}' (${describeOwnership(verdict.ownership)}), so it will get 502 Permission denied on '${path}': ${fixClause(folderFixes(who, verdict.directory))}.`;
+  }
+  return `${role} '${who.name}' cannot write the socket '${path}' (${describeOwnership(socket)}, ${describeAccess(verdict.access, socket)}), so it will get 502 Permission denied: add --socket-allow ${who.name} (an ACL entry for ${who.name} alone), or as root --socket-group ${groupName}.`;
+}
+
+/** Warns when nginx's user, or a user given to --socket-allow, could not connect with the permissions chosen, naming the fix. */
+function accessWarnings(sockets: UnixSocketSpec[], permissions: SocketPermissions): string[] {
+  const socket: FileOwnership = { ...permissions, mode: fileMode(permissions) };
   const nginx = findNginxUser();
-  if (!nginx) return [];
-  const who = identityOf(nginx.user);
+  const people: { who: Identity; role: string; groupName: string }[] = [];
+  if (nginx) people.push({ who: nginxIdentity(nginx), role: "nginx's user", groupName: nginx.group.name });
+  for (const allowed of permissions.allow) {
+    if (people.some((p) => p.who.uid === allowed.uid)) continue;
+    const user = resolveUser(String(allowed.uid), '--socket-allow');
+    people.push({ who: identityOf(user), role: 'the --socket-allow user', groupName: user.name });
+  }
   const warnings: string[] = [];
   for (const { path } of sockets) {
-    const verdict = checkConnectAccess(who, path, permissions);
-    if (verdict.ok) continue;
-    if (verdict.reason === 'directory') {
-      warnings.push(
-        `nginx's user '${who.name}' cannot search the folder '${verdict.directory}' (${formatMode(verdict.ownership.mode)}), so it will get 502 Permission denied on '${path}': choose a socket path outside it, or chmod o+x '${verdict.directory}'.`,
-      );
-    } else {
-      warnings.push(
-        `nginx's user '${who.name}' cannot write the socket '${path}' (${describePermissions(permissions)}), so it will get 502 Permission denied: add --socket-group ${nginx.group.name} (as root), or use --socket-mode 0666 in a folder of your own.`,
-      );
+    for (const { who, role, groupName } of people) {
+      const warning = accessWarning(who, role, path, checkConnectAccess(who, path, socket), socket, groupName);
+      if (warning) warnings.push(warning);
     }
   }
   return warnings;
@@ -152,7 +162,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   }
 
   const permissions = resolveSocketPermissions(
-    { socketMode: options.socketMode, socketOwner: options.socketOwner, socketGroup: options.socketGroup },
+    { socketMode: options.socketMode, socketOwner: options.socketOwner, socketGroup: options.socketGroup, socketAllow: options.socketAllow },
     uwsgi ? hints : {},
     invoking,
   );
@@ -175,7 +185,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   const passed: PassedSocket[] = specs.map((spec, i) => ({ name: spec.name, path: spec.path, fd: pass === 'stdin' ? 0 : 3 + i }));
   const prepared = prepareArgs(command, args, passed, context.cwd);
 
-  const warnings = nginxWarnings(specs, permissions);
+  const warnings = accessWarnings(specs, permissions);
   for (const option of prepared.unmatched) {
     if (!isUwsgiUnixPath(option.value)) continue;
     const path = isAbsolute(option.value) ? option.value : resolve(context.cwd, option.value);
@@ -184,11 +194,14 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     );
   }
   if ((permissions.mode & 0o002) !== 0) {
-    warnings.push(`The socket mode ${formatMode(permissions.mode)} lets every local user connect to the app: prefer 0660 with the group nginx runs as.`);
+    const nginxName = findNginxUser()?.user.name ?? 'www-data';
+    warnings.push(
+      `The socket mode ${formatMode(permissions.mode)} lets every local user connect to the app: prefer --socket-mode 0600 --socket-allow ${nginxName} (an ACL entry for nginx alone, no root needed), or 0660 with the group nginx runs as.`,
+    );
   }
 
   // Everything that can be refused is checked; the path checks come last, just before creation.
-  const sockets = preflightSockets(specs);
+  const sockets = preflightSockets(specs, { acl: permissions.acl !== null });
   return {
     sockets,
     permissions,

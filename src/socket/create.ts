@@ -1,9 +1,11 @@
 // Creating the sockets sockvisor holds, and removing exactly those on stop.
 import { chmodSync, lstatSync, mkdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { RunError, ExitCode } from '../errors.js';
 import { closeFd, createUnixSocket, type NativeError } from '../native.js';
+import { toNativeAcl } from './acl.js';
 import type { SocketPermissions } from './permissions.js';
-import type { SocketPreflight } from './preflight.js';
+import { noAclSupport, type SocketPreflight } from './preflight.js';
 import type { UnixSocketSpec } from './spec.js';
 
 /** A listening socket sockvisor created and holds for the whole run. */
@@ -47,6 +49,17 @@ function makeDirs(dirs: string[]): void {
   }
 }
 
+/** Removes the folders makeDirs made, innermost first, stopping at one that is not empty. */
+function removeDirs(dirs: string[]): void {
+  for (const dir of [...dirs].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      break; // not empty (someone else's files): keep it
+    }
+  }
+}
+
 /** Creates one socket as preflight found it; a stale socket is replaced only if still the same file. */
 export function createSocket(pre: SocketPreflight, permissions: SocketPermissions, backlog: number): HeldSocket {
   const { path } = pre.spec;
@@ -58,10 +71,22 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
     unlinkSync(path);
   }
   try {
-    const created = createUnixSocket({ path, uid: permissions.uid, gid: permissions.gid, mode: permissions.mode, backlog });
+    const created = createUnixSocket({
+      path,
+      uid: permissions.uid,
+      gid: permissions.gid,
+      mode: permissions.mode,
+      backlog,
+      ...(permissions.acl ? { acl: toNativeAcl(permissions.acl) } : {}),
+    });
     return { spec: pre.spec, fd: created.fd, dev: created.dev, ino: created.ino, permissions, backlog, createdDirs: pre.missingDirs };
   } catch (error) {
+    // The addon removed its own half-made socket; the folders are ours to remove.
+    removeDirs(pre.missingDirs);
     const e = error as NativeError;
+    if (e.code === 'EOPNOTSUPP' && e.syscall === 'setxattr') {
+      throw new RunError(noAclSupport(path, dirname(path)).message, ExitCode.usage, { cause: error });
+    }
     throw new RunError(`Cannot create the socket '${path}' (${e.syscall}: ${e.code}): ${hintFor(e.code)}`, ExitCode.usage, {
       cause: error,
     });
@@ -102,12 +127,6 @@ export function removeSocket(socket: HeldSocket): boolean {
   } catch {
     // already closed
   }
-  for (const dir of [...socket.createdDirs].reverse()) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      break; // not empty (someone else's files): keep it
-    }
-  }
+  removeDirs(socket.createdDirs);
   return removed;
 }

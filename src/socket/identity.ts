@@ -1,5 +1,6 @@
 // Turning user and group names (or numbers) into ids, once, before anything is created.
 import { readFileSync } from 'node:fs';
+import { parseNginxConfig, userDirective } from '../doctor/nginx-config.js';
 import { UsageError } from '../errors.js';
 import { groupList, lookupGroup, lookupUser, type GroupEntry, type UserEntry } from '../native.js';
 
@@ -54,25 +55,40 @@ export function splitOwner(value: string): { user: string; group?: string } {
   return { user: value.slice(0, colon), group: value.slice(colon + 1) };
 }
 
+/** The user nginx runs as and its group (nginx: `user USER [GROUP]`, the group named like USER when not given). */
+export interface NginxUser {
+  user: UserEntry;
+  group: GroupEntry;
+}
+
+/** Resolves nginx's `user` directive the way nginx does: GROUP defaults to the group named USER, else USER's own. */
+export function resolveNginxUser(name: string, groupName?: string): NginxUser | null {
+  const user = lookupUser(name);
+  if (!user) return null;
+  const group = lookupGroup(groupName ?? name) ?? lookupGroup(user.gid);
+  return group ? { user, group } : null;
+}
+
 /**
  * The user nginx's workers run as: the `user` directive of /etc/nginx/nginx.conf, else the first
  * of www-data, nginx, http that exists (Debian, RHEL, Arch). null when none is found.
  */
-export function findNginxUser(confPath = '/etc/nginx/nginx.conf'): { user: UserEntry; group: GroupEntry } | null {
+export function findNginxUser(confPath = '/etc/nginx/nginx.conf'): NginxUser | null {
   let configured: { user: string; group?: string } | null = null;
   try {
-    const text = readFileSync(confPath, 'utf8');
-    const match = /^\s*user\s+([^\s;]+)(?:\s+([^\s;]+))?\s*;/m.exec(text);
-    if (match?.[1]) configured = { user: match[1], ...(match[2] ? { group: match[2] } : {}) };
+    configured = userDirective([{ path: confPath, directives: parseNginxConfig(readFileSync(confPath, 'utf8'), confPath) }]);
   } catch {
     // no nginx installed here, or unreadable: fall back to the usual names
   }
-  const names = configured ? [configured.user] : ['www-data', 'nginx', 'http'];
-  for (const name of names) {
-    const user = lookupUser(name);
-    if (!user) continue;
-    const group = (configured?.group ? lookupGroup(configured.group) : null) ?? lookupGroup(user.gid);
-    if (group) return { user, group };
+  if (configured) return resolveNginxUser(configured.user, configured.group);
+  for (const name of ['www-data', 'nginx', 'http']) {
+    const found = resolveNginxUser(name);
+    if (found) return found;
   }
   return null;
+}
+
+/** nginx's workers as the kernel sees them: nginx calls initgroups(USER, GROUP's gid). */
+export function nginxIdentity(nginx: NginxUser): Identity {
+  return identityOf(nginx.user, nginx.group.gid);
 }

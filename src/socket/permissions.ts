@@ -1,21 +1,28 @@
 // The owner, group and mode every socket file gets: from sockvisor's options, else from the
 // uWSGI command line it replaces, else the defaults of DESIGN.md.
 import { UsageError } from '../errors.js';
+import { formatAclEntry, modeOfAcl, socketAcl, type AclEntry } from './acl.js';
 import { currentIdentity, findNginxUser, resolveGroup, resolveUser, splitOwner, type Identity } from './identity.js';
 import { formatMode, parseMode, parseUwsgiChmod } from './mode.js';
 
 export interface SocketPermissions {
+  /** the mode asked for: owner, owning group and other bits */
   mode: number;
   uid: number;
   gid: number;
   owner: string;
   group: string;
+  /** users let in by an ACL entry each (--socket-allow) */
+  allow: { uid: number; name: string }[];
+  /** the access ACL set at creation (with allow), which makes the file's mode modeOfAcl(acl) */
+  acl: AclEntry[] | null;
 }
 
 export interface PermissionOptions {
   socketMode?: string | undefined;
   socketOwner?: string | undefined;
   socketGroup?: string | undefined;
+  socketAllow?: string[] | undefined;
 }
 
 /** What a uWSGI command line says about its socket (see child/uwsgi.ts). */
@@ -84,10 +91,30 @@ export function resolveSocketPermissions(
       );
     }
   }
-  return { mode, uid: owner.uid, gid: group.gid, owner: owner.name, group: group.name };
+  const allow = resolveAllowed(options.socketAllow ?? [], owner.uid);
+  const acl = allow.length > 0 ? socketAcl(mode, allow) : null;
+  return { mode, uid: owner.uid, gid: group.gid, owner: owner.name, group: group.name, allow, acl };
 }
 
-/** One line for logs: 0660 root:www-data. */
+/** The --socket-allow users, once each; the owner (and root) need no entry: they get in already. */
+function resolveAllowed(values: string[], ownerUid: number): { uid: number; name: string }[] {
+  const allowed = new Map<number, { uid: number; name: string }>();
+  for (const value of values) {
+    const user = resolveUser(value, '--socket-allow');
+    if (user.uid !== ownerUid && user.uid !== 0) allowed.set(user.uid, { uid: user.uid, name: user.name });
+  }
+  return [...allowed.values()].sort((a, b) => a.uid - b.uid);
+}
+
+/** The mode the socket file shows (ls -l, stat): with an ACL, its group bits are the mask. */
+export function fileMode(p: SocketPermissions): number {
+  return p.acl ? modeOfAcl(p.acl) : p.mode;
+}
+
+/** One line for logs: 0660 root:www-data, or 0600 alice:alice + ACL user:www-data:rw- (ls -l: 0660+). */
 export function describePermissions(p: SocketPermissions): string {
-  return `${formatMode(p.mode)} ${p.owner}:${p.group}`;
+  const base = `${formatMode(p.mode)} ${p.owner}:${p.group}`;
+  if (!p.acl) return base;
+  const entries = p.acl.filter((e) => e.tag === 'user').map(formatAclEntry).join(',');
+  return `${base} + ACL ${entries} (ls -l: ${formatMode(fileMode(p))}+)`;
 }

@@ -5,6 +5,8 @@ import { accessSync, constants, lstatSync, statSync, type BigIntStats } from 'no
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { probeUnixSocket } from '../native.js';
+import { supportsAcl } from './acl.js';
+import { fileSystemOf } from './mounts.js';
 import type { UnixSocketSpec } from './spec.js';
 
 export interface SocketPreflight {
@@ -32,8 +34,8 @@ function kindOf(st: BigIntStats): string {
   return 'not a socket';
 }
 
-/** Finds the folders to create and checks the nearest existing one can be written. */
-function checkParents(path: string): string[] {
+/** Finds the folders to create and checks the nearest existing one can be written (and hold ACLs, when asked). */
+function checkParents(path: string, acl: boolean): string[] {
   const missing: string[] = [];
   let dir = dirname(path);
   for (;;) {
@@ -60,14 +62,29 @@ function checkParents(path: string): string[] {
         `The folder '${dir}' cannot be written by ${who}, so the socket '${path}' cannot be created there: choose a folder you own (e.g. $XDG_RUNTIME_DIR or ~/run), or have root create '${missing[0] ?? dirname(path)}' for you.`,
       );
     }
+    // Folders sockvisor makes live on the same file system as the nearest existing one.
+    if (acl && !supportsAcl(dir)) throw noAclSupport(path, dir);
     return missing;
   }
 }
 
+/** --socket-allow on a file system without POSIX ACLs (ramfs, vfat, some FUSE and network mounts). */
+export function noAclSupport(path: string, dir: string): UsageError {
+  const fs = fileSystemOf(dir);
+  return new UsageError(
+    `The file system of '${dir}'${fs ? ` (${fs})` : ''} has no POSIX ACL support, so --socket-allow cannot let anyone into '${path}': put the socket on one that has it (ext4, xfs, btrfs, tmpfs such as /run or $XDG_RUNTIME_DIR), or drop --socket-allow and use --socket-group GROUP (as root, or a group of yours that nginx is in).`,
+  );
+}
+
+export interface PreflightOptions {
+  /** the sockets get an ACL (--socket-allow): their folders must support one */
+  acl?: boolean;
+}
+
 /** Checks one socket path; throws a UsageError naming the path and the fix. */
-export function preflightSocket(spec: UnixSocketSpec): SocketPreflight {
+export function preflightSocket(spec: UnixSocketSpec, options: PreflightOptions = {}): SocketPreflight {
   const { path } = spec;
-  const missingDirs = checkParents(path);
+  const missingDirs = checkParents(path, options.acl ?? false);
   const st = missingDirs.length > 0 ? null : lstatOrNull(path);
   if (!st) return { spec, missingDirs, stale: null };
   if (!st.isSocket()) {
@@ -90,6 +107,6 @@ export function preflightSocket(spec: UnixSocketSpec): SocketPreflight {
 }
 
 /** Checks every socket before any is created. */
-export function preflightSockets(specs: UnixSocketSpec[]): SocketPreflight[] {
-  return specs.map(preflightSocket);
+export function preflightSockets(specs: UnixSocketSpec[], options: PreflightOptions = {}): SocketPreflight[] {
+  return specs.map((spec) => preflightSocket(spec, options));
 }

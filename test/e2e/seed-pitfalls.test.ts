@@ -1,19 +1,16 @@
 // The seed's pitfalls, reproduced with real uWSGI and real nginx (workers as www-data) and no
 // sockvisor, then gone with it: the two 502s, and the hand-made chmod lost at every restart.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
-import { killGroup, waitGone } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
-import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
+import { startRawUwsgi, stopAllRawUwsgis, stopRawUwsgi, UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
 
 let dir: string;
-const rawUwsgis = new Set<ChildProcess>();
 let oldUmask: number;
 
 before(async () => {
@@ -21,7 +18,7 @@ before(async () => {
   oldUmask = process.umask(0o022); // a usual root shell
 });
 afterEach(async () => {
-  for (const proc of rawUwsgis) await stopRawUwsgi(proc);
+  await stopAllRawUwsgis();
   await stopAllSockvisors();
   await stopAllNginx();
   await assertNothingLeft();
@@ -30,37 +27,6 @@ after(async () => {
   process.umask(oldUmask);
   await cleanupTempDirs();
 });
-
-/** uWSGI as people run it today: it binds the path itself. In a process group of its own, for cleanup. */
-async function startRawUwsgi(path: string, extra: string[] = []): Promise<ChildProcess> {
-  const proc = spawn(UWSGI, uwsgiArgs(['-s', path, ...extra]), { detached: true, stdio: ['ignore', 'ignore', 'ignore'] });
-  rawUwsgis.add(proc);
-  const end = Date.now() + 10000;
-  while (!existsSync(path) || (await httpProbe(path)) === false) {
-    if (Date.now() > end) throw new Error(`raw uWSGI did not create ${path}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  await new Promise((r) => setTimeout(r, 200)); // its worker
-  return proc;
-}
-
-async function httpProbe(path: string): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = connect(path, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
-
-async function stopRawUwsgi(proc: ChildProcess): Promise<void> {
-  rawUwsgis.delete(proc);
-  if (proc.pid === undefined) return;
-  killGroup(proc.pid);
-  await waitGone(proc.pid, 5000);
-}
 
 test('pitfall: uWSGI binds the socket 0755 root:root, so nginx as www-data gets 502 Permission denied; behind sockvisor, 200', async () => {
   const path = join(dir, 'perm.sock');

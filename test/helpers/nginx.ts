@@ -11,14 +11,21 @@ import { makeTempDir } from './tmp.js';
 const run = promisify(execFile);
 
 export interface NginxOptions {
-  socketPath: string;
+  socketPath?: string;
   /** how nginx speaks to the socket: uwsgi_pass (default) or proxy_pass (uWSGI --http-socket) */
   protocol?: 'uwsgi' | 'http';
+  /**
+   * A configuration of the test's own instead of one location passing to socketPath: the files to
+   * write under the prefix, nginx.conf first (nginxConfWith gives the usual skeleton).
+   */
+  files?: (prefix: string, port: number) => Record<string, string> & { 'nginx.conf': string };
 }
 
 export interface RunningNginx {
   port: number;
   prefix: string;
+  /** the nginx.conf it runs with (nginx -c) */
+  conf: string;
   masterPid: number;
   errorLogText(): Promise<string>;
   stop(): Promise<void>;
@@ -41,6 +48,11 @@ export function nginxConf(prefix: string, port: number, options: NginxOptions): 
     options.protocol === 'http'
       ? `proxy_pass http://unix:${options.socketPath}:;`
       : `include /etc/nginx/uwsgi_params;\n      uwsgi_pass unix:${options.socketPath};`;
+  return nginxConfWith(prefix, port, { server: `location / {\n      ${pass}\n    }` });
+}
+
+/** The skeleton every test nginx uses (workers as www-data, all paths under prefix) around a server's body and more http directives. */
+export function nginxConfWith(prefix: string, port: number, parts: { http?: string; server: string }): string {
   return `user www-data;
 worker_processes 1;
 pid ${prefix}/nginx.pid;
@@ -53,11 +65,10 @@ http {
   fastcgi_temp_path ${prefix}/fastcgi;
   uwsgi_temp_path ${prefix}/uwsgi;
   scgi_temp_path ${prefix}/scgi;
+  ${parts.http ?? ''}
   server {
     listen 127.0.0.1:${port};
-    location / {
-      ${pass}
-    }
+    ${parts.server}
   }
 }
 `;
@@ -82,12 +93,14 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   const prefix = await makeTempDir('sockvisor-nginx-');
   const port = await freePort();
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, nginxConf(prefix, port, options));
+  const files = options.files ? options.files(prefix, port) : { 'nginx.conf': nginxConf(prefix, port, options) };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(prefix, name), text);
   await run('nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')]);
   const masterPid = await waitForPidFile(join(prefix, 'nginx.pid'));
   const handle: RunningNginx = {
     port,
     prefix,
+    conf,
     masterPid,
     errorLogText: async () => {
       try {

@@ -1,5 +1,5 @@
 // Running the real sockvisor CLI as a child of the test, reading its JSON log records from stderr.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,4 +179,16 @@ export async function assertNothingLeft(timeoutMs = 3000): Promise<void> {
     left = leftovers();
   }
   if (left.length > 0) throw new Error(`processes left behind: ${left.join('; ')}`);
+}
+
+/** Runs a sockvisor command that ends by itself (doctor, nginx-snippet): exit code, stdout and stderr. */
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      process.execPath,
+      [cliPath, ...args],
+      { env: { ...process.env, ...options.env }, cwd: options.cwd ?? repoRoot, timeout: 60000, ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}) },
+      (error, stdout, stderr) => resolvePromise({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }

@@ -1,12 +1,12 @@
 // The addon's socket creation, checked the way a user would: ls -l, /proc/net/unix, and a real
 // unprivileged racer (www-data) connecting while sockets are created.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { closeFd, createUnixSocket, probeUnixSocket } from '../../src/native.js';
+import { raceConnects, type RaceResult } from '../helpers/racer.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 const WWW_DATA = 33;
@@ -81,22 +81,6 @@ test('bind on an existing path fails with EADDRINUSE and leaves the file alone',
   }
 });
 
-const RACER = `
-import socket, sys, time
-path, seconds = sys.argv[1], float(sys.argv[2])
-ok = tries = 0
-end = time.monotonic() + seconds
-while time.monotonic() < end:
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(path); ok += 1
-    except OSError:
-        pass
-    tries += 1
-    s.close()
-print(ok, tries)
-`;
-
 /** The usual way (Node's net, uWSGI without sockvisor): bind and listen, then chmod. */
 async function naiveCreate(path: string, mode: number): Promise<{ close(): Promise<void> }> {
   const server = createServer();
@@ -106,34 +90,22 @@ async function naiveCreate(path: string, mode: number): Promise<{ close(): Promi
 }
 
 /** Creates and removes a socket `rounds` times while a www-data racer connects in a loop. */
-async function race(mode: number, rounds: number, naive = false): Promise<{ ok: number; tries: number }> {
+async function race(mode: number, rounds: number, naive = false): Promise<RaceResult> {
   const path = join(dir, `race-${mode.toString(8)}.sock`);
-  const racer = spawn('/usr/bin/python3', ['-c', RACER, path, '3'], { uid: WWW_DATA, gid: WWW_DATA, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  racer.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const done = new Promise<void>((resolve) => racer.on('exit', () => resolve()));
-  const old = process.umask(0); // the worst case for a bind-then-chmod implementation
-  try {
-    await new Promise((r) => setTimeout(r, 200)); // let the racer start looping
-    for (let i = 0; i < rounds; i++) {
-      if (naive) {
-        const server = await naiveCreate(path, mode);
-        await new Promise((r) => setImmediate(r));
-        await server.close(); // net.Server unlinks its path on close
-        continue;
-      }
-      const created = createUnixSocket({ path, uid: 0, gid: 0, mode, backlog: 64 });
-      // Keep each socket alive a moment so that queued connects are counted, then start over.
+  const [result] = await raceConnects(path, [{ uid: WWW_DATA, gid: WWW_DATA }], rounds, async () => {
+    if (naive) {
+      const server = await naiveCreate(path, mode);
       await new Promise((r) => setImmediate(r));
-      closeFd(created.fd);
-      unlinkSync(path);
+      await server.close(); // net.Server unlinks its path on close
+      return;
     }
-  } finally {
-    process.umask(old);
-  }
-  await done;
-  const [ok, tries] = out.trim().split(' ').map(Number);
-  return { ok: ok!, tries: tries! };
+    const created = createUnixSocket({ path, uid: 0, gid: 0, mode, backlog: 64 });
+    // Keep each socket alive a moment so that queued connects are counted, then start over.
+    await new Promise((r) => setImmediate(r));
+    closeFd(created.fd);
+    unlinkSync(path);
+  });
+  return result!;
 }
 
 test('www-data racing connect() against 400 socket creations with final mode 0600 root:root never gets in', async () => {
