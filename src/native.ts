@@ -29,6 +29,21 @@ export interface CreatedUnixSocket {
   ino: bigint;
 }
 
+export interface TcpSocketRequest {
+  family: 4 | 6;
+  /** a numeric address (inet_pton), never a host name */
+  address: string;
+  /** 0 lets the kernel choose */
+  port: number;
+  backlog: number;
+}
+
+export interface CreatedTcpSocket {
+  fd: number;
+  /** the port bound: the kernel's choice when 0 was asked for */
+  port: number;
+}
+
 export interface SpawnRequest {
   /** absolute path of the executable (no PATH search in native code) */
   file: string;
@@ -87,6 +102,7 @@ export interface GroupEntry {
 
 interface Binding {
   createUnixSocket(request: UnixSocketRequest): CreatedUnixSocket;
+  createTcpSocket(request: TcpSocketRequest): CreatedTcpSocket;
   probeUnixSocket(path: string): string | null;
   closeFd(fd: number): void;
   spawn(request: SpawnRequest): SpawnedProcess;
@@ -122,6 +138,8 @@ const binding = loadBinding();
 
 /** Creates, owns, chmods and listens a unix socket at exactly request.path; see native/socket.cc. */
 export const createUnixSocket = (request: UnixSocketRequest): CreatedUnixSocket => binding.createUnixSocket(request);
+/** socket + SO_REUSEADDR (+ IPV6_V6ONLY) + bind + listen on a numeric address; see native/tcp.cc. */
+export const createTcpSocket = (request: TcpSocketRequest): CreatedTcpSocket => binding.createTcpSocket(request);
 /** Connects without blocking: null when a listener answers, else the errno code (ECONNREFUSED: stale). */
 export const probeUnixSocket = (path: string): string | null => binding.probeUnixSocket(path);
 /** Closes a descriptor the addon handed out. */

@@ -6,6 +6,7 @@ import type { RunPlan } from './config/run-config.js';
 import { describeStop } from './config/run-config.js';
 import { createSockets, removeSocket, type HeldSocket } from './socket/create.js';
 import { formatMode } from './socket/mode.js';
+import { formatTcpAddress } from './socket/spec.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
@@ -30,26 +31,42 @@ function childPlan(plan: RunPlan, held: HeldSocket[], env: NodeJS.ProcessEnv): C
   };
 }
 
-/** Runs until the child is stopped for good; returns sockvisor's exit status. Sockets are removed on the way out. */
-export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** One record per socket held: fields for machines, a sentence for people. */
+function logHeldSocket(logger: Logger, socket: HeldSocket): void {
+  if (socket.kind === 'tcp') {
+    const address = formatTcpAddress({ ...socket.spec, port: socket.port });
+    logger.info({ event: 'socket.created', name: socket.spec.name, kind: 'tcp', address, port: socket.port, backlog: socket.backlog }, `holding ${address} (TCP, backlog ${socket.backlog})`);
+    return;
+  }
+  const { permissions: p, spec } = socket;
+  logger.info(
+    { event: 'socket.created', name: spec.name, kind: 'unix', path: spec.path, mode: formatMode(p.mode), owner: p.owner, group: p.group, uid: p.uid, gid: p.gid, backlog: socket.backlog },
+    `holding ${spec.path} (${formatMode(p.mode)} ${p.owner}:${p.group}, backlog ${socket.backlog})`,
+  );
+}
+
+function releaseSockets(held: HeldSocket[], logger: Logger): void {
+  for (const socket of held) {
+    const removed = removeSocket(socket);
+    const where = socket.kind === 'unix' ? socket.spec.path : formatTcpAddress({ ...socket.spec, port: socket.port });
+    const msg = socket.kind === 'tcp' ? `closed ${where}` : removed ? `removed ${where}` : `left ${where}: it is no longer the socket sockvisor created`;
+    logger.info({ event: 'socket.removed', name: socket.spec.name, path: where, removed }, msg);
+  }
+}
+
+/** A run under way: its supervisor and the sockets it holds until `done` settles. */
+export interface StartedRun {
+  supervisor: Supervisor;
+  sockets: HeldSocket[];
+  /** sockvisor's exit status, once the child is stopped for good and the sockets are removed */
+  done: Promise<number>;
+}
+
+/** Creates the sockets and starts the first child; an exec failure throws (exit 126/127) with the sockets removed. */
+export function startRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): StartedRun {
   for (const warning of plan.warnings) logger.warn({ event: 'config.warning' }, warning);
   const held = createSockets(plan.sockets, plan.permissions, plan.backlog);
-  for (const socket of held) {
-    logger.info(
-      {
-        event: 'socket.created',
-        name: socket.spec.name,
-        path: socket.spec.path,
-        mode: formatMode(socket.permissions.mode),
-        owner: socket.permissions.owner,
-        group: socket.permissions.group,
-        uid: socket.permissions.uid,
-        gid: socket.permissions.gid,
-        backlog: socket.backlog,
-      },
-      `holding ${socket.spec.path} (${formatMode(socket.permissions.mode)} ${socket.permissions.owner}:${socket.permissions.group}, backlog ${socket.backlog})`,
-    );
-  }
+  for (const socket of held) logHeldSocket(logger, socket);
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
@@ -58,15 +75,23 @@ export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.Pr
     logger,
   });
   logger.debug({ event: 'supervisor.config', stop: describeStop(plan), restart: plan.restart }, 'supervision settings');
-  const removeHandlers = installSignalHandlers(supervisor);
   try {
     supervisor.start();
-    return await supervisor.done;
+  } catch (error) {
+    releaseSockets(held, logger);
+    throw error;
+  }
+  const done = supervisor.done.finally(() => releaseSockets(held, logger));
+  return { supervisor, sockets: held, done };
+}
+
+/** `sockvisor run`: runs until the child is stopped for good, with process signals routed to it; returns the exit status. */
+export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const run = startRun(plan, logger, env);
+  const removeHandlers = installSignalHandlers(run.supervisor);
+  try {
+    return await run.done;
   } finally {
     removeHandlers();
-    for (const socket of held) {
-      const removed = removeSocket(socket);
-      logger.info({ event: 'socket.removed', path: socket.spec.path, removed }, removed ? `removed ${socket.spec.path}` : `left ${socket.spec.path}: it is no longer the socket sockvisor created`);
-    }
   }
 }

@@ -3,9 +3,16 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { unknownEnvironmentOptions } from '../config/options.js';
 import * as runCommand from './run-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const unknownEnv = unknownEnvironmentOptions(process.env);
+if (unknownEnv.length > 0) {
+  process.stderr.write(`sockvisor: the environment variable ${unknownEnv.join(', ')} names no option of sockvisor: unset it, or correct the name (e.g. SOCKVISOR_SOCKET_MODE for --socket-mode).\n`);
+  process.exit(2);
+}
 
 await yargs(hideBin(process.argv))
   .scriptName('sockvisor')

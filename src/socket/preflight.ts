@@ -5,10 +5,10 @@ import { accessSync, constants, lstatSync, statSync, type BigIntStats } from 'no
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { probeUnixSocket } from '../native.js';
-import type { UnixSocketSpec } from './spec.js';
+import type { SocketSpec, UnixSocketSpec } from './spec.js';
 
 export interface SocketPreflight {
-  spec: UnixSocketSpec;
+  spec: SocketSpec;
   /** parent folders that do not exist yet, outermost first */
   missingDirs: string[];
   /** a stale socket file at the path, to be replaced if it is still the same inode */
@@ -89,7 +89,7 @@ export function preflightSocket(spec: UnixSocketSpec): SocketPreflight {
   return { spec, missingDirs, stale: { dev: st.dev, ino: st.ino } };
 }
 
-/** Checks every socket before any is created. */
-export function preflightSockets(specs: UnixSocketSpec[]): SocketPreflight[] {
-  return specs.map(preflightSocket);
+/** Checks every socket before any is created (a TCP address has no file to check: bind() tells). */
+export function preflightSockets(specs: SocketSpec[]): SocketPreflight[] {
+  return specs.map((spec) => (spec.kind === 'unix' ? preflightSocket(spec) : { spec, missingDirs: [], stale: null }));
 }
