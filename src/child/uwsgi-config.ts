@@ -114,11 +114,11 @@ function substitute(option: UwsgiOption, marker: '$' | '@' | '%', lookup: (name:
   });
 }
 
-/** @(FILE): the file's content without its trailing newlines (uwsgi_simple_file_read). */
+/** @(FILE): the file's content without its last newline (uwsgi_simple_file_read). */
 function readSubstitutedFile(name: string, option: UwsgiOption, cwd: string): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return undefined; // exec://, http://, ...: not read by sockvisor
   try {
-    return readFileSync(resolve(cwd, name), 'utf8').replace(/\n+$/, '');
+    return readFileSync(resolve(cwd, name), 'utf8').replace(/\n$/, '');
   } catch (error) {
     throw new UsageError(`Cannot read the file '${name}' that ${option.where} includes with @(${name}) (${(error as NodeJS.ErrnoException).code}): uWSGI could not either; check the path.`);
   }
