@@ -17,13 +17,13 @@ function childFds(plan: RunPlan, held: HeldSocket[]): number[] {
 }
 
 function childPlan(plan: RunPlan, held: HeldSocket[], env: NodeJS.ProcessEnv): ChildPlan {
-  const socketNames = plan.pass === 'fd' ? held.map((s) => s.spec.name) : [];
+  const socketNames = plan.listenFds ? held.map((s) => s.spec.name) : [];
   return {
     file: plan.command.file,
     argv: plan.command.argv,
     envp: childEnvironment(env, { socketNames, user: plan.childUser }),
     fds: childFds(plan, held),
-    listenPid: plan.pass === 'fd',
+    listenPid: plan.listenFds,
     uid: plan.childUser?.uid,
     gid: plan.childUser?.gid,
     groups: plan.childUser?.groups,

@@ -2,6 +2,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ExitCode, RunError, UsageError } from '../errors.js';
+import { checkGunicornArgs, isGunicorn } from './gunicorn.js';
 import { hasFdPlaceholder, substituteFds } from './placeholders.js';
 import type { TcpAddress } from '../socket/spec.js';
 import { isUwsgi, namesHeldSocket, rewriteUwsgiArgs, type ConfigNamedSocket, type UwsgiSocketOption } from './uwsgi.js';
@@ -55,6 +56,13 @@ export interface PreparedArgs {
   /** uWSGI socket options naming something sockvisor does not hold: uWSGI binds those itself */
   unmatched: UwsgiSocketOption[];
   uwsgi: boolean;
+  /**
+   * Whether the child also gets the systemd protocol (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES): not
+   * when {fd} told it its sockets on the command line. A program that honours both adopts each
+   * socket twice: gunicorn 20.1 closes fd 3 after adopting it for --bind fd://3, then fails on
+   * LISTEN_FDS's fd 3 with EBADF (gunicorn/sock.py, create_sockets).
+   */
+  listenFds: boolean;
 }
 
 /**
@@ -70,7 +78,10 @@ export function prepareArgs(command: string, args: string[], sockets: PassedSock
       if (socket && !configNamed.some((c) => c.fd === socket.fd)) configNamed.push({ key: option.key, fd: socket.fd });
     }
     const { args: rewritten, unmatched } = rewriteUwsgiArgs(args, sockets, cwd, configNamed);
-    return { args: rewritten, unmatched, uwsgi: true };
+    return { args: rewritten, unmatched, uwsgi: true, listenFds: true };
   }
-  return { args: hasFdPlaceholder(args) ? substituteFds(args, sockets) : [...args], unmatched: [], uwsgi: false };
+  if (!hasFdPlaceholder(args)) return { args: [...args], unmatched: [], uwsgi: false, listenFds: true };
+  const substituted = substituteFds(args, sockets);
+  if (isGunicorn(command)) checkGunicornArgs(args, substituted, sockets);
+  return { args: substituted, unmatched: [], uwsgi: false, listenFds: false };
 }

@@ -33,6 +33,8 @@ export interface RunPlan {
   backlog: number;
   pass: 'fd' | 'stdin';
   command: { file: string; argv: string[]; uwsgi: boolean };
+  /** the systemd protocol for the child (with --pass fd): not when {fd} placeholders gave the fds */
+  listenFds: boolean;
   /** child fd i = socket (by index into sockets) or a stdio fd */
   childUser: Identity | undefined;
   restart: RestartPolicyOptions;
@@ -208,6 +210,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     backlog,
     pass,
     command: { file, argv: [command, ...prepared.args], uwsgi },
+    listenFds: pass === 'fd' && prepared.listenFds,
     childUser,
     restart,
     stopSignal,
