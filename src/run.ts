@@ -54,16 +54,18 @@ function releaseSockets(held: HeldSocket[], logger: Logger): void {
   }
 }
 
-/** A run under way: its supervisor and the sockets it holds until `done` settles. */
-export interface StartedRun {
+/** A run prepared: its sockets are held, its supervisor made; start() starts the first child. */
+export interface Run {
   supervisor: Supervisor;
   sockets: HeldSocket[];
+  /** starts the first child; an exec failure throws (exit 126/127) with the sockets removed */
+  start(): void;
   /** sockvisor's exit status, once the child is stopped for good and the sockets are removed */
   done: Promise<number>;
 }
 
-/** Creates the sockets and starts the first child; an exec failure throws (exit 126/127) with the sockets removed. */
-export function startRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): StartedRun {
+/** Creates the sockets and the supervisor of a run; nothing is started yet. */
+export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Run {
   for (const warning of plan.warnings) logger.warn({ event: 'config.warning' }, warning);
   const held = createSockets(plan.sockets, plan.permissions, plan.backlog);
   for (const socket of held) logHeldSocket(logger, socket);
@@ -75,21 +77,28 @@ export function startRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv =
     logger,
   });
   logger.debug({ event: 'supervisor.config', stop: describeStop(plan), restart: plan.restart }, 'supervision settings');
-  try {
-    supervisor.start();
-  } catch (error) {
-    releaseSockets(held, logger);
-    throw error;
-  }
-  const done = supervisor.done.finally(() => releaseSockets(held, logger));
-  return { supervisor, sockets: held, done };
+  return {
+    supervisor,
+    sockets: held,
+    start() {
+      try {
+        supervisor.start();
+      } catch (error) {
+        releaseSockets(held, logger);
+        throw error;
+      }
+    },
+    done: supervisor.done.finally(() => releaseSockets(held, logger)),
+  };
 }
 
 /** `sockvisor run`: runs until the child is stopped for good, with process signals routed to it; returns the exit status. */
 export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const run = startRun(plan, logger, env);
+  const run = createRun(plan, logger, env);
+  // Before the first child exists: a stop signal from then on must stop it, not kill sockvisor.
   const removeHandlers = installSignalHandlers(run.supervisor);
   try {
+    run.start();
     return await run.done;
   } finally {
     removeHandlers();
