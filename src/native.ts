@@ -114,24 +114,25 @@ interface Binding {
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * Loads the addon the way node-gyp-build resolves it: a local build (build/Release, build/Debug:
+ * a developer's `npm run build`, or the fallback build at install) first, then the prebuilt binary
+ * shipped in the package (prebuilds/linux-x64/, N-API, any Node >= 20). The install script
+ * (`node-gyp-build`) builds only when no prebuilt binary fits.
+ */
 function loadBinding(): Binding {
   const require = createRequire(import.meta.url);
-  const candidates = [
-    join(packageRoot, 'build', 'Release', 'sockvisor.node'),
-    join(packageRoot, 'build', 'Debug', 'sockvisor.node'),
-  ];
-  const failures: string[] = [];
-  for (const candidate of candidates) {
-    try {
-      return require(candidate) as Binding;
-    } catch (error) {
-      failures.push(`${candidate}: ${(error as Error).message.split('\n')[0]}`);
-    }
+  const load = require('node-gyp-build') as (dir: string) => Binding;
+  try {
+    return load(packageRoot);
+  } catch (error) {
+    const tried = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((d) => join(packageRoot, d));
+    throw new Error(
+      `sockvisor's native addon could not be loaded (${(error as Error).message.split('\n')[0]}); looked in:\n  ${tried.join('\n  ')}\n` +
+        `Build it with 'npm run build' in ${packageRoot} (needs g++, make and python3).`,
+      { cause: error },
+    );
   }
-  throw new Error(
-    `sockvisor's native addon could not be loaded; tried:\n  ${failures.join('\n  ')}\n` +
-      `Build it with 'npm run build' (needs g++, make and python3).`,
-  );
 }
 
 const binding = loadBinding();
