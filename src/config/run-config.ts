@@ -1,7 +1,6 @@
 // All of `sockvisor run`'s input, checked and resolved in one place before anything is created.
 // Defaults live here; the CLI only collects raw values.
 import { constants } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
 import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
@@ -13,7 +12,7 @@ import { currentIdentity, findNginxUser, identityOf, resolveGroup, resolveUser, 
 import { formatMode } from '../socket/mode.js';
 import { describePermissions, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
-import { describeSocket, formatTcpAddress, parseSocketSpecs, type SocketSpec, type UnixSocketSpec } from '../socket/spec.js';
+import { formatTcpAddress, parseSocketSpecs, type SocketSpec, type UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
 import type { SockvisorOptions } from './options.js';

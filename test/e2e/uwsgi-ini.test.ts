@@ -2,12 +2,12 @@
 // the ini names -> uWSGI, through kill -9 of the master and uWSGI's own SIGHUP reload. uWSGI adopts
 // the held socket by name and never binds, chmods or chowns it itself.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';
 import { freePort, startNginx, stopAllNginx } from '../helpers/nginx.js';
-import { environOf } from '../helpers/proc.js';
+import { environOf, identify } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
@@ -36,11 +36,6 @@ function writeIni(name: string, lines: string[]): string {
   const path = join(dir, name);
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
-}
-
-function identify(path: string): { ino: number; mode: number; uid: number; gid: number } {
-  const st = statSync(path);
-  return { ino: st.ino, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
 
 /** kill -9 of the master, a request at once (it waits in the held socket's backlog), the next master's pid. */
