@@ -8,14 +8,13 @@ import type { SockvisorOptions } from './config/options.js';
 import { planRun, type RunPlan } from './config/run-config.js';
 import { parseSignal } from './child/exit.js';
 import { UsageError } from './errors.js';
-import { createRun, type Run } from './run.js';
+import { createRun, startRun, type Run } from './run.js';
 import { createSocket, defaultBacklog, removeSocket, type HeldUnixSocket } from './socket/create.js';
 import { currentIdentity } from './socket/identity.js';
 import { formatMode } from './socket/mode.js';
 import { resolveSocketPermissions } from './socket/permissions.js';
 import { preflightSocket } from './socket/preflight.js';
 import { formatTcpAddress, parseSocketSpec } from './socket/spec.js';
-import { installSignalHandlers } from './supervisor/signals.js';
 
 export { ExitCode, RunError, UsageError } from './errors.js';
 export type { SockvisorOptions } from './config/options.js';
@@ -71,19 +70,8 @@ export class Supervisor {
   /** Creates the sockets and starts the first child; throws RunError (126/127) if it cannot be executed. */
   start(): void {
     if (this.#run) throw new Error('Supervisor.start() called twice');
-    const run = createRun(this.#plan, this.#logger, this.#env);
-    this.#run = run;
-    const removeHandlers = this.#handleSignals ? installSignalHandlers(run.supervisor) : () => {};
-    try {
-      run.start();
-    } catch (error) {
-      removeHandlers();
-      throw error;
-    }
-    void run.done.then((status) => {
-      removeHandlers();
-      this.#resolveDone(status);
-    });
+    this.#run = createRun(this.#plan, this.#logger, this.#env);
+    void startRun(this.#run, this.#handleSignals).then(this.#resolveDone);
   }
 
   /** Stops the child (the stop signal, then SIGKILL to its group after the stop timeout), removes the sockets; resolves with the exit status. */

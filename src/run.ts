@@ -92,15 +92,23 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
   };
 }
 
-/** `sockvisor run`: runs until the child is stopped for good, with process signals routed to it; returns the exit status. */
-export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const run = createRun(plan, logger, env);
-  // Before the first child exists: a stop signal from then on must stop it, not kill sockvisor.
-  const removeHandlers = installSignalHandlers(run.supervisor);
+/**
+ * Starts a run's first child; with handleSignals, this process's stop and job signals go to it
+ * until it is done (installed before the child exists: a stop signal from then on must stop it,
+ * not kill sockvisor). Resolves with the exit status.
+ */
+export function startRun(run: Run, handleSignals: boolean): Promise<number> {
+  const removeHandlers = handleSignals ? installSignalHandlers(run.supervisor) : () => {};
   try {
     run.start();
-    return await run.done;
-  } finally {
+  } catch (error) {
     removeHandlers();
+    throw error;
   }
+  return run.done.finally(removeHandlers);
+}
+
+/** `sockvisor run`: runs until the child is stopped for good, with process signals routed to it; returns the exit status. */
+export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return startRun(createRun(plan, logger, env), true);
 }
