@@ -197,7 +197,7 @@ export function readUwsgiConfig(args: string[], context: UwsgiConfigContext): Uw
       continue;
     }
     checkReadable(o);
-    if (o.key === 'chmod-socket') config.chmod = o.value === '' || o.value === 'true' ? true : o.value;
+    if (o.key === 'chmod-socket') config.chmod = o.arg && o.arg.value === undefined ? true : o.value;
     else if (o.key === 'chown-socket') config.chown = o.value;
     else if (o.key === 'uid' || o.key === 'gid') config[o.key] = o.value;
     else sockets.push({ option: o, target: checkAdoptable(o, context.cwd) });
@@ -266,8 +266,12 @@ export interface ConfirmContext extends UwsgiConfigContext {
  */
 export function confirmWithUwsgi(file: string, argv0: string, args: string[], config: UwsgiConfig, context: ConfirmContext): void {
   const firsts = new Map<string, string>();
+  const bare = new Set<string>();
   for (const o of config.options) {
-    if (SOCKET_KEYS.has(o.key) && !firsts.has(o.key)) firsts.set(o.key, o.key === 'chmod-socket' && o.value === '' ? 'true' : o.value);
+    if (!SOCKET_KEYS.has(o.key) || firsts.has(o.key) || bare.has(o.key)) continue;
+    // A bare --chmod-socket has no value at all, and --get prints nothing for it.
+    if (o.arg && o.arg.value === undefined) bare.add(o.key);
+    else firsts.set(o.key, o.value);
   }
   const present = [...firsts.keys()];
   const absent = [...SOCKET_KEYS].filter((k) => !firsts.has(k));

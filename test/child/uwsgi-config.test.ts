@@ -122,6 +122,14 @@ test('the environment, the command line and the ini are read in uWSGI order; the
   assert.deepEqual(firsts(args, ['socket', 'http-socket'], dir, extra), uwsgiGet(args, ['socket', 'http-socket'], dir, extra));
 });
 
+test('a bare --chmod-socket beside an ini is read as uWSGI reads it (0666), and uWSGI agrees', () => {
+  ini('bare.ini', '[uwsgi]\nsocket = /run/bare.sock\n');
+  const args = ['--ini', 'bare.ini', '--chmod-socket'];
+  const config = readUwsgiConfig(args, { cwd: dir, env });
+  assert.equal(config.chmod, true);
+  confirmWithUwsgi(UWSGI, 'uwsgi', args, config, { cwd: dir, env });
+});
+
 test('what sockvisor cannot adopt from a file is refused with the fix: relative, unnormalized, computed, conditional, odd TCP forms', () => {
   const refuse = (text: string, pattern: RegExp): void => {
     ini('bad.ini', `[uwsgi]\n${text}\n`);
