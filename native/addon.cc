@@ -5,6 +5,7 @@
 #include "probe.h"
 #include "socket.h"
 #include "spawn.h"
+#include "tcp.h"
 #include "users.h"
 #include "watch.h"
 
@@ -12,6 +13,7 @@ namespace sockvisor {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createUnixSocket", Napi::Function::New(env, CreateUnixSocket));
+  exports.Set("createTcpSocket", Napi::Function::New(env, CreateTcpSocket));
   exports.Set("probeUnixSocket", Napi::Function::New(env, ProbeUnixSocket));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("spawn", Napi::Function::New(env, Spawn));

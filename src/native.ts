@@ -52,6 +52,21 @@ export interface CreatedUnixSocket {
   ino: bigint;
 }
 
+export interface TcpSocketRequest {
+  family: 4 | 6;
+  /** a numeric address (inet_pton), never a host name */
+  address: string;
+  /** 0 lets the kernel choose */
+  port: number;
+  backlog: number;
+}
+
+export interface CreatedTcpSocket {
+  fd: number;
+  /** the port bound: the kernel's choice when 0 was asked for */
+  port: number;
+}
+
 export interface SpawnRequest {
   /** absolute path of the executable (no PATH search in native code) */
   file: string;
@@ -110,6 +125,7 @@ export interface GroupEntry {
 
 interface Binding {
   createUnixSocket(request: UnixSocketRequest): CreatedUnixSocket;
+  createTcpSocket(request: TcpSocketRequest): CreatedTcpSocket;
   probeUnixSocket(path: string): string | null;
   closeFd(fd: number): void;
   spawn(request: SpawnRequest): SpawnedProcess;
@@ -123,30 +139,33 @@ interface Binding {
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * Loads the addon the way node-gyp-build resolves it: a local build (build/Release, build/Debug:
+ * a developer's `npm run build`, or the fallback build at install) first, then the prebuilt binary
+ * shipped in the package (prebuilds/linux-x64/, N-API, any Node >= 20). The install script
+ * (`node-gyp-build`) builds only when no prebuilt binary fits.
+ */
 function loadBinding(): Binding {
   const require = createRequire(import.meta.url);
-  const candidates = [
-    join(packageRoot, 'build', 'Release', 'sockvisor.node'),
-    join(packageRoot, 'build', 'Debug', 'sockvisor.node'),
-  ];
-  const failures: string[] = [];
-  for (const candidate of candidates) {
-    try {
-      return require(candidate) as Binding;
-    } catch (error) {
-      failures.push(`${candidate}: ${(error as Error).message.split('\n')[0]}`);
-    }
+  const load = require('node-gyp-build') as (dir: string) => Binding;
+  try {
+    return load(packageRoot);
+  } catch (error) {
+    const tried = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((d) => join(packageRoot, d));
+    throw new Error(
+      `sockvisor's native addon could not be loaded (${(error as Error).message.split('\n')[0]}); looked in:\n  ${tried.join('\n  ')}\n` +
+        `Build it with 'npm run build' in ${packageRoot} (needs g++, make and python3).`,
+      { cause: error },
+    );
   }
-  throw new Error(
-    `sockvisor's native addon could not be loaded; tried:\n  ${failures.join('\n  ')}\n` +
-      `Build it with 'npm run build' (needs g++, make and python3).`,
-  );
 }
 
 const binding = loadBinding();
 
 /** Creates, owns, chmods and listens a unix socket at exactly request.path; see native/socket.cc. */
 export const createUnixSocket = (request: UnixSocketRequest): CreatedUnixSocket => binding.createUnixSocket(request);
+/** socket + SO_REUSEADDR (+ IPV6_V6ONLY) + bind + listen on a numeric address; see native/tcp.cc. */
+export const createTcpSocket = (request: TcpSocketRequest): CreatedTcpSocket => binding.createTcpSocket(request);
 /** Connects without blocking: null when a listener answers, else the errno code (ECONNREFUSED: stale). */
 export const probeUnixSocket = (path: string): string | null => binding.probeUnixSocket(path);
 /** Closes a descriptor the addon handed out. */

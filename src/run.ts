@@ -8,6 +8,7 @@ import { createSockets, removeSocket, type HeldSocket } from './socket/create.js
 import { formatAclEntry } from './socket/acl.js';
 import { formatMode } from './socket/mode.js';
 import { describePermissions, fileMode } from './socket/permissions.js';
+import { formatTcpAddress } from './socket/spec.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
@@ -18,13 +19,13 @@ function childFds(plan: RunPlan, held: HeldSocket[]): number[] {
 }
 
 function childPlan(plan: RunPlan, held: HeldSocket[], env: NodeJS.ProcessEnv): ChildPlan {
-  const socketNames = plan.pass === 'fd' ? held.map((s) => s.spec.name) : [];
+  const socketNames = plan.listenFds ? held.map((s) => s.spec.name) : [];
   return {
     file: plan.command.file,
     argv: plan.command.argv,
     envp: childEnvironment(env, { socketNames, user: plan.childUser }),
     fds: childFds(plan, held),
-    listenPid: plan.pass === 'fd',
+    listenPid: plan.listenFds,
     uid: plan.childUser?.uid,
     gid: plan.childUser?.gid,
     groups: plan.childUser?.groups,
@@ -32,29 +33,56 @@ function childPlan(plan: RunPlan, held: HeldSocket[], env: NodeJS.ProcessEnv): C
   };
 }
 
-/** Runs until the child is stopped for good; returns sockvisor's exit status. Sockets are removed on the way out. */
-export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** One record per socket held: fields for machines, a sentence for people. */
+function logHeldSocket(logger: Logger, socket: HeldSocket): void {
+  if (socket.kind === 'tcp') {
+    const address = formatTcpAddress({ ...socket.spec, port: socket.port });
+    logger.info({ event: 'socket.created', name: socket.spec.name, kind: 'tcp', address, port: socket.port, backlog: socket.backlog }, `holding ${address} (TCP, backlog ${socket.backlog})`);
+    return;
+  }
+  const { permissions: p, spec } = socket;
+  logger.info(
+    {
+      event: 'socket.created',
+      name: spec.name,
+      kind: 'unix',
+      path: spec.path,
+      mode: formatMode(p.mode),
+      owner: p.owner,
+      group: p.group,
+      uid: p.uid,
+      gid: p.gid,
+      ...(p.acl ? { acl: p.acl.map(formatAclEntry), fileMode: formatMode(fileMode(p)) } : {}),
+      backlog: socket.backlog,
+    },
+    `holding ${spec.path} (${describePermissions(p)}, backlog ${socket.backlog})`,
+  );
+}
+
+function releaseSockets(held: HeldSocket[], logger: Logger): void {
+  for (const socket of held) {
+    const removed = removeSocket(socket);
+    const where = socket.kind === 'unix' ? socket.spec.path : formatTcpAddress({ ...socket.spec, port: socket.port });
+    const msg = socket.kind === 'tcp' ? `closed ${where}` : removed ? `removed ${where}` : `left ${where}: it is no longer the socket sockvisor created`;
+    logger.info({ event: 'socket.removed', name: socket.spec.name, path: where, removed }, msg);
+  }
+}
+
+/** A run prepared: its sockets are held, its supervisor made; start() starts the first child. */
+export interface Run {
+  supervisor: Supervisor;
+  sockets: HeldSocket[];
+  /** starts the first child; an exec failure throws (exit 126/127) with the sockets removed */
+  start(): void;
+  /** sockvisor's exit status, once the child is stopped for good and the sockets are removed */
+  done: Promise<number>;
+}
+
+/** Creates the sockets and the supervisor of a run; nothing is started yet. */
+export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Run {
   for (const warning of plan.warnings) logger.warn({ event: 'config.warning' }, warning);
   const held = createSockets(plan.sockets, plan.permissions, plan.backlog);
-  for (const socket of held) {
-    logger.info(
-      {
-        event: 'socket.created',
-        name: socket.spec.name,
-        path: socket.spec.path,
-        mode: formatMode(socket.permissions.mode),
-        owner: socket.permissions.owner,
-        group: socket.permissions.group,
-        uid: socket.permissions.uid,
-        gid: socket.permissions.gid,
-        ...(socket.permissions.acl
-          ? { acl: socket.permissions.acl.map(formatAclEntry), fileMode: formatMode(fileMode(socket.permissions)) }
-          : {}),
-        backlog: socket.backlog,
-      },
-      `holding ${socket.spec.path} (${describePermissions(socket.permissions)}, backlog ${socket.backlog})`,
-    );
-  }
+  for (const socket of held) logHeldSocket(logger, socket);
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
@@ -63,15 +91,38 @@ export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.Pr
     logger,
   });
   logger.debug({ event: 'supervisor.config', stop: describeStop(plan), restart: plan.restart }, 'supervision settings');
-  const removeHandlers = installSignalHandlers(supervisor);
+  return {
+    supervisor,
+    sockets: held,
+    start() {
+      try {
+        supervisor.start();
+      } catch (error) {
+        releaseSockets(held, logger);
+        throw error;
+      }
+    },
+    done: supervisor.done.finally(() => releaseSockets(held, logger)),
+  };
+}
+
+/**
+ * Starts a run's first child; with handleSignals, this process's stop and job signals go to it
+ * until it is done (installed before the child exists: a stop signal from then on must stop it,
+ * not kill sockvisor). Resolves with the exit status.
+ */
+export function startRun(run: Run, handleSignals: boolean): Promise<number> {
+  const removeHandlers = handleSignals ? installSignalHandlers(run.supervisor) : () => {};
   try {
-    supervisor.start();
-    return await supervisor.done;
-  } finally {
+    run.start();
+  } catch (error) {
     removeHandlers();
-    for (const socket of held) {
-      const removed = removeSocket(socket);
-      logger.info({ event: 'socket.removed', path: socket.spec.path, removed }, removed ? `removed ${socket.spec.path}` : `left ${socket.spec.path}: it is no longer the socket sockvisor created`);
-    }
+    throw error;
   }
+  return run.done.finally(removeHandlers);
+}
+
+/** `sockvisor run`: runs until the child is stopped for good, with process signals routed to it; returns the exit status. */
+export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return startRun(createRun(plan, logger, env), true);
 }

@@ -2,8 +2,11 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ExitCode, RunError, UsageError } from '../errors.js';
+import { checkGunicornArgs, isGunicorn } from './gunicorn.js';
 import { hasFdPlaceholder, substituteFds } from './placeholders.js';
-import { isUwsgi, rewriteUwsgiArgs, type UwsgiSocketOption } from './uwsgi.js';
+import type { TcpAddress } from '../socket/spec.js';
+import { isUwsgi, namesHeldSocket, rewriteUwsgiArgs, type ConfigNamedSocket, type UwsgiSocketOption } from './uwsgi.js';
+import type { UwsgiConfig } from './uwsgi-config.js';
 
 /** Resolves COMMAND like execvp would, with shell-style exit statuses: 127 not found, 126 not executable. */
 export function resolveExecutable(command: string, pathEnv: string | undefined, cwd: string): string {
@@ -38,10 +41,14 @@ export function resolveExecutable(command: string, pathEnv: string | undefined, 
   throw new RunError(`The command '${command}' was not found ${where}: check the name or give its full path.${hint}`, ExitCode.notFound);
 }
 
+/** A held socket as the child gets it: its name, its fd there, and what it is bound to. */
 export interface PassedSocket {
   name: string;
-  path: string;
   fd: number;
+  /** a unix socket's path */
+  path?: string | undefined;
+  /** a TCP socket's address */
+  tcp?: TcpAddress | undefined;
 }
 
 export interface PreparedArgs {
@@ -49,13 +56,32 @@ export interface PreparedArgs {
   /** uWSGI socket options naming something sockvisor does not hold: uWSGI binds those itself */
   unmatched: UwsgiSocketOption[];
   uwsgi: boolean;
+  /**
+   * Whether the child also gets the systemd protocol (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES): not
+   * when {fd} told it its sockets on the command line. A program that honours both adopts each
+   * socket twice: gunicorn 20.1 closes fd 3 after adopting it for --bind fd://3, then fails on
+   * LISTEN_FDS's fd 3 with EBADF (gunicorn/sock.py, create_sockets).
+   */
+  listenFds: boolean;
 }
 
-/** Rewrites uWSGI socket options to fd://N (adding --socket fd://N where none names a held socket), or fills {fd} placeholders. */
-export function prepareArgs(command: string, args: string[], sockets: PassedSocket[], cwd: string): PreparedArgs {
+/**
+ * Rewrites uWSGI socket options to fd://N (adding --KEY fd://N for sockets its ini names, and
+ * --socket fd://N where nothing names a held socket), or fills {fd} placeholders.
+ */
+export function prepareArgs(command: string, args: string[], sockets: PassedSocket[], cwd: string, uwsgiConfig?: UwsgiConfig): PreparedArgs {
   if (isUwsgi(command)) {
-    const { args: rewritten, unmatched } = rewriteUwsgiArgs(args, sockets, cwd);
-    return { args: rewritten, unmatched, uwsgi: true };
+    const configNamed: ConfigNamedSocket[] = [];
+    for (const { option, target } of uwsgiConfig?.sockets ?? []) {
+      if (option.origin === 'arg') continue;
+      const socket = sockets.find((s) => namesHeldSocket(target, s));
+      if (socket && !configNamed.some((c) => c.fd === socket.fd)) configNamed.push({ key: option.key, fd: socket.fd });
+    }
+    const { args: rewritten, unmatched } = rewriteUwsgiArgs(args, sockets, cwd, configNamed);
+    return { args: rewritten, unmatched, uwsgi: true, listenFds: true };
   }
-  return { args: hasFdPlaceholder(args) ? substituteFds(args, sockets) : [...args], unmatched: [], uwsgi: false };
+  if (!hasFdPlaceholder(args)) return { args: [...args], unmatched: [], uwsgi: false, listenFds: true };
+  const substituted = substituteFds(args, sockets);
+  if (isGunicorn(command)) checkGunicornArgs(args, substituted, sockets);
+  return { args: substituted, unmatched: [], uwsgi: false, listenFds: false };
 }

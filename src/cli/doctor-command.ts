@@ -40,10 +40,10 @@ export function builder(yargs: Argv): Argv<DoctorArgs> {
 
 export async function handler(argv: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
   let sockets = [...(argv.sockets ?? []), ...(argv.socket === undefined ? [] : ([] as string[]).concat(argv.socket))].map(String);
-  // With nothing named, the socket run would hold (SOCKVISOR_SOCKET), unless nginx says which.
-  if (sockets.length === 0 && !argv.nginx && argv.explainLog === undefined) sockets = socketsFromEnv().map(socketPathOf);
   let status: number;
   try {
+    // With nothing named, the socket run would hold (SOCKVISOR_SOCKET), unless nginx says which.
+    if (sockets.length === 0 && !argv.nginx && argv.explainLog === undefined) sockets = socketsFromEnv().map((value) => socketPathOf(value));
     const report = await diagnose({
       sockets,
       as: argv.as,

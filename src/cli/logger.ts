@@ -2,16 +2,14 @@
 import { isatty } from 'node:tty';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, type LogFormat, type LogLevel } from '../config/options.js';
 
-export type LogFormat = 'auto' | 'json' | 'pretty';
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * A pino logger on fd 2. Writes are synchronous, so the last records (giving up, stopped) are on
  * stderr before the process exits; stdout stays free for commands that print something.
  */
-export function createLogger(format: LogFormat = 'auto', level: LogLevel = 'info'): Logger {
+export function createLogger(format: LogFormat = DEFAULT_LOG_FORMAT, level: LogLevel = DEFAULT_LOG_LEVEL): Logger {
   const usePretty = format === 'pretty' || (format === 'auto' && isatty(2));
   // No base fields: `pid` in a record is the child's (the journal and ps know sockvisor's own).
   const options = { level, base: undefined };

@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import * as doctorCommand from './doctor-command.js';
 import * as nginxSnippetCommand from './nginx-snippet-command.js';
+import { unknownEnvironmentOptions } from '../config/options.js';
 import * as runCommand from './run-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,6 +17,13 @@ let args = hideBin(process.argv);
 const first = args[0];
 const ownCommand = first === 'doctor' || first === 'nginx-snippet';
 if (first === 'run') args = args.slice(1);
+
+// A SOCKVISOR_* variable that names no option of run is a typo that would otherwise be ignored.
+const unknownEnv = ownCommand ? [] : unknownEnvironmentOptions(process.env);
+if (unknownEnv.length > 0) {
+  process.stderr.write(`sockvisor: the environment variable ${unknownEnv.join(', ')} names no option of sockvisor: unset it, or correct the name (e.g. SOCKVISOR_SOCKET_MODE for --socket-mode).\n`);
+  process.exit(2);
+}
 
 const parser = yargs(args);
 // SOCKVISOR_SOCKET_MODE=0660 and so on: every option of run from the environment, below the

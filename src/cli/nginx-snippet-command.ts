@@ -3,8 +3,7 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { nginxSnippet } from '../doctor/nginx-snippet.js';
 import { UsageError } from '../errors.js';
-import { parseSocketSpecs } from '../socket/spec.js';
-import { socketsFromEnv } from './socket-env.js';
+import { socketPathOf, socketsFromEnv } from './socket-env.js';
 
 interface SnippetArgs {
   socket?: string | string[];
@@ -32,8 +31,8 @@ export function handler(argv: ArgumentsCamelCase<SnippetArgs>): void {
     if (values.length !== 1) {
       throw new UsageError(`nginx-snippet prints the block for one socket, but ${values.length === 0 ? 'none was given' : `${values.length} were given`}: give exactly one -s PATH, the same as to run.`);
     }
-    const [spec] = parseSocketSpecs(values, process.cwd());
-    process.stdout.write(nginxSnippet({ path: spec!.path, location: argv.location, protocol: argv.protocol, params: argv.params }));
+    const path = socketPathOf(values[0]!, 'nginx-snippet');
+    process.stdout.write(nginxSnippet({ path, location: argv.location, protocol: argv.protocol, params: argv.params }));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`sockvisor nginx-snippet: ${error.message}\n`);

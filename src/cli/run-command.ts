@@ -1,59 +1,74 @@
 // `sockvisor [run] [options] -- COMMAND [ARGS...]`: collects options, the library does the rest.
-import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { planRun, type RunOptions } from '../config/run-config.js';
+// Precedence, option by option: command line > SOCKVISOR_* environment (yargs merges both) >
+// --config FILE > the defaults in src/config.
+import type { Argv, ArgumentsCamelCase, Options } from 'yargs';
+import { readConfigFile, type ConfigFile } from '../config/config-file.js';
+import { layerOptions, RUN_OPTIONS, type SockvisorOptions } from '../config/options.js';
+import { planRun } from '../config/run-config.js';
 import { runSockvisor } from '../run.js';
-import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
+import { createLogger } from './logger.js';
 import { reportError } from './report-error.js';
 
-interface RunArgs extends Omit<RunOptions, 'command' | 'socket' | 'socketAllow'> {
-  socket?: string | string[];
-  socketAllow?: string | string[];
-  logFormat: LogFormat;
-  logLevel: LogLevel;
+interface RunArgs {
+  config?: string;
   '--'?: (string | number)[];
   _: (string | number)[];
+  [key: string]: unknown;
 }
 
 export const command = ['run', '$0'];
 export const describe = 'create and hold the socket(s), then run and supervise COMMAND on them';
 
+/** A yargs option from the table. No defaults here: a default would hide the config file's value. */
+function yargsOption(definition: (typeof RUN_OPTIONS)[number]): Options {
+  const { value } = definition;
+  // Not `array: true` for --socket: that would swallow COMMAND when -- is left out. Repeats still collect.
+  const type = value.type === 'number' ? 'number' : 'string';
+  return {
+    type,
+    describe: definition.describe,
+    ...(definition.aliases ? { alias: [...definition.aliases] } : {}),
+    ...(value.type === 'choice' ? { choices: [...value.choices] } : {}),
+  };
+}
+
 export function builder(yargs: Argv): Argv<RunArgs> {
-  return yargs
-    .usage('$0 [run] [options] -- COMMAND [ARGS...]')
-    // Not `array: true`: that would swallow COMMAND when -- is left out. Repeats still collect.
-    .option('socket', { alias: 's', type: 'string', describe: 'unix socket to create and hold: PATH or NAME=PATH (repeatable)' })
-    .option('socket-mode', { alias: 'chmod-socket', type: 'string', describe: 'mode of the socket file: octal (0660, 660, 020) or symbolic (u=rw,g=rw); default 0660' })
-    .option('socket-owner', { alias: 'chown-socket', type: 'string', describe: 'owner and group of the socket file: USER[:GROUP], names or numbers' })
-    .option('socket-group', { type: 'string', describe: 'group of the socket file alone' })
-    .option('socket-allow', { type: 'string', describe: 'let USER connect through a POSIX ACL entry on the socket, no root needed (repeatable)' })
-    .option('socket-backlog', { type: 'number', describe: 'listen backlog (default: /proc/sys/net/core/somaxconn)' })
-    .option('user', { type: 'string', describe: 'run COMMAND as this user, with its supplementary groups' })
-    .option('group', { type: 'string', describe: 'run COMMAND with this primary group' })
-    .option('restart', { choices: ['always', 'on-failure', 'never'] as const, describe: 'when to start COMMAND again (default always)' })
-    .option('restart-delay', { type: 'number', describe: 'first delay before restarting a child that exited quickly, seconds (default 0.05); it doubles on each quick exit' })
-    .option('restart-delay-max', { type: 'number', describe: 'longest restart delay, seconds (default 5)' })
-    .option('healthy-after', { type: 'number', describe: 'a run this long (seconds) counts as healthy: restart at once and reset the backoff (default 1)' })
-    .option('give-up-after', { type: 'number', describe: 'give up (exit 1) after quick exits for this long, seconds; 0 never (default 30)' })
-    .option('stop-signal', { type: 'string', describe: 'signal that stops COMMAND (default SIGINT for uWSGI, SIGTERM otherwise)' })
-    .option('stop-timeout', { type: 'number', describe: 'seconds to wait after the stop signal before SIGKILL to the process group (default 10)' })
-    .option('pass', { choices: ['fd', 'stdin'] as const, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' })
-    .option('log-format', { choices: ['auto', 'json', 'pretty'] as const, default: 'auto' as LogFormat, describe: 'auto: pretty on a terminal, JSON otherwise' })
-    .option('log-level', { choices: LOG_LEVELS, default: 'info' as LogLevel })
+  let y = yargs.usage('$0 [run] [options] -- COMMAND [ARGS...]');
+  for (const definition of RUN_OPTIONS) y = y.option(definition.name, yargsOption(definition));
+  return y
+    .option('config', { alias: 'c', type: 'string', describe: 'read options (and COMMAND) from this TOML or JSON file; the command line and SOCKVISOR_* variables win over it' })
     .example('$0 -s /run/app/app.sock --socket-owner app:www-data -- uwsgi --ini app.ini', 'uWSGI on a socket nginx (www-data) can reach')
+    .example('$0 -- uwsgi --ini app.ini', "uWSGI's own ini names the socket, its mode and owner: sockvisor reads them and holds it")
     .example('$0 -- uwsgi -s /run/app/app.sock --chmod-socket=020 --uid app --gid www-data ...', 'an existing uWSGI command line, unchanged')
-    .example('$0 -s ~/run/app.sock --socket-mode 0600 --socket-allow www-data -- uwsgi ...', 'no root: only you and nginx (www-data) may connect') as unknown as Argv<RunArgs>;
+    .example('$0 --config /etc/sockvisor/app.toml', 'everything from a config file') as unknown as Argv<RunArgs>;
+}
+
+/** The options given on the command line or in the environment, as the table names them. */
+function givenOptions(argv: ArgumentsCamelCase<RunArgs>): SockvisorOptions {
+  const options: Record<string, unknown> = {};
+  for (const { key, value } of RUN_OPTIONS) {
+    const given = argv[key];
+    if (given === undefined) continue;
+    options[key] = value.type === 'strings' ? ([] as unknown[]).concat(given).map(String) : given;
+  }
+  return options as SockvisorOptions;
 }
 
 export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
-  const logger = createLogger(argv.logFormat, argv.logLevel);
+  const given = givenOptions(argv);
   // `run` may be typed, or not: positional words before -- are COMMAND too when -- is absent.
   const positional = argv._.map(String).filter((word, i) => !(i === 0 && word === 'run'));
-  const command = [...positional, ...(argv['--'] ?? []).map(String)];
+  const commandLine = [...positional, ...(argv['--'] ?? []).map(String)];
+  let file: ConfigFile | undefined;
   let status: number;
+  let logger = createLogger(given.logFormat, given.logLevel);
   try {
-    const socket = argv.socket === undefined ? [] : ([] as string[]).concat(argv.socket);
-    const socketAllow = argv.socketAllow === undefined ? [] : ([] as string[]).concat(argv.socketAllow);
-    const plan = planRun({ ...argv, socket, socketAllow, command }, { cwd: process.cwd(), env: process.env });
+    file = argv.config === undefined ? undefined : readConfigFile(argv.config, process.cwd());
+    const options = layerOptions(given, file?.options ?? {});
+    if (file && (options.logFormat !== given.logFormat || options.logLevel !== given.logLevel)) logger = createLogger(options.logFormat, options.logLevel);
+    const command = commandLine.length > 0 ? commandLine : (file?.command ?? []);
+    if (file) logger.debug({ event: 'config.file', path: file.path }, `options read from ${file.path}`);
+    const plan = planRun({ ...options, command }, { cwd: process.cwd(), env: process.env });
     status = await runSockvisor(plan, logger);
   } catch (error) {
     status = reportError(error, logger);

@@ -1,39 +1,24 @@
 // All of `sockvisor run`'s input, checked and resolved in one place before anything is created.
 // Defaults live here; the CLI only collects raw values.
 import { constants } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
 import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
-import { isUwsgi, isUwsgiUnixPath, readUwsgiArgs, type UwsgiSocketOption } from '../child/uwsgi.js';
+import { childEnvironment } from '../child/environment.js';
+import { isUwsgi, namesHeldSocket } from '../child/uwsgi.js';
+import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../child/uwsgi-config.js';
 import { checkConnectAccess, describeAccess, describeOwnership, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
 import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity } from '../socket/identity.js';
 import { formatMode } from '../socket/mode.js';
 import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
-import { parseSocketSpecs, type UnixSocketSpec } from '../socket/spec.js';
+import { formatTcpAddress, parseSocketSpecs, type SocketSpec, type UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
-import { defaultRestartPolicy, validateRestartOptions, type RestartMode, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
+import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
+import type { SockvisorOptions } from './options.js';
 
-/** The options of `sockvisor run` as the user gave them (times in seconds). */
-export interface RunOptions {
-  socket?: string[] | undefined;
-  socketMode?: string | undefined;
-  socketOwner?: string | undefined;
-  socketGroup?: string | undefined;
-  /** users let in through an ACL entry on the socket (repeatable) */
-  socketAllow?: string[] | undefined;
-  socketBacklog?: number | undefined;
-  user?: string | undefined;
-  group?: string | undefined;
-  restart?: RestartMode | undefined;
-  restartDelay?: number | undefined;
-  restartDelayMax?: number | undefined;
-  healthyAfter?: number | undefined;
-  giveUpAfter?: number | undefined;
-  stopSignal?: string | undefined;
-  stopTimeout?: number | undefined;
-  pass?: 'fd' | 'stdin' | undefined;
+/** The options of `sockvisor run` as the user gave them (times in seconds), and COMMAND. */
+export interface RunOptions extends SockvisorOptions {
   /** COMMAND and its ARGS, everything after -- */
   command: string[];
 }
@@ -47,6 +32,8 @@ export interface RunPlan {
   backlog: number;
   pass: 'fd' | 'stdin';
   command: { file: string; argv: string[]; uwsgi: boolean };
+  /** the systemd protocol for the child (with --pass fd): not when {fd} placeholders gave the fds */
+  listenFds: boolean;
   /** child fd i = socket (by index into sockets) or a stdio fd */
   childUser: Identity | undefined;
   restart: RestartPolicyOptions;
@@ -63,9 +50,30 @@ export interface RunContext {
   invoking?: Identity;
 }
 
-/** The unix socket paths of a uWSGI command line, used when sockvisor is given no --socket. */
-function uwsgiUnixSockets(sockets: UwsgiSocketOption[]): string[] {
-  return sockets.map((s) => s.value).filter(isUwsgiUnixPath);
+/** The sockets uWSGI's configuration names that sockvisor can hold, used when it is given no --socket. */
+function uwsgiSocketValues(config: UwsgiConfig): string[] {
+  const values: string[] = [];
+  for (const { target } of config.sockets) {
+    const value = target.kind === 'unix' ? target.path : target.kind === 'tcp' ? formatTcpAddress(target.address) : null;
+    if (value !== null && !values.includes(value)) values.push(value);
+  }
+  return values;
+}
+
+/** Sentences for the sockets uWSGI would bind itself: lost (or refusing connections) at every restart. */
+function unheldUwsgiWarnings(config: UwsgiConfig, passed: PassedSocket[]): string[] {
+  const warnings: string[] = [];
+  for (const { option, target } of config.sockets) {
+    if (target.kind === 'other' && target.reason !== 'host') continue;
+    if (passed.some((s) => namesHeldSocket(target, s))) continue;
+    const written = option.arg ? `${option.arg.option} ${option.value}` : `${option.key} = ${option.value}`;
+    warnings.push(
+      target.kind === 'unix'
+        ? `uWSGI's ${written} (${option.where}) is not a socket sockvisor holds, so uWSGI binds '${target.path}' itself and it is lost at every restart: give it to sockvisor with -s ${target.path}.`
+        : `uWSGI's ${written} (${option.where}) is not a socket sockvisor holds, so uWSGI listens there itself and refuses connections while it restarts: give the address to sockvisor with -s (as numbers, e.g. 127.0.0.1:8080).`,
+    );
+  }
+  return warnings;
 }
 
 function checkSeconds(value: number | undefined, option: string, fallback: number): number {
@@ -116,7 +124,8 @@ function accessWarning(who: Identity, role: string, path: string, verdict: Acces
 }
 
 /** Warns when nginx's user, or a user given to --socket-allow, could not connect with the permissions chosen, naming the fix. */
-function accessWarnings(sockets: UnixSocketSpec[], permissions: SocketPermissions): string[] {
+function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions): string[] {
+  const sockets = specs.filter((s): s is UnixSocketSpec => s.kind === 'unix');
   const socket: FileOwnership = { ...permissions, mode: fileMode(permissions) };
   const nginx = findNginxUser();
   const people: { who: Identity; role: string; groupName: string }[] = [];
@@ -144,14 +153,17 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     throw new UsageError('No COMMAND given: put the server to run after --, e.g. sockvisor -s /run/app/app.sock -- uwsgi --ini app.ini.');
   }
   const uwsgi = isUwsgi(command);
-  const hints = uwsgi ? readUwsgiArgs(args) : { sockets: [] };
+  const childUser = resolveChildUser(options, invoking);
+  // What the child will see (less LISTEN_*): uWSGI's UWSGI_* options and $(ENV) come from it.
+  const childEnv = Object.fromEntries(childEnvironment(context.env, { socketNames: [], user: childUser }).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const uwsgiConfig = uwsgi ? readUwsgiConfig(args, { cwd: context.cwd, env: childEnv }) : undefined;
 
   let socketValues = options.socket ?? [];
-  if (socketValues.length === 0 && uwsgi) socketValues = uwsgiUnixSockets(hints.sockets);
+  if (socketValues.length === 0 && uwsgiConfig) socketValues = uwsgiSocketValues(uwsgiConfig);
   if (socketValues.length === 0) {
     throw new UsageError(
       uwsgi
-        ? 'No socket to hold: give --socket PATH to sockvisor, or -s PATH in the uWSGI command line.'
+        ? "No socket to hold: give --socket PATH to sockvisor, or name it in uWSGI's options (-s PATH, or socket = PATH in its ini file)."
         : 'No socket to hold: give --socket PATH (e.g. -s /run/app/app.sock) before --.',
     );
   }
@@ -163,11 +175,10 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
 
   const permissions = resolveSocketPermissions(
     { socketMode: options.socketMode, socketOwner: options.socketOwner, socketGroup: options.socketGroup, socketAllow: options.socketAllow },
-    uwsgi ? hints : {},
+    uwsgiConfig ?? {},
     invoking,
   );
   const backlog = resolveBacklog(options.socketBacklog);
-  const childUser = resolveChildUser(options, invoking);
 
   const restart: RestartPolicyOptions = {
     mode: options.restart ?? defaultRestartPolicy.mode,
@@ -182,17 +193,18 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S) * 1000;
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
-  const passed: PassedSocket[] = specs.map((spec, i) => ({ name: spec.name, path: spec.path, fd: pass === 'stdin' ? 0 : 3 + i }));
-  const prepared = prepareArgs(command, args, passed, context.cwd);
-
-  const warnings = accessWarnings(specs, permissions);
-  for (const option of prepared.unmatched) {
-    if (!isUwsgiUnixPath(option.value)) continue;
-    const path = isAbsolute(option.value) ? option.value : resolve(context.cwd, option.value);
-    warnings.push(
-      `uWSGI's ${option.option} ${option.value} is not a socket sockvisor holds, so uWSGI binds '${path}' itself and it is lost at every restart: give it to sockvisor with -s ${path}.`,
-    );
+  const passed: PassedSocket[] = specs.map((spec, i) => ({
+    name: spec.name,
+    fd: pass === 'stdin' ? 0 : 3 + i,
+    ...(spec.kind === 'unix' ? { path: spec.path } : { tcp: spec }),
+  }));
+  const prepared = prepareArgs(command, args, passed, context.cwd, uwsgiConfig);
+  if (uwsgiConfig?.fromConfig) {
+    confirmWithUwsgi(file, command, args, uwsgiConfig, { cwd: context.cwd, env: childEnv, uid: childUser?.uid, gid: childUser?.gid });
   }
+
+  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions)];
+  if (uwsgiConfig) warnings.push(...unheldUwsgiWarnings(uwsgiConfig, passed));
   if ((permissions.mode & 0o002) !== 0) {
     const nginxName = findNginxUser()?.user.name ?? 'www-data';
     warnings.push(
@@ -208,6 +220,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     backlog,
     pass,
     command: { file, argv: [command, ...prepared.args], uwsgi },
+    listenFds: pass === 'fd' && prepared.listenFds,
     childUser,
     restart,
     stopSignal,

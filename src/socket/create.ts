@@ -2,14 +2,15 @@
 import { chmodSync, lstatSync, mkdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RunError, ExitCode } from '../errors.js';
-import { closeFd, createUnixSocket, type NativeError } from '../native.js';
+import { closeFd, createTcpSocket, createUnixSocket, type NativeError } from '../native.js';
 import { toNativeAcl } from './acl.js';
 import type { SocketPermissions } from './permissions.js';
 import { noAclSupport, type SocketPreflight } from './preflight.js';
-import type { UnixSocketSpec } from './spec.js';
+import { formatTcpAddress, type TcpSocketSpec, type UnixSocketSpec } from './spec.js';
 
-/** A listening socket sockvisor created and holds for the whole run. */
-export interface HeldSocket {
+/** A listening unix socket sockvisor created and holds for the whole run. */
+export interface HeldUnixSocket {
+  kind: 'unix';
   spec: UnixSocketSpec;
   fd: number;
   dev: bigint;
@@ -19,6 +20,18 @@ export interface HeldSocket {
   /** folders sockvisor made for it, removed again on stop when empty */
   createdDirs: string[];
 }
+
+/** A listening TCP socket sockvisor holds for the whole run. */
+export interface HeldTcpSocket {
+  kind: 'tcp';
+  spec: TcpSocketSpec;
+  fd: number;
+  /** the port listened on: the kernel's choice when the spec said 0 */
+  port: number;
+  backlog: number;
+}
+
+export type HeldSocket = HeldUnixSocket | HeldTcpSocket;
 
 /** The kernel's cap on listen() backlogs: sockvisor's default backlog. */
 export function defaultBacklog(): number {
@@ -60,9 +73,35 @@ function removeDirs(dirs: string[]): void {
   }
 }
 
+/** Listens on a TCP address; errors become sentences with the address and the fix (exit 2). */
+function createTcpListener(spec: TcpSocketSpec, backlog: number): HeldTcpSocket {
+  try {
+    const created = createTcpSocket({ family: spec.family, address: spec.address, port: spec.port, backlog });
+    return { kind: 'tcp', spec, fd: created.fd, port: created.port, backlog };
+  } catch (error) {
+    const e = error as NativeError;
+    throw new RunError(`Cannot listen on ${formatTcpAddress(spec)} (${e.syscall}: ${e.code}): ${tcpHintFor(e.code)}`, ExitCode.usage, { cause: error });
+  }
+}
+
+function tcpHintFor(code: string): string {
+  switch (code) {
+    case 'EADDRINUSE':
+      return "another program listens there (see 'ss -ltnp'): stop it, or choose another port.";
+    case 'EACCES':
+      return 'ports below 1024 need root (or CAP_NET_BIND_SERVICE): choose a port above 1023, or start sockvisor as root.';
+    case 'EADDRNOTAVAIL':
+      return "this machine has no such address (see 'ip addr'): listen on one of its addresses, or on :PORT for all.";
+    default:
+      return 'check the address and port.';
+  }
+}
+
 /** Creates one socket as preflight found it; a stale socket is replaced only if still the same file. */
 export function createSocket(pre: SocketPreflight, permissions: SocketPermissions, backlog: number): HeldSocket {
-  const { path } = pre.spec;
+  if (pre.spec.kind === 'tcp') return createTcpListener(pre.spec, backlog);
+  const spec = pre.spec;
+  const { path } = spec;
   makeDirs(pre.missingDirs);
   if (pre.stale) {
     if (!isSameFile(path, pre.stale)) {
@@ -79,7 +118,7 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
       backlog,
       ...(permissions.acl ? { acl: toNativeAcl(permissions.acl) } : {}),
     });
-    return { spec: pre.spec, fd: created.fd, dev: created.dev, ino: created.ino, permissions, backlog, createdDirs: pre.missingDirs };
+    return { kind: 'unix', spec, fd: created.fd, dev: created.dev, ino: created.ino, permissions, backlog, createdDirs: pre.missingDirs };
   } catch (error) {
     // The addon removed its own half-made socket; the folders are ours to remove.
     removeDirs(pre.missingDirs);
@@ -118,15 +157,26 @@ export function createSockets(pres: SocketPreflight[], permissions: SocketPermis
   return held;
 }
 
-/** Closes the socket and removes its file and folders, only if the path is still the file we created. */
+/**
+ * Closes the socket and removes its file and folders, only if the path is still the file we
+ * created; false when the file was left (a TCP socket has no file: true once closed).
+ */
 export function removeSocket(socket: HeldSocket): boolean {
+  if (socket.kind === 'tcp') {
+    closeQuietly(socket.fd);
+    return true;
+  }
   const removed = isSameFile(socket.spec.path, socket);
   if (removed) unlinkSync(socket.spec.path);
+  closeQuietly(socket.fd);
+  removeDirs(socket.createdDirs);
+  return removed;
+}
+
+function closeQuietly(fd: number): void {
   try {
-    closeFd(socket.fd);
+    closeFd(fd);
   } catch {
     // already closed
   }
-  removeDirs(socket.createdDirs);
-  return removed;
 }

@@ -7,10 +7,10 @@ import { UsageError } from '../errors.js';
 import { probeUnixSocket } from '../native.js';
 import { supportsAcl } from './acl.js';
 import { fileSystemOf } from './mounts.js';
-import type { UnixSocketSpec } from './spec.js';
+import type { SocketSpec, UnixSocketSpec } from './spec.js';
 
 export interface SocketPreflight {
-  spec: UnixSocketSpec;
+  spec: SocketSpec;
   /** parent folders that do not exist yet, outermost first */
   missingDirs: string[];
   /** a stale socket file at the path, to be replaced if it is still the same inode */
@@ -106,7 +106,7 @@ export function preflightSocket(spec: UnixSocketSpec, options: PreflightOptions 
   return { spec, missingDirs, stale: { dev: st.dev, ino: st.ino } };
 }
 
-/** Checks every socket before any is created. */
-export function preflightSockets(specs: UnixSocketSpec[], options: PreflightOptions = {}): SocketPreflight[] {
-  return specs.map((spec) => preflightSocket(spec, options));
+/** Checks every socket before any is created (a TCP address has no file to check: bind() tells). */
+export function preflightSockets(specs: SocketSpec[], options: PreflightOptions = {}): SocketPreflight[] {
+  return specs.map((spec) => (spec.kind === 'unix' ? preflightSocket(spec, options) : { spec, missingDirs: [], stale: null }));
 }

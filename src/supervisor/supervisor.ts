@@ -31,6 +31,8 @@ export class Supervisor {
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | null = null;
   #killTimer: NodeJS.Timeout | null = null;
+  /** kills of the groups of children that died on their own, pending their grace time */
+  readonly #orphans = new Set<() => void>();
   #resolveDone!: (status: number) => void;
   /** sockvisor's exit status once supervision is over */
   readonly done: Promise<number>;
@@ -130,7 +132,7 @@ export class Supervisor {
       this.#finish(ExitCode.ok);
       return;
     }
-    if (child) setTimeout(() => child.signalGroup(constants.signals.SIGKILL), ORPHAN_GRACE_MS).unref();
+    if (child) this.#killOrphansLater(child);
 
     const decision = this.#policy.decide(exit, performance.now());
     if (decision.action === 'restart') {
@@ -163,7 +165,23 @@ export class Supervisor {
     this.#restartTimer = null;
   }
 
+  /**
+   * Workers a dead child leaves in its group get ORPHAN_GRACE_MS to finish, then SIGKILL; at the
+   * latest when supervision ends: a worker does not inherit PR_SET_PDEATHSIG, and gunicorn's sync
+   * worker notices its master's death only every timeout/2 (15 s), so it would outlive sockvisor.
+   */
+  #killOrphansLater(child: RunningChild): void {
+    const kill = (): void => {
+      clearTimeout(timer);
+      this.#orphans.delete(kill);
+      child.signalGroup(constants.signals.SIGKILL);
+    };
+    const timer = setTimeout(kill, ORPHAN_GRACE_MS).unref();
+    this.#orphans.add(kill);
+  }
+
   #finish(status: number): void {
+    for (const kill of [...this.#orphans]) kill();
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#clearRestartTimer();
     this.#state = 'done';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isUwsgi, readUwsgiArgs, rewriteUwsgiArgs } from '../../src/child/uwsgi.js';
+import { classifyUwsgiSocket, isUwsgi, readUwsgiArgs, rewriteUwsgiArgs } from '../../src/child/uwsgi.js';
 
 const held = [{ path: '/run/app/app.sock', fd: 3 }];
 
@@ -58,4 +58,23 @@ test('two held sockets: each named one is rewritten, in place', () => {
   const two = [...held, { path: '/run/app/health.sock', fd: 4 }];
   const { args } = rewriteUwsgiArgs(['--http-socket', '/run/app/health.sock', '-s', '/run/app/app.sock'], two, '/');
   assert.deepEqual(args, ['--http-socket', 'fd://4', '-s', 'fd://3']);
+});
+
+test('a held TCP socket is matched by address: :PORT is 0.0.0.0, and a host name is left to uWSGI', () => {
+  const tcp = [{ fd: 3, tcp: { family: 4 as const, address: '0.0.0.0', port: 9090 } }, { fd: 4, tcp: { family: 6 as const, address: '::1', port: 9091 } }];
+  const { args, unmatched } = rewriteUwsgiArgs(['--http-socket', ':9090', '--http-socket=[::1]:9091', '--socket', 'localhost:9092'], tcp, '/');
+  assert.deepEqual(args, ['--http-socket', 'fd://3', '--http-socket=fd://4', '--socket', 'localhost:9092']);
+  assert.deepEqual(unmatched.map((u) => u.value), ['localhost:9092']);
+});
+
+test("a held socket named in uWSGI's ini gets the ini's own option with fd://N, so the protocol is the ini's", () => {
+  const { args } = rewriteUwsgiArgs(['--ini', 'app.ini'], [...held, { path: '/run/app/other.sock', fd: 4 }], '/', [{ key: 'http-socket', fd: 3 }]);
+  assert.deepEqual(args, ['--http-socket', 'fd://3', '--socket', 'fd://4', '--ini', 'app.ini']);
+});
+
+test('values uWSGI binds in its own ways are not paths: fd://, @abstract, =shared, ssl options, port 0', () => {
+  for (const value of ['fd://3', '@abstract', '=0', '/run/a.sock,cert.pem,key.pem', ':0']) {
+    assert.equal(classifyUwsgiSocket(value, '/').kind, 'other', value);
+  }
+  assert.deepEqual(classifyUwsgiSocket('app.sock', '/srv'), { kind: 'unix', path: '/srv/app.sock' });
 });

@@ -121,3 +121,27 @@ test('an unknown option is refused with exit 2', async () => {
   assert.equal(result.code, 2);
   assert.match(result.stderr, /no-such-option/);
 });
+
+test("uWSGI's ini naming a socket sockvisor cannot adopt, or an xml config, is refused before anything is made", async () => {
+  const ini = join(dir, 'relative.ini');
+  writeFileSync(ini, '[uwsgi]\nsocket = run/app.sock\n');
+  await refuses(['--', 'uwsgi', '--ini', ini], /socket = run\/app\.sock \(.*relative\.ini line 2\) is a relative path.*write the absolute path/, { cwd: dir });
+  assert.equal(existsSync(join(dir, 'run')), false);
+  await refuses(['--', 'uwsgi', '--xml', join(dir, 'app.xml')], /uWSGI's --xml .*app\.xml configuration .* is not read by sockvisor/);
+  await refuses(['--', 'uwsgi', '--ini', join(dir, 'missing.ini')], /Cannot read uWSGI's configuration file '.*missing\.ini' \(ENOENT\)/);
+});
+
+test('a config file with an unknown key or a wrong type is refused naming the key and the file', async () => {
+  const file = join(dir, 'sockvisor.toml');
+  writeFileSync(file, `socket = "${join(dir, 'cfg.sock')}"\nstop-timeout = "ten"\ncommand = ["sleep", "9"]\n`);
+  await refuses(['--config', file], new RegExp(`In ${file.replace(/[.]/g, '\\.')}, stop-timeout must be a number`));
+  writeFileSync(file, `sockets = ["${join(dir, 'cfg.sock')}"]\n`);
+  await refuses(['--config', file, '--', 'sleep', '9'], /'sockets' is not an option of sockvisor/);
+  assert.equal(existsSync(join(dir, 'cfg.sock')), false);
+});
+
+test('a SOCKVISOR_ variable that names no option is refused', async () => {
+  const result = await runSockvisor(['-s', join(dir, 'env.sock'), '--', 'sleep', '9'], { env: { SOCKVISOR_SOCKET_MOD: '0660' } });
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /SOCKVISOR_SOCKET_MOD names no option of sockvisor/);
+});

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
-import { environOf, waitGone } from '../helpers/proc.js';
+import { environOf, identify, waitGone } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
@@ -27,19 +27,6 @@ after(async () => {
   removeTestUser(appUser);
   await cleanupTempDirs();
 });
-
-interface FileIdentity {
-  ino: number;
-  birth: number;
-  mode: number;
-  uid: number;
-  gid: number;
-}
-
-function identify(path: string): FileIdentity {
-  const st = statSync(path);
-  return { ino: st.ino, birth: st.birthtimeMs, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-}
 
 async function killMasterAndRequest(sv: ReturnType<typeof startSockvisor>, port: number, pid: number): Promise<number> {
   process.kill(pid, 'SIGKILL');

@@ -8,14 +8,23 @@ export interface HttpResult {
 
 /** GET http://127.0.0.1:port/path; rejects only on network errors or after timeoutMs. */
 export function httpGet(port: number, path = '/', timeoutMs = 15000): Promise<HttpResult> {
+  return get({ host: '127.0.0.1', port }, path, timeoutMs, `port ${port}`);
+}
+
+/** GET /path over a unix socket, speaking HTTP to the server directly (no nginx). */
+export function httpGetUnix(socketPath: string, path = '/', timeoutMs = 15000): Promise<HttpResult> {
+  return get({ socketPath }, path, timeoutMs, socketPath);
+}
+
+function get(target: { host: string; port: number } | { socketPath: string }, path: string, timeoutMs: number, where: string): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (res) => {
+    const req = request({ ...target, path, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} on port ${port} timed out after ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} on ${where} timed out after ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
   });

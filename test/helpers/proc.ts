@@ -1,5 +1,5 @@
 // Reading /proc: what a user would check with ls -l /proc/PID/fd, ps and cat /proc/PID/environ.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 
 /** Whether pid exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
@@ -83,4 +83,19 @@ export function killGroup(pgid: number): void {
   } catch {
     // already gone
   }
+}
+
+/** What ls -li and stat show of a file: the same values before and after means the same file, untouched. */
+export interface FileIdentity {
+  ino: number;
+  birth: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** The identity of the file at path (following no link: sockets are never links here). */
+export function identify(path: string): FileIdentity {
+  const st = statSync(path);
+  return { ino: st.ino, birth: st.birthtimeMs, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }

@@ -23,6 +23,8 @@ export interface SockvisorProcess {
   otherLines: string[];
   stdout: () => string;
   waitFor(predicate: (r: LogRecord) => boolean, timeoutMs?: number, what?: string): Promise<LogRecord>;
+  /** waits until `count` lines of the child's own output (not sockvisor's records) match pattern */
+  waitForLines(pattern: RegExp, count?: number, timeoutMs?: number): Promise<string[]>;
   /** resolves with the exit code (or 128+signal) */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -104,6 +106,17 @@ export function startSockvisor(args: string[], options: { env?: NodeJS.ProcessEn
         proc.once('exit', onExit);
         check();
       });
+    },
+    async waitForLines(pattern, count = 1, timeoutMs = 15000) {
+      const matching = (): string[] => otherLines.filter((line) => pattern.test(line));
+      const end = Date.now() + timeoutMs;
+      while (matching().length < count) {
+        if (Date.now() > end || proc.exitCode !== null || proc.signalCode !== null) {
+          throw new Error(`waited for ${count} line(s) matching ${pattern}, saw ${matching().length}; output:\n${otherLines.slice(-30).join('\n')}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return matching();
     },
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
