@@ -8,6 +8,7 @@
         "native/socket.cc",
         "native/spawn.cc",
         "native/watch.cc",
+        "native/notify.cc",
         "native/users.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
