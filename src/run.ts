@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import { childEnvironment } from './child/environment.js';
 import type { ChildPlan } from './child/process.js';
 import type { RunPlan } from './config/run-config.js';
-import { describeStop } from './config/run-config.js';
+import { describeHandover, describeStop } from './config/run-config.js';
 import { createSockets, removeSocket, type HeldSocket } from './socket/create.js';
 import { formatMode } from './socket/mode.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { SystemdNotifier } from './systemd/notify.js';
 
 /** The child's fd layout: stdio then the sockets from 3 on, or the one socket as stdin. */
 function childFds(plan: RunPlan, held: HeldSocket[]): number[] {
@@ -50,19 +51,25 @@ export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.Pr
       `holding ${socket.spec.path} (${formatMode(socket.permissions.mode)} ${socket.permissions.owner}:${socket.permissions.group}, backlog ${socket.backlog})`,
     );
   }
+  const systemd = SystemdNotifier.fromEnv(env, logger);
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
     stopSignal: plan.stopSignal,
     stopTimeoutMs: plan.stopTimeoutMs,
+    drainSignal: plan.drainSignal,
+    readyAfterMs: plan.readyAfterMs,
+    handoverTimeoutMs: plan.handoverTimeoutMs,
     logger,
+    ...(systemd ? { onStatus: (status) => systemd.update(status) } : {}),
   });
-  logger.debug({ event: 'supervisor.config', stop: describeStop(plan), restart: plan.restart }, 'supervision settings');
+  logger.debug({ event: 'supervisor.config', stop: describeStop(plan), handover: describeHandover(plan), restart: plan.restart }, 'supervision settings');
   const removeHandlers = installSignalHandlers(supervisor);
   try {
     supervisor.start();
     return await supervisor.done;
   } finally {
+    systemd?.close();
     removeHandlers();
     for (const socket of held) {
       const removed = removeSocket(socket);

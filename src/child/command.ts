@@ -3,7 +3,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ExitCode, RunError, UsageError } from '../errors.js';
 import { hasFdPlaceholder, substituteFds } from './placeholders.js';
-import { isUwsgi, rewriteUwsgiArgs, type UwsgiSocketOption } from './uwsgi.js';
+import { isUwsgi, rewriteUwsgiArgs, uwsgiDrainArgs, type UwsgiSocketOption } from './uwsgi.js';
 
 /** Resolves COMMAND like execvp would, with shell-style exit statuses: 127 not found, 126 not executable. */
 export function resolveExecutable(command: string, pathEnv: string | undefined, cwd: string): string {
@@ -51,11 +51,14 @@ export interface PreparedArgs {
   uwsgi: boolean;
 }
 
-/** Rewrites uWSGI socket options to fd://N (adding --socket fd://N where none names a held socket), or fills {fd} placeholders. */
+/**
+ * Rewrites uWSGI socket options to fd://N (adding --socket fd://N where none names a held socket)
+ * and adds the drain hook for handovers, or fills {fd} placeholders.
+ */
 export function prepareArgs(command: string, args: string[], sockets: PassedSocket[], cwd: string): PreparedArgs {
   if (isUwsgi(command)) {
     const { args: rewritten, unmatched } = rewriteUwsgiArgs(args, sockets, cwd);
-    return { args: rewritten, unmatched, uwsgi: true };
+    return { args: [...uwsgiDrainArgs(), ...rewritten], unmatched, uwsgi: true };
   }
   return { args: hasFdPlaceholder(args) ? substituteFds(args, sockets) : [...args], unmatched: [], uwsgi: false };
 }

@@ -1,6 +1,8 @@
 // Reading and rewriting a uWSGI command line, so that `sockvisor -- uwsgi <its usual arguments>`
 // works unchanged: sockvisor learns the socket path, mode and owner from it, and uWSGI is told to
 // adopt the held socket (fd://N) instead of binding the path itself.
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { basename, isAbsolute, resolve } from 'node:path';
 
 /**
@@ -132,4 +134,67 @@ export function rewriteUwsgiArgs(args: string[], held: HeldSocketRef[], cwd: str
   }
   const added = held.filter((s) => !named.has(s.fd)).flatMap((s) => ['--socket', `fd://${s.fd}`]);
   return { args: [...added, ...out], unmatched };
+}
+
+/**
+ * The signal that makes a uWSGI master finish its in-flight requests and exit: uWSGI 2.0 has none
+ * of its own (SIGTERM is a brutal reload, SIGINT/SIGQUIT kill the workers). sockvisor maps SIGPWR,
+ * which nothing else sends to a service, to uWSGI's graceful shutdown with a master-start hook.
+ * Checked with uWSGI 2.0.21 (test/e2e/handover.test.ts): after SIGPWR the old master logs
+ * "graceful shutdown triggered", accepts nothing new, finishes its requests; a second master on
+ * the same inherited socket serves meanwhile, and the socket still accepts after the old one exits.
+ * Not uWSGI's master FIFO ('q'): the master creates it after dropping to --uid, so it fails
+ * (mkfifo: Permission denied) in a folder only root may write.
+ */
+export const UWSGI_DRAIN_SIGNAL = constants.signals.SIGPWR;
+
+/** The arguments that install the drain signal; harmless without --master (no master, no hook). */
+export function uwsgiDrainArgs(): string[] {
+  return ['--hook-master-start', `unix_signal:${UWSGI_DRAIN_SIGNAL} gracefully_kill_them_all`];
+}
+
+const TRUE_VALUES = /^(true|1|yes|on|)$/i;
+
+/** `master = true` in the [uwsgi] section of an ini file; false when it cannot be read. */
+function iniEnablesMaster(file: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return false;
+  }
+  let inUwsgi = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const section = /^\[(.*)\]$/.exec(line);
+    if (section) {
+      inUwsgi = section[1] === 'uwsgi';
+      continue;
+    }
+    const m = inUwsgi ? /^master\s*(?:=\s*(.*))?$/.exec(line) : null;
+    if (m) return TRUE_VALUES.test((m[1] ?? '').trim());
+  }
+  return false;
+}
+
+/**
+ * Whether uWSGI runs with a master process (--master, -M, or master = true in an --ini file):
+ * only a master runs the hook that makes the drain signal graceful; without one, SIGPWR would
+ * kill uWSGI outright, so the stop signal drains instead.
+ */
+export function usesUwsgiMaster(args: string[], cwd: string): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const token = readToken(args[i]!);
+    if (!token) continue;
+    if (token.short ? token.name === 'M' && token.attached === undefined : token.name === 'master') {
+      return token.short || token.attached === undefined || TRUE_VALUES.test(token.attached);
+    }
+    if (!token.short && token.name === 'ini') {
+      const value = token.attached ?? args[i + 1];
+      if (value === undefined) continue;
+      const file = isAbsolute(value) ? value : resolve(cwd, value);
+      if (iniEnablesMaster(file)) return true;
+    }
+  }
+  return false;
 }

@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
 import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
-import { isUwsgi, isUwsgiUnixPath, readUwsgiArgs, type UwsgiSocketOption } from '../child/uwsgi.js';
+import { isUwsgi, isUwsgiUnixPath, readUwsgiArgs, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL, type UwsgiSocketOption } from '../child/uwsgi.js';
 import { checkConnectAccess } from '../socket/access.js';
 import { currentIdentity, findNginxUser, identityOf, resolveGroup, resolveUser, type Identity } from '../socket/identity.js';
 import { formatMode } from '../socket/mode.js';
@@ -31,12 +31,19 @@ export interface RunOptions {
   giveUpAfter?: number | undefined;
   stopSignal?: string | undefined;
   stopTimeout?: number | undefined;
+  drainSignal?: string | undefined;
+  readyAfter?: number | undefined;
+  handoverTimeout?: number | undefined;
   pass?: 'fd' | 'stdin' | undefined;
   /** COMMAND and its ARGS, everything after -- */
   command: string[];
 }
 
 export const DEFAULT_STOP_TIMEOUT_S = 10;
+/** A child that says nothing on its NOTIFY_SOCKET is taken as ready after this long. */
+export const DEFAULT_READY_AFTER_S = 1;
+/** How long a reload's new child gets to be ready: a big app can take tens of seconds to import. */
+export const DEFAULT_HANDOVER_TIMEOUT_S = 60;
 
 /** A run, fully resolved: what to create, what to start, how to supervise. */
 export interface RunPlan {
@@ -50,6 +57,10 @@ export interface RunPlan {
   restart: RestartPolicyOptions;
   stopSignal: number;
   stopTimeoutMs: number;
+  /** makes an old generation finish its requests and exit during a handover */
+  drainSignal: number;
+  readyAfterMs: number;
+  handoverTimeoutMs: number;
   cwd: string;
   /** sentences to log as warnings at start */
   warnings: string[];
@@ -80,6 +91,20 @@ function resolveStopSignal(value: string | undefined, uwsgi: boolean): number {
   const signo = parseSignal(value);
   if (signo === null) throw new UsageError(`Invalid --stop-signal '${value}': give a signal name like SIGINT or SIGTERM, or its number.`);
   return signo;
+}
+
+/** uWSGI with a master: SIGPWR, mapped to its graceful shutdown by the hook sockvisor adds; else the stop signal. */
+function resolveDrainSignal(value: string | undefined, stopSignal: number, uwsgiMaster: boolean): number {
+  if (value === undefined) return uwsgiMaster ? UWSGI_DRAIN_SIGNAL : stopSignal;
+  const signo = parseSignal(value);
+  if (signo === null) throw new UsageError(`Invalid --drain-signal '${value}': give a signal name like SIGTERM or SIGQUIT, or its number.`);
+  return signo;
+}
+
+function checkPositiveSeconds(value: number | undefined, option: string, fallback: number): number {
+  const seconds = checkSeconds(value, option, fallback);
+  if (seconds === 0) throw new UsageError(`${option} must be more than 0 seconds.`);
+  return seconds;
 }
 
 function resolveBacklog(value: number | undefined): number {
@@ -170,6 +195,9 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   validateRestartOptions(restart);
   const stopSignal = resolveStopSignal(options.stopSignal, uwsgi);
   const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S) * 1000;
+  const drainSignal = resolveDrainSignal(options.drainSignal, stopSignal, uwsgi && usesUwsgiMaster(args, context.cwd));
+  const readyAfterMs = checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S) * 1000;
+  const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S) * 1000;
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
   const passed: PassedSocket[] = specs.map((spec, i) => ({ name: spec.name, path: spec.path, fd: pass === 'stdin' ? 0 : 3 + i }));
@@ -199,6 +227,9 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     restart,
     stopSignal,
     stopTimeoutMs,
+    drainSignal,
+    readyAfterMs,
+    handoverTimeoutMs,
     cwd: context.cwd,
     warnings,
   };
@@ -207,4 +238,9 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
 /** For logs: `SIGINT after 10 s`. */
 export function describeStop(plan: RunPlan): string {
   return `${signalName(plan.stopSignal)}, then SIGKILL to its process group after ${plan.stopTimeoutMs / 1000} s`;
+}
+
+/** For logs: how a handover goes. */
+export function describeHandover(plan: RunPlan): string {
+  return `new child ready at READY=1 (or after ${plan.readyAfterMs / 1000} s of silence) within ${plan.handoverTimeoutMs / 1000} s, then ${signalName(plan.drainSignal)} to the old one`;
 }
