@@ -5,7 +5,7 @@ import { runSockvisor } from '../run.js';
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 import { reportError } from './report-error.js';
 
-interface RunArgs extends Omit<RunOptions, 'command' | 'socket'> {
+export interface RunArgs extends Omit<RunOptions, 'command' | 'socket'> {
   socket?: string | string[];
   logFormat: LogFormat;
   logLevel: LogLevel;
@@ -16,9 +16,9 @@ interface RunArgs extends Omit<RunOptions, 'command' | 'socket'> {
 export const command = ['run', '$0'];
 export const describe = 'create and hold the socket(s), then run and supervise COMMAND on them';
 
-export function builder(yargs: Argv): Argv<RunArgs> {
+/** The options of `run`, shared with the commands that take a run command line (systemd-unit). */
+export function runOptions(yargs: Argv): Argv {
   return yargs
-    .usage('$0 [run] [options] -- COMMAND [ARGS...]')
     // Not `array: true`: that would swallow COMMAND when -- is left out. Repeats still collect.
     .option('socket', { alias: 's', type: 'string', describe: 'unix socket to create and hold: PATH or NAME=PATH (repeatable)' })
     .option('socket-mode', { alias: 'chmod-socket', type: 'string', describe: 'mode of the socket file: octal (0660, 660, 020) or symbolic (u=rw,g=rw); default 0660' })
@@ -39,7 +39,11 @@ export function builder(yargs: Argv): Argv<RunArgs> {
     .option('handover-timeout', { type: 'number', describe: 'seconds the new child of a reload (SIGHUP) gets to become ready; else it is stopped and the old one keeps serving (default 60)' })
     .option('pass', { choices: ['fd', 'stdin'] as const, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' })
     .option('log-format', { choices: ['auto', 'json', 'pretty'] as const, default: 'auto' as LogFormat, describe: 'auto: pretty on a terminal, JSON otherwise' })
-    .option('log-level', { choices: LOG_LEVELS, default: 'info' as LogLevel })
+    .option('log-level', { choices: LOG_LEVELS, default: 'info' as LogLevel });
+}
+
+export function builder(yargs: Argv): Argv<RunArgs> {
+  return runOptions(yargs.usage('$0 [run] [options] -- COMMAND [ARGS...]'))
     .example('$0 -s /run/app/app.sock --socket-owner app:www-data -- uwsgi --ini app.ini', 'uWSGI on a socket nginx (www-data) can reach')
     .example('$0 -- uwsgi -s /run/app/app.sock --chmod-socket=020 --uid app --gid www-data ...', 'an existing uWSGI command line, unchanged') as unknown as Argv<RunArgs>;
 }

@@ -70,6 +70,8 @@ export interface RunContext {
   cwd: string;
   env: NodeJS.ProcessEnv;
   invoking?: Identity;
+  /** false: check the options only, not the socket paths (a unit file for a service that runs now) */
+  preflight?: boolean;
 }
 
 /** The unix socket paths of a uWSGI command line, used when sockvisor is given no --socket. */
@@ -216,7 +218,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   }
 
   // Everything that can be refused is checked; the path checks come last, just before creation.
-  const sockets = preflightSockets(specs);
+  const sockets = context.preflight === false ? specs.map((spec) => ({ spec, missingDirs: [], stale: null })) : preflightSockets(specs);
   return {
     sockets,
     permissions,
