@@ -59,3 +59,25 @@ test('two held sockets: each named one is rewritten, in place', () => {
   const { args } = rewriteUwsgiArgs(['--http-socket', '/run/app/health.sock', '-s', '/run/app/app.sock'], two, '/');
   assert.deepEqual(args, ['--http-socket', 'fd://4', '-s', 'fd://3']);
 });
+
+test('uWSGI master mode is read from --master, -M and master = true in an --ini file', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { usesUwsgiMaster } = await import('../../src/child/uwsgi.js');
+  assert.ok(usesUwsgiMaster(['--master'], '/'));
+  assert.ok(usesUwsgiMaster(['-M'], '/'));
+  assert.ok(usesUwsgiMaster(['--master=true'], '/'));
+  assert.ok(!usesUwsgiMaster(['--master=false'], '/'));
+  assert.ok(!usesUwsgiMaster(['--processes', '2'], '/'));
+  const dir = mkdtempSync(join(tmpdir(), 'sockvisor-ini-'));
+  try {
+    writeFileSync(join(dir, 'on.ini'), '[other]\nmaster = false\n[uwsgi]\nmodule = app\nmaster = true\n');
+    writeFileSync(join(dir, 'off.ini'), '[uwsgi]\nmodule = app\n');
+    assert.ok(usesUwsgiMaster(['--ini', 'on.ini'], dir));
+    assert.ok(!usesUwsgiMaster(['--ini', join(dir, 'off.ini')], '/'));
+    assert.ok(!usesUwsgiMaster(['--ini', join(dir, 'missing.ini')], '/'));
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
