@@ -35,7 +35,7 @@ export function runOptions(yargs: Argv): Argv {
     .option('stop-signal', { type: 'string', describe: 'signal that stops COMMAND (default SIGINT for uWSGI, SIGTERM otherwise)' })
     .option('stop-timeout', { type: 'number', describe: 'seconds to wait after the stop signal before SIGKILL to the process group (default 10)' })
     .option('drain-signal', { type: 'string', describe: 'signal that makes the old child finish its requests and exit in a handover (default: for uWSGI with a master SIGPWR, mapped by sockvisor to its graceful shutdown; otherwise the stop signal)' })
-    .option('ready-after', { type: 'number', describe: 'a child that sends nothing on its NOTIFY_SOCKET counts as ready after this many seconds (default 1)' })
+    .option('ready-after', { type: 'number', describe: 'a child that sends nothing on its NOTIFY_SOCKET counts as ready after this many seconds (default 1; uWSGI: only its READY=1 counts)' })
     .option('handover-timeout', { type: 'number', describe: 'seconds the new child of a reload (SIGHUP) gets to become ready; else it is stopped and the old one keeps serving (default 60)' })
     .option('pass', { choices: ['fd', 'stdin'] as const, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' })
     .option('log-format', { choices: ['auto', 'json', 'pretty'] as const, default: 'auto' as LogFormat, describe: 'auto: pretty on a terminal, JSON otherwise' })

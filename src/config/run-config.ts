@@ -59,7 +59,8 @@ export interface RunPlan {
   stopTimeoutMs: number;
   /** makes an old generation finish its requests and exit during a handover */
   drainSignal: number;
-  readyAfterMs: number;
+  /** null: only READY=1 counts (uWSGI always sends it) */
+  readyAfterMs: number | null;
   handoverTimeoutMs: number;
   cwd: string;
   /** sentences to log as warnings at start */
@@ -198,7 +199,8 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   const stopSignal = resolveStopSignal(options.stopSignal, uwsgi);
   const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S) * 1000;
   const drainSignal = resolveDrainSignal(options.drainSignal, stopSignal, uwsgi && usesUwsgiMaster(args, context.cwd));
-  const readyAfterMs = checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S) * 1000;
+  // uWSGI always says READY=1 (FACTS.md): waiting for silence could only misjudge a slow start.
+  const readyAfterMs = options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S) * 1000;
   const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S) * 1000;
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
@@ -244,5 +246,6 @@ export function describeStop(plan: RunPlan): string {
 
 /** For logs: how a handover goes. */
 export function describeHandover(plan: RunPlan): string {
-  return `new child ready at READY=1 (or after ${plan.readyAfterMs / 1000} s of silence) within ${plan.handoverTimeoutMs / 1000} s, then ${signalName(plan.drainSignal)} to the old one`;
+  const silence = plan.readyAfterMs === null ? '' : ` (or after ${plan.readyAfterMs / 1000} s of silence)`;
+  return `new child ready at READY=1${silence} within ${plan.handoverTimeoutMs / 1000} s, then ${signalName(plan.drainSignal)} to the old one`;
 }

@@ -1,7 +1,12 @@
 // One generation: a child started on the held sockets with a NOTIFY_SOCKET of its own, and when it
 // counts as ready. A child that says anything on the socket is a notifier and is ready at READY=1
 // (uWSGI says STATUS= within milliseconds of exec, long before its app is imported, and READY=1
-// once its workers are up). A child that stays silent for readyAfterMs is taken as ready then.
+// once its workers are up). A child that stays silent for readyAfterMs is taken as ready then
+// (not for uWSGI by default: it always notifies, and a loaded machine can delay its first word).
+//
+// A datagram is believed only if its sender still lives when sockvisor reads it (its process group
+// is looked up then): a helper that sends and exits at once may be ignored, as with systemd's
+// NotifyAccess=all. uWSGI's master sends READY=1 and lives on.
 import type { Logger } from 'pino';
 import { startChild, type ChildExit, type ChildPlan, type RunningChild } from '../child/process.js';
 import { NotifyChannel, type ChildNotification } from '../child/notify.js';
@@ -18,8 +23,8 @@ export interface GenerationEvents {
 export interface GenerationOptions {
   plan: ChildPlan;
   number: number;
-  /** a child silent this long after exec is taken as ready */
-  readyAfterMs: number;
+  /** a child silent this long after exec is taken as ready; null: only READY=1 counts */
+  readyAfterMs: number | null;
   logger: Logger;
   events: GenerationEvents;
 }
@@ -62,10 +67,12 @@ export class Generation {
       throw error;
     }
     this.#channel.attach(this.child.pid);
-    this.#silenceTimer = setTimeout(() => {
-      this.#silenceTimer = null;
-      if (!this.#notifier) this.#markReady('silent');
-    }, options.readyAfterMs);
+    if (options.readyAfterMs !== null) {
+      this.#silenceTimer = setTimeout(() => {
+        this.#silenceTimer = null;
+        if (!this.#notifier) this.#markReady('silent');
+      }, options.readyAfterMs);
+    }
     void this.child.exited.then((exit) => {
       this.#clearSilenceTimer();
       this.#channel.close();

@@ -17,8 +17,8 @@ export interface SupervisorOptions {
   stopTimeoutMs: number;
   /** makes an old generation finish its in-flight requests and exit (handover) */
   drainSignal: number;
-  /** a child silent on its NOTIFY_SOCKET this long is taken as ready */
-  readyAfterMs: number;
+  /** a child silent on its NOTIFY_SOCKET this long is taken as ready; null: only READY=1 counts */
+  readyAfterMs: number | null;
   /** how long a reload's new child gets to become ready before it is dropped */
   handoverTimeoutMs: number;
   logger: Logger;
@@ -200,7 +200,7 @@ export class Supervisor {
   #onReady(g: Generation, how: ReadyReason): void {
     this.#log.info(
       { event: 'child.ready', pid: g.pid, generation: g.number, how },
-      how === 'notified' ? `child ${g.pid} is ready (READY=1)` : `child ${g.pid} counts as ready: it said nothing on NOTIFY_SOCKET for ${this.#options.readyAfterMs / 1000} s`,
+      how === 'notified' ? `child ${g.pid} is ready (READY=1)` : `child ${g.pid} counts as ready: it said nothing on NOTIFY_SOCKET for ${(this.#options.readyAfterMs ?? 0) / 1000} s (--ready-after)`,
     );
     if (this.#state === 'stopping' || this.#state === 'done') return;
     this.#dispatch({ type: 'ready', generation: g.number });
@@ -295,11 +295,11 @@ export class Supervisor {
         const seconds = this.#options.handoverTimeoutMs / 1000;
         const why =
           effect.reason === 'timeout'
-            ? `it was not ready within ${seconds} s (--handover-timeout); it is being stopped`
-            : `it ${exit ? describeExit(exit) : 'exited'} before it was ready; read its output above`;
+            ? `was not ready within ${seconds} s (--handover-timeout) and is being stopped`
+            : `${exit ? describeExit(exit) : 'exited'} before it was ready (read its output above)`;
         this.#log.error(
           { event: 'handover.failed', reason: effect.reason, generation: effect.generation, pid: this.childPid },
-          `handover abandoned: the new child ${why}. The current child ${this.childPid} keeps serving.`,
+          `handover abandoned: the new child of generation ${effect.generation} ${why}; the current child ${this.childPid} keeps serving`,
         );
         return;
       }

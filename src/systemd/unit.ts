@@ -33,7 +33,7 @@ const SYSTEMD_START_TIMEOUT_S = 90;
 /** One ExecStart word, escaped for systemd.service(5): % and $ doubled, quoted when needed. */
 export function quoteExecArg(arg: string): string {
   const escaped = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped)) return escaped;
+  if (/^[A-Za-z0-9_@%$+=:,./-]+$/.test(escaped)) return escaped;
   return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
