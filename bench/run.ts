@@ -219,7 +219,22 @@ async function restartLatency(env: Env, setup: Setup, file: string, count: numbe
   return latencies;
 }
 
-async function restartLatencies(env: Env): Promise<{ sv: number[]; sup: number[]; command: string }> {
+/** The same child started straight from here (spawn → its date): what starting sh and date costs. */
+async function baseline(dir: string, script: (file: string) => string, count: number): Promise<number[]> {
+  const { spawn } = await import('node:child_process');
+  const file = join(dir, 'baseline');
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = performance.timeOrigin + performance.now();
+    const proc = spawn('/bin/sh', ['-c', script(file).replace('exec sleep 1000', 'true')], { stdio: 'ignore' });
+    await new Promise((r) => proc.on('exit', r));
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    latencies.push(Number(BigInt(lines.at(-1)!) / 1000n) / 1000 - at);
+  }
+  return latencies;
+}
+
+async function restartLatencies(env: Env): Promise<{ sv: number[]; sup: number[]; base: number[]; command: string }> {
   const svDir = join(env.dir, 'latency-sv');
   const supDir = join(env.dir, 'latency-sup');
   mkdirSync(svDir);
@@ -231,14 +246,16 @@ async function restartLatencies(env: Env): Promise<{ sv: number[]; sup: number[]
   await sleep(300);
   console.log('restart latency: sockvisor, 100 restarts');
   const svLat = await restartLatency(env, sv, svFile, 100);
+  const base = await baseline(svDir, script, 100);
   const supFile = join(supDir, 'starts');
-  const sup = await startSupervisord(supDir, 1, {}, `/bin/sh -c "${script(supFile)}"`);
+  // supervisord's config interpolates %(name)s: date's % must be doubled there.
+  const sup = await startSupervisord(supDir, 1, {}, `/bin/sh -c "${script(supFile).replace(/%/g, '%%')}"`);
   env.started.setups.push(sup);
   await sleep(500);
   console.log('restart latency: supervisord, 20 restarts');
   const supLat = await restartLatency(env, sup, supFile, 20);
   await stopAll(env);
-  return { sv: svLat, sup: supLat, command: script('FILE') };
+  return { sv: svLat, sup: supLat, base, command: script('FILE') };
 }
 
 const median = (xs: number[]): number => {
@@ -340,6 +357,9 @@ async function main(): Promise<void> {
       '|---|---|---|---|---|',
       `| sockvisor | ${latency.sv.length} | ${fmt(median(latency.sv), 1)} ms | ${fmt(pct(latency.sv, 90), 1)} ms | ${fmt(Math.max(...latency.sv), 1)} ms |`,
       `| supervisord | ${latency.sup.length} | ${fmt(median(latency.sup), 1)} ms | ${fmt(pct(latency.sup, 90), 1)} ms | ${fmt(Math.max(...latency.sup), 1)} ms |`,
+      `| (baseline: the same sh started by Node's spawn, no death to notice) | ${latency.base.length} | ${fmt(median(latency.base), 1)} ms | ${fmt(pct(latency.base, 90), 1)} ms | ${fmt(Math.max(...latency.base), 1)} ms |`,
+      '',
+      `sockvisor's own part (median minus the baseline's median): **${fmt(median(latency.sv) - median(latency.base), 1)} ms**.`,
       '',
       'Goal for sockvisor: median under 10 ms.',
       '',
@@ -358,5 +378,17 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[2] === 'latency') {
+  // A quick check of one part: `node dist/bench/run.js latency` prints, writes nothing.
+  const env: Env = { dir: mkdtempSync(join(tmpdir(), 'sockvisor-bench-')), started: { setups: [], nginx: [] } };
+  try {
+    const l = await restartLatencies(env);
+    console.log(`sockvisor median ${median(l.sv).toFixed(1)} ms, supervisord median ${median(l.sup).toFixed(1)} ms, sh+date alone ${median(l.base).toFixed(1)} ms`);
+  } finally {
+    await stopAll(env);
+    rmSync(env.dir, { recursive: true, force: true });
+  }
+} else {
+  await main();
+}
 process.exit(0);

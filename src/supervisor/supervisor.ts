@@ -330,11 +330,14 @@ export class Supervisor {
       this.#state = 'waiting';
       this.#restarts++;
       this.#log.info({ event: 'child.restart', delayMs: decision.delayMs, quickExits: decision.quickExits, restarts: this.#restarts }, `restarting the child in ${decision.delayMs} ms`);
-      this.#restartTimer = setTimeout(() => {
+      const restart = (): void => {
         this.#restartTimer = null;
         this.#startCurrent();
         this.#report();
-      }, decision.delayMs);
+      };
+      // No timer for an immediate restart: even setTimeout(0) costs a loop turn (>= 1 ms).
+      if (decision.delayMs === 0) restart();
+      else this.#restartTimer = setTimeout(restart, decision.delayMs);
     } else if (decision.action === 'give-up') {
       this.#log.error(
         { event: 'supervisor.giving-up', quickExits: decision.quickExits, streakMs: Math.round(decision.streakMs) },
