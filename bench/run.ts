@@ -15,6 +15,7 @@ import { latencyPlot, type Series } from './lib/svg.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const docs = join(repoRoot, 'docs');
 const LOAD_S = 12;
+const SETTLE_S = 15;
 
 /** Installs the packages of scripts/bench-packages.txt that are missing (apt-get, as root). */
 function ensurePackages(): void {
@@ -161,7 +162,7 @@ async function overhead(env: Env): Promise<{ raw: WrkResult[]; sv: WrkResult[] }
   console.log('overhead: alternating wrk runs');
   const raw: WrkResult[] = [];
   const sv: WrkResult[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     raw.push(await wrk(`http://127.0.0.1:${rawNginx.port}/`, 5));
     sv.push(await wrk(`http://127.0.0.1:${svNginx.port}/`, 5));
   }
@@ -184,7 +185,8 @@ async function footprint(env: Env): Promise<Footprint[]> {
   env.started.setups.push(sv);
   const sup = await startSupervisord(supDir, 1);
   env.started.setups.push(sup);
-  await sleep(3000); // past start-up
+  // Past start-up: V8 compiles and collects for some seconds after a start, then sleeps.
+  await sleep(SETTLE_S * 1000);
   console.log('footprint: 60 s idle');
   const targets = [
     { name: 'sockvisor (node)', pid: sv.supervisorPid! },
@@ -258,6 +260,12 @@ async function restartLatencies(env: Env): Promise<{ sv: number[]; sup: number[]
   return { sv: svLat, sup: supLat, base, command: script('FILE') };
 }
 
+/** (max - min) / max of the req/s of runs of the same setup: the noise floor of the comparison. */
+const spread = (runs: WrkResult[]): number => {
+  const rps = runs.map((r) => r.rps);
+  return (Math.max(...rps) - Math.min(...rps)) / Math.max(...rps);
+};
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -312,6 +320,12 @@ async function main(): Promise<void> {
       '',
       ...loadTable(restarts),
       '',
+      'Why the others fail: uWSGI alone unlinks and re-binds the path at every start, so nginx meets a missing path, a refused',
+      'connection or a socket not yet chmodded. supervisord holds the socket only while a process uses it: its socket manager',
+      'closes it when the last process of the group is reaped and binds it again at the next spawn (supervisor/socket_manager.py,',
+      "reference count), and it respawns on its own 1 s clock; connections queued in the old socket's backlog are lost too.",
+      'sockvisor keeps the one listening socket open from start to stop: connections wait in its backlog until the next uWSGI accepts.',
+      '',
       '![latency over time across restarts](bench-restarts.svg)',
       '',
       '## Reload of an app that takes 1 s to import',
@@ -327,7 +341,7 @@ async function main(): Promise<void> {
       '',
       '## Overhead',
       '',
-      'Requests per second through nginx, uWSGI binding its own socket vs the same uWSGI behind sockvisor, 3 alternating wrk runs of 5 s each',
+      'Requests per second through nginx, uWSGI binding its own socket vs the same uWSGI behind sockvisor, 4 alternating wrk runs of 5 s each',
       '(`wrk -t2 -c10 -d5s --latency`). sockvisor is not in the data path: nginx talks to uWSGI on the socket sockvisor created.',
       '',
       '| run | uWSGI alone, req/s | behind sockvisor, req/s |',
@@ -335,11 +349,11 @@ async function main(): Promise<void> {
       ...over.raw.map((r, i) => `| ${i + 1} | ${fmt(r.rps)} | ${fmt(over.sv[i]!.rps)} |`),
       `| total requests | ${sum(over.raw)} | ${sum(over.sv)} |`,
       '',
-      `Ratio sockvisor / alone: **${ratio.toFixed(3)}** (goal ≥ 0.98).`,
+      `Ratio sockvisor / alone: **${ratio.toFixed(3)}** (goal ≥ 0.98). For scale, the runs of uWSGI alone differ from one another by up to ${fmt(spread(over.raw) * 100, 1)} % on this shared machine.`,
       '',
       '## Footprint at idle',
       '',
-      'One uWSGI child (1 worker), no requests, 60 s after a 3 s settling time; resident memory (VmRSS) and CPU time (utime + stime, 10 ms ticks) of the supervising process itself, both measured over the same 60 s.',
+      `One uWSGI child (1 worker), no requests, 60 s after ${SETTLE_S} s of settling; resident memory (VmRSS) and CPU time (utime + stime, 10 ms ticks) of the supervising process itself, both measured over the same 60 s.`,
       '',
       '| supervisor | RSS at start | RSS after 60 s | CPU time used in 60 s |',
       '|---|---|---|---|',
