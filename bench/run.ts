@@ -1,7 +1,7 @@
 // `npm run bench`: every comparison in one run on this machine, written to docs/benchmarks.md with
 // the commands, the machine and the figures side by side, plus SVG plots of latency over time.
 // The machine may be shared and noisy: compare the setups within one run (ratios), not across runs.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,12 +32,10 @@ function ensurePackages(): void {
   execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
+/** The first line a tool prints about its version (nginx and wrk print it on stderr). */
 function version(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0]!;
-  } catch (error) {
-    return String((error as { stderr?: string }).stderr ?? '').trim().split('\n')[0] ?? '?';
-  }
+  const result = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n')[0] ?? '?';
 }
 
 function machine(): string[] {
