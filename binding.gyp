@@ -11,7 +11,8 @@
         "native/watch.cc",
         "native/users.cc",
         "native/acl.cc",
-        "native/probe.cc"
+        "native/probe.cc",
+        "native/notify.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

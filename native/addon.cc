@@ -3,6 +3,7 @@
 
 #include "acl.h"
 #include "probe.h"
+#include "notify.h"
 #include "socket.h"
 #include "spawn.h"
 #include "tcp.h"
@@ -18,6 +19,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("ChildWatch", ChildWatch::Define(env));
+  exports.Set("NotifyReceiver", NotifyReceiver::Define(env));
+  exports.Set("sendNotify", Napi::Function::New(env, SendNotify));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
   exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
   exports.Set("groupList", Napi::Function::New(env, GroupList));

@@ -109,6 +109,24 @@ export interface ChildWatch {
   signalGroup(signo: number): string | null;
 }
 
+/** One datagram on a NOTIFY_SOCKET, with its sender as the kernel reported it (SCM_CREDENTIALS). */
+export interface NotifyDatagram {
+  text: string;
+  /** -1 when the kernel attached no credentials */
+  pid: number;
+  uid: number;
+  gid: number;
+  /** the sender's process group at receipt; -1 when it had already exited */
+  pgid: number;
+  /** longer than 4096 bytes: cut */
+  truncated: boolean;
+}
+
+export interface NotifyReceiver {
+  /** stops receiving and closes the socket; idempotent */
+  close(): void;
+}
+
 export interface UserEntry {
   name: string;
   uid: number;
@@ -130,6 +148,8 @@ interface Binding {
   closeFd(fd: number): void;
   spawn(request: SpawnRequest): SpawnedProcess;
   ChildWatch: new (pidfd: number, pid: number, onExit: (exit: NativeExit) => void) => ChildWatch;
+  NotifyReceiver: new (address: string, onMessage: (datagram: NotifyDatagram) => void) => NotifyReceiver;
+  sendNotify(address: string, text: string): string | null;
   lookupUser(nameOrUid: string | number): UserEntry | null;
   lookupGroup(nameOrGid: string | number): GroupEntry | null;
   groupList(userName: string, primaryGid: number): number[];
@@ -175,6 +195,11 @@ export const spawn = (request: SpawnRequest): SpawnedProcess => binding.spawn(re
 /** Watches a spawned child through its pidfd (taking ownership of it) and reaps it on exit. */
 export const watchChild = (child: SpawnedProcess, onExit: (exit: NativeExit) => void): ChildWatch =>
   new binding.ChildWatch(child.pidfd, child.pid, onExit);
+/** Binds a NOTIFY_SOCKET ('@name' abstract, or a path) and delivers each datagram on the event loop. */
+export const openNotifyReceiver = (address: string, onMessage: (datagram: NotifyDatagram) => void): NotifyReceiver =>
+  new binding.NotifyReceiver(address, onMessage);
+/** One sd_notify(3) datagram to address; null when sent, else the errno code. */
+export const sendNotify = (address: string, text: string): string | null => binding.sendNotify(address, text);
 /** getpwnam_r / getpwuid_r. */
 export const lookupUser = (nameOrUid: string | number): UserEntry | null => binding.lookupUser(nameOrUid);
 /** getgrnam_r / getgrgid_r. */

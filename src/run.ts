@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { childEnvironment } from './child/environment.js';
 import type { ChildPlan } from './child/process.js';
 import type { RunPlan } from './config/run-config.js';
-import { describeStop } from './config/run-config.js';
+import { describeHandover, describeStop } from './config/run-config.js';
 import { createSockets, removeSocket, type HeldSocket } from './socket/create.js';
 import { formatAclEntry } from './socket/acl.js';
 import { formatMode } from './socket/mode.js';
@@ -11,6 +11,7 @@ import { describePermissions, fileMode } from './socket/permissions.js';
 import { formatTcpAddress } from './socket/spec.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { SystemdNotifier } from './systemd/notify.js';
 
 /** The child's fd layout: stdio then the sockets from 3 on, or the one socket as stdin. */
 function childFds(plan: RunPlan, held: HeldSocket[]): number[] {
@@ -83,14 +84,19 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
   for (const warning of plan.warnings) logger.warn({ event: 'config.warning' }, warning);
   const held = createSockets(plan.sockets, plan.permissions, plan.backlog);
   for (const socket of held) logHeldSocket(logger, socket);
+  const systemd = SystemdNotifier.fromEnv(env, logger);
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
     stopSignal: plan.stopSignal,
     stopTimeoutMs: plan.stopTimeoutMs,
+    drainSignal: plan.drainSignal,
+    readyAfterMs: plan.readyAfterMs,
+    handoverTimeoutMs: plan.handoverTimeoutMs,
     logger,
+    ...(systemd ? { onStatus: (status) => systemd.update(status) } : {}),
   });
-  logger.debug({ event: 'supervisor.config', stop: describeStop(plan), restart: plan.restart }, 'supervision settings');
+  logger.debug({ event: 'supervisor.config', stop: describeStop(plan), handover: describeHandover(plan), restart: plan.restart }, 'supervision settings');
   return {
     supervisor,
     sockets: held,
@@ -98,11 +104,15 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
       try {
         supervisor.start();
       } catch (error) {
+        systemd?.close();
         releaseSockets(held, logger);
         throw error;
       }
     },
-    done: supervisor.done.finally(() => releaseSockets(held, logger)),
+    done: supervisor.done.finally(() => {
+      systemd?.close();
+      releaseSockets(held, logger);
+    }),
   };
 }
 

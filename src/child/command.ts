@@ -5,7 +5,7 @@ import { ExitCode, RunError, UsageError } from '../errors.js';
 import { checkGunicornArgs, isGunicorn } from './gunicorn.js';
 import { hasFdPlaceholder, substituteFds } from './placeholders.js';
 import type { TcpAddress } from '../socket/spec.js';
-import { isUwsgi, namesHeldSocket, rewriteUwsgiArgs, type ConfigNamedSocket, type UwsgiSocketOption } from './uwsgi.js';
+import { isUwsgi, namesHeldSocket, rewriteUwsgiArgs, uwsgiDrainArgs, type ConfigNamedSocket, type UwsgiSocketOption } from './uwsgi.js';
 import type { UwsgiConfig } from './uwsgi-config.js';
 
 /** Resolves COMMAND like execvp would, with shell-style exit statuses: 127 not found, 126 not executable. */
@@ -67,7 +67,8 @@ export interface PreparedArgs {
 
 /**
  * Rewrites uWSGI socket options to fd://N (adding --KEY fd://N for sockets its ini names, and
- * --socket fd://N where nothing names a held socket), or fills {fd} placeholders.
+ * --socket fd://N where nothing names a held socket) and adds the drain hook for handovers, or
+ * fills {fd} placeholders.
  */
 export function prepareArgs(command: string, args: string[], sockets: PassedSocket[], cwd: string, uwsgiConfig?: UwsgiConfig): PreparedArgs {
   if (isUwsgi(command)) {
@@ -78,7 +79,7 @@ export function prepareArgs(command: string, args: string[], sockets: PassedSock
       if (socket && !configNamed.some((c) => c.fd === socket.fd)) configNamed.push({ key: option.key, fd: socket.fd });
     }
     const { args: rewritten, unmatched } = rewriteUwsgiArgs(args, sockets, cwd, configNamed);
-    return { args: rewritten, unmatched, uwsgi: true, listenFds: true };
+    return { args: [...uwsgiDrainArgs(), ...rewritten], unmatched, uwsgi: true, listenFds: true };
   }
   if (!hasFdPlaceholder(args)) return { args: [...args], unmatched: [], uwsgi: false, listenFds: true };
   const substituted = substituteFds(args, sockets);

@@ -1,8 +1,9 @@
 // Reading and rewriting a uWSGI command line, so that `sockvisor -- uwsgi <its usual arguments>`
 // works unchanged: sockvisor learns the socket path, mode and owner from it, and uWSGI is told to
 // adopt the held socket (fd://N) instead of binding the path itself.
-import { isAbsolute, resolve, basename } from 'node:path';
 import { isIPv4, isIPv6 } from 'node:net';
+import { constants } from 'node:os';
+import { basename, isAbsolute, resolve } from 'node:path';
 import type { TcpAddress } from '../socket/spec.js';
 
 /**
@@ -259,4 +260,41 @@ export function rewriteUwsgiArgs(
     added.push(`--${key}`, `fd://${socket.fd}`);
   }
   return { args: [...added, ...out], unmatched };
+}
+
+/**
+ * The signal that makes a uWSGI master finish its in-flight requests and exit: uWSGI 2.0 has none
+ * of its own (SIGTERM is a brutal reload, SIGINT/SIGQUIT kill the workers). sockvisor maps SIGPWR,
+ * which nothing else sends to a service, to uWSGI's graceful shutdown with a master-start hook.
+ * Checked with uWSGI 2.0.21 (test/e2e/handover.test.ts): after SIGPWR the old master logs
+ * "graceful shutdown triggered", accepts nothing new, finishes its requests; a second master on
+ * the same inherited socket serves meanwhile, and the socket still accepts after the old one exits.
+ * Not uWSGI's master FIFO ('q'): the master creates it after dropping to --uid, so it fails
+ * (mkfifo: Permission denied) in a folder only root may write.
+ */
+export const UWSGI_DRAIN_SIGNAL = constants.signals.SIGPWR;
+
+/** The arguments that install the drain signal; harmless without --master (no master, no hook). */
+export function uwsgiDrainArgs(): string[] {
+  return ['--hook-master-start', `unix_signal:${UWSGI_DRAIN_SIGNAL} gracefully_kill_them_all`];
+}
+
+const TRUE_VALUES = /^(true|1|yes|on|)$/i;
+
+/**
+ * Whether uWSGI runs with a master process (--master, -M, or master = true in its ini files or
+ * UWSGI_MASTER): only a master runs the hook that makes the drain signal graceful; without one,
+ * SIGPWR would kill uWSGI outright, so the stop signal drains instead.
+ */
+export function usesUwsgiMaster(args: string[], config?: { options: { key: string; value: string; origin: string }[] }): boolean {
+  for (const arg of args) {
+    const token = readToken(arg);
+    if (!token) continue;
+    if (token.short ? token.name === 'M' && token.attached === undefined : token.name === 'master') {
+      return token.short || token.attached === undefined || TRUE_VALUES.test(token.attached);
+    }
+  }
+  // The command line's bare flags are read above; the ini files' and environment's values here.
+  const fromConfig = config?.options.filter((o) => o.key === 'master' && o.origin !== 'arg').at(-1);
+  return fromConfig !== undefined && TRUE_VALUES.test(fromConfig.value.trim());
 }

@@ -7,16 +7,20 @@ import * as doctorCommand from './doctor-command.js';
 import * as nginxSnippetCommand from './nginx-snippet-command.js';
 import { unknownEnvironmentOptions } from '../config/options.js';
 import * as runCommand from './run-command.js';
+import * as systemdUnitCommand from './systemd-unit-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-// `run` stops parsing at COMMAND (halt-at-non-option), so that `sockvisor -s P uwsgi --socket X`
-// leaves uWSGI's options alone. That also hides every command name from yargs, so the other
-// commands are recognised by their first word here, and a leading `run` (the default) is dropped.
+// `run` and `systemd-unit` stop parsing at COMMAND (halt-at-non-option), so that
+// `sockvisor -s P uwsgi --socket X` leaves uWSGI's options alone. That also hides every command
+// name from yargs, so commands are recognised by their first word here: a leading `run` (the
+// default) is dropped, `systemd-unit` is parsed as the only command, and `doctor` and
+// `nginx-snippet` (which take no COMMAND) are parsed whole.
 let args = hideBin(process.argv);
 const first = args[0];
 const ownCommand = first === 'doctor' || first === 'nginx-snippet';
-if (first === 'run') args = args.slice(1);
+const unitOnly = first === systemdUnitCommand.command;
+if (first === 'run' || unitOnly) args = args.slice(1);
 
 // A SOCKVISOR_* variable that names no option of run is a typo that would otherwise be ignored.
 const unknownEnv = ownCommand ? [] : unknownEnvironmentOptions(process.env);
@@ -25,17 +29,15 @@ if (unknownEnv.length > 0) {
   process.exit(2);
 }
 
-const parser = yargs(args);
+const parser = yargs(args).scriptName(unitOnly ? `sockvisor ${systemdUnitCommand.command}` : 'sockvisor');
 // SOCKVISOR_SOCKET_MODE=0660 and so on: every option of run from the environment, below the
 // command line. The other commands read SOCKVISOR_SOCKET alone, so that run's variables are no
 // unknown options to them.
 if (!ownCommand) parser.env('SOCKVISOR');
+parser.parserConfiguration({ 'populate--': true, 'halt-at-non-option': !ownCommand, 'boolean-negation': false });
+if (unitOnly) parser.command({ ...systemdUnitCommand, command: '$0' });
+else parser.command(runCommand).command(doctorCommand).command(nginxSnippetCommand).command(systemdUnitCommand);
 await parser
-  .scriptName('sockvisor')
-  .parserConfiguration({ 'populate--': true, 'halt-at-non-option': !ownCommand, 'boolean-negation': false })
-  .command(runCommand)
-  .command(doctorCommand)
-  .command(nginxSnippetCommand)
   .strictOptions()
   .version(pkg.version)
   .help()

@@ -9,7 +9,7 @@ import { runSockvisor } from '../run.js';
 import { createLogger } from './logger.js';
 import { reportError } from './report-error.js';
 
-interface RunArgs {
+export interface RunArgs {
   config?: string;
   '--'?: (string | number)[];
   _: (string | number)[];
@@ -32,11 +32,15 @@ function yargsOption(definition: (typeof RUN_OPTIONS)[number]): Options {
   };
 }
 
-export function builder(yargs: Argv): Argv<RunArgs> {
-  let y = yargs.usage('$0 [run] [options] -- COMMAND [ARGS...]');
+/** The options of `run`, from the one table, and --config; shared with systemd-unit. */
+export function runOptions(yargs: Argv): Argv {
+  let y = yargs;
   for (const definition of RUN_OPTIONS) y = y.option(definition.name, yargsOption(definition));
-  return y
-    .option('config', { alias: 'c', type: 'string', describe: 'read options (and COMMAND) from this TOML or JSON file; the command line and SOCKVISOR_* variables win over it' })
+  return y.option('config', { alias: 'c', type: 'string', describe: 'read options (and COMMAND) from this TOML or JSON file; the command line and SOCKVISOR_* variables win over it' });
+}
+
+export function builder(yargs: Argv): Argv<RunArgs> {
+  return runOptions(yargs.usage('$0 [run] [options] -- COMMAND [ARGS...]'))
     .example('$0 -s /run/app/app.sock --socket-owner app:www-data -- uwsgi --ini app.ini', 'uWSGI on a socket nginx (www-data) can reach')
     .example('$0 -- uwsgi --ini app.ini', "uWSGI's own ini names the socket, its mode and owner: sockvisor reads them and holds it")
     .example('$0 -- uwsgi -s /run/app/app.sock --chmod-socket=020 --uid app --gid www-data ...', 'an existing uWSGI command line, unchanged')
@@ -44,7 +48,7 @@ export function builder(yargs: Argv): Argv<RunArgs> {
 }
 
 /** The options given on the command line or in the environment, as the table names them. */
-function givenOptions(argv: ArgumentsCamelCase<RunArgs>): SockvisorOptions {
+export function givenOptions(argv: ArgumentsCamelCase<RunArgs>): SockvisorOptions {
   const options: Record<string, unknown> = {};
   for (const { key, value } of RUN_OPTIONS) {
     const given = argv[key];
@@ -54,19 +58,25 @@ function givenOptions(argv: ArgumentsCamelCase<RunArgs>): SockvisorOptions {
   return options as SockvisorOptions;
 }
 
+/** The options of a run command line: given ones over the --config file's, and COMMAND from either. */
+export function layeredRunOptions(argv: ArgumentsCamelCase<RunArgs>, commandLine: string[]): { options: SockvisorOptions; command: string[]; file?: ConfigFile } {
+  const given = givenOptions(argv);
+  const file = argv.config === undefined ? undefined : readConfigFile(argv.config, process.cwd());
+  const options = layerOptions(given, file?.options ?? {});
+  const command = commandLine.length > 0 ? commandLine : (file?.command ?? []);
+  return { options, command, ...(file ? { file } : {}) };
+}
+
 export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
   const given = givenOptions(argv);
   // `run` may be typed, or not: positional words before -- are COMMAND too when -- is absent.
   const positional = argv._.map(String).filter((word, i) => !(i === 0 && word === 'run'));
   const commandLine = [...positional, ...(argv['--'] ?? []).map(String)];
-  let file: ConfigFile | undefined;
   let status: number;
   let logger = createLogger(given.logFormat, given.logLevel);
   try {
-    file = argv.config === undefined ? undefined : readConfigFile(argv.config, process.cwd());
-    const options = layerOptions(given, file?.options ?? {});
+    const { options, command, file } = layeredRunOptions(argv, commandLine);
     if (file && (options.logFormat !== given.logFormat || options.logLevel !== given.logLevel)) logger = createLogger(options.logFormat, options.logLevel);
-    const command = commandLine.length > 0 ? commandLine : (file?.command ?? []);
     if (file) logger.debug({ event: 'config.file', path: file.path }, `options read from ${file.path}`);
     const plan = planRun({ ...options, command }, { cwd: process.cwd(), env: process.env });
     status = await runSockvisor(plan, logger);

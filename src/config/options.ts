@@ -28,6 +28,9 @@ export interface SockvisorOptions {
   giveUpAfter?: number | undefined;
   stopSignal?: string | undefined;
   stopTimeout?: number | undefined;
+  drainSignal?: string | undefined;
+  readyAfter?: number | undefined;
+  handoverTimeout?: number | undefined;
   pass?: 'fd' | 'stdin' | undefined;
   logFormat?: LogFormat | undefined;
   logLevel?: LogLevel | undefined;
@@ -67,6 +70,9 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
   { name: 'give-up-after', key: 'giveUpAfter', value: { type: 'number' }, describe: 'give up (exit 1) after quick exits for this long, seconds; 0 never (default 30)' },
   { name: 'stop-signal', key: 'stopSignal', value: { type: 'string' }, describe: 'signal that stops COMMAND (default SIGINT for uWSGI, SIGTERM otherwise)' },
   { name: 'stop-timeout', key: 'stopTimeout', value: { type: 'number' }, describe: 'seconds to wait after the stop signal before SIGKILL to the process group (default 10)' },
+  { name: 'drain-signal', key: 'drainSignal', value: { type: 'string' }, describe: 'signal that makes the old child finish its requests and exit in a handover (default: for uWSGI with a master SIGPWR, mapped by sockvisor to its graceful shutdown; otherwise the stop signal)' },
+  { name: 'ready-after', key: 'readyAfter', value: { type: 'number' }, describe: 'a child that sends nothing on its NOTIFY_SOCKET counts as ready after this many seconds (default 1; uWSGI: only its READY=1 counts)' },
+  { name: 'handover-timeout', key: 'handoverTimeout', value: { type: 'number' }, describe: 'seconds the new child of a reload (SIGHUP) gets to become ready; else it is stopped and the old one keeps serving (default 60)' },
   { name: 'pass', key: 'pass', value: { type: 'choice', choices: PASS_MODES }, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' },
   { name: 'log-format', key: 'logFormat', value: { type: 'choice', choices: LOG_FORMATS }, describe: 'auto: pretty on a terminal, JSON otherwise (default auto)' },
   { name: 'log-level', key: 'logLevel', value: { type: 'choice', choices: LOG_LEVELS }, describe: 'least severe records logged (default info)' },

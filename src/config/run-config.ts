@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
 import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
 import { childEnvironment } from '../child/environment.js';
-import { isUwsgi, namesHeldSocket } from '../child/uwsgi.js';
+import { isUwsgi, namesHeldSocket, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL } from '../child/uwsgi.js';
 import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../child/uwsgi-config.js';
 import { checkConnectAccess, describeAccess, describeOwnership, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
 import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity } from '../socket/identity.js';
@@ -24,6 +24,10 @@ export interface RunOptions extends SockvisorOptions {
 }
 
 export const DEFAULT_STOP_TIMEOUT_S = 10;
+/** A child that says nothing on its NOTIFY_SOCKET is taken as ready after this long. */
+export const DEFAULT_READY_AFTER_S = 1;
+/** How long a reload's new child gets to be ready: a big app can take tens of seconds to import. */
+export const DEFAULT_HANDOVER_TIMEOUT_S = 60;
 
 /** A run, fully resolved: what to create, what to start, how to supervise. */
 export interface RunPlan {
@@ -39,6 +43,11 @@ export interface RunPlan {
   restart: RestartPolicyOptions;
   stopSignal: number;
   stopTimeoutMs: number;
+  /** makes an old generation finish its requests and exit during a handover */
+  drainSignal: number;
+  /** null: only READY=1 counts (uWSGI always sends it) */
+  readyAfterMs: number | null;
+  handoverTimeoutMs: number;
   cwd: string;
   /** sentences to log as warnings at start */
   warnings: string[];
@@ -48,6 +57,8 @@ export interface RunContext {
   cwd: string;
   env: NodeJS.ProcessEnv;
   invoking?: Identity;
+  /** false: check the options only, not the socket paths (a unit file for a service that runs now) */
+  preflight?: boolean;
 }
 
 /** The sockets uWSGI's configuration names that sockvisor can hold, used when it is given no --socket. */
@@ -90,6 +101,20 @@ function resolveStopSignal(value: string | undefined, uwsgi: boolean): number {
   const signo = parseSignal(value);
   if (signo === null) throw new UsageError(`Invalid --stop-signal '${value}': give a signal name like SIGINT or SIGTERM, or its number.`);
   return signo;
+}
+
+/** uWSGI with a master: SIGPWR, mapped to its graceful shutdown by the hook sockvisor adds; else the stop signal. */
+function resolveDrainSignal(value: string | undefined, stopSignal: number, uwsgiMaster: boolean): number {
+  if (value === undefined) return uwsgiMaster ? UWSGI_DRAIN_SIGNAL : stopSignal;
+  const signo = parseSignal(value);
+  if (signo === null) throw new UsageError(`Invalid --drain-signal '${value}': give a signal name like SIGTERM or SIGQUIT, or its number.`);
+  return signo;
+}
+
+function checkPositiveSeconds(value: number | undefined, option: string, fallback: number): number {
+  const seconds = checkSeconds(value, option, fallback);
+  if (seconds === 0) throw new UsageError(`${option} must be more than 0 seconds.`);
+  return seconds;
 }
 
 function resolveBacklog(value: number | undefined): number {
@@ -191,6 +216,10 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   validateRestartOptions(restart);
   const stopSignal = resolveStopSignal(options.stopSignal, uwsgi);
   const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S) * 1000;
+  const drainSignal = resolveDrainSignal(options.drainSignal, stopSignal, uwsgi && usesUwsgiMaster(args, uwsgiConfig));
+  // uWSGI always says READY=1 (FACTS.md): waiting for silence could only misjudge a slow start.
+  const readyAfterMs = options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S) * 1000;
+  const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S) * 1000;
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
   const passed: PassedSocket[] = specs.map((spec, i) => ({
@@ -213,7 +242,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   }
 
   // Everything that can be refused is checked; the path checks come last, just before creation.
-  const sockets = preflightSockets(specs, { acl: permissions.acl !== null });
+  const sockets = context.preflight === false ? specs.map((spec) => ({ spec, missingDirs: [], stale: null })) : preflightSockets(specs, { acl: permissions.acl !== null });
   return {
     sockets,
     permissions,
@@ -225,6 +254,9 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     restart,
     stopSignal,
     stopTimeoutMs,
+    drainSignal,
+    readyAfterMs,
+    handoverTimeoutMs,
     cwd: context.cwd,
     warnings,
   };
@@ -233,4 +265,10 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
 /** For logs: `SIGINT after 10 s`. */
 export function describeStop(plan: RunPlan): string {
   return `${signalName(plan.stopSignal)}, then SIGKILL to its process group after ${plan.stopTimeoutMs / 1000} s`;
+}
+
+/** For logs: how a handover goes. */
+export function describeHandover(plan: RunPlan): string {
+  const silence = plan.readyAfterMs === null ? '' : ` (or after ${plan.readyAfterMs / 1000} s of silence)`;
+  return `new child ready at READY=1${silence} within ${plan.handoverTimeoutMs / 1000} s, then ${signalName(plan.drainSignal)} to the old one`;
 }

@@ -1,10 +1,13 @@
-// The lifecycle: start the child on the held sockets, restart it by policy, stop it on request.
-// The sockets are created before and removed after; they never change while children come and go.
+// The lifecycle: start the child on the held sockets, restart it by policy, hand over to a new one
+// on reload, stop it on request. The sockets are created before and removed after; they never
+// change while generations of children come and go.
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { ExitCode, RunError } from '../errors.js';
 import { describeExit, shellStatus, signalName } from '../child/exit.js';
-import { startChild, type ChildExit, type ChildPlan, type RunningChild } from '../child/process.js';
+import type { ChildExit, ChildPlan, RunningChild } from '../child/process.js';
+import { Generation, type ReadyReason } from './generation.js';
+import { handoverStep, inHandover, initialHandoverState, liveGenerations, type HandoverEffect, type HandoverEvent, type HandoverState } from './handover.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 export interface SupervisorOptions {
@@ -12,7 +15,28 @@ export interface SupervisorOptions {
   restart: RestartPolicyOptions;
   stopSignal: number;
   stopTimeoutMs: number;
+  /** makes an old generation finish its in-flight requests and exit (handover) */
+  drainSignal: number;
+  /** a child silent on its NOTIFY_SOCKET this long is taken as ready; null: only READY=1 counts */
+  readyAfterMs: number | null;
+  /** how long a reload's new child gets to become ready before it is dropped */
+  handoverTimeoutMs: number;
   logger: Logger;
+  /** told after every change of phase, pid, readiness or status (systemd notification) */
+  onStatus?: (status: SupervisorStatus) => void;
+}
+
+/** What sockvisor is doing, as systemd and logs report it. */
+export interface SupervisorStatus {
+  /** starting: the current child is not ready yet; reloading: a handover is under way */
+  phase: 'starting' | 'ready' | 'reloading' | 'restarting' | 'stopping';
+  /** the current child is ready: the watchdog is answered only then */
+  healthy: boolean;
+  pid: number | null;
+  generation: number | null;
+  restarts: number;
+  /** the current child's own STATUS= line */
+  childStatus: string | null;
 }
 
 /** How long the workers of a child that died on its own get to finish before their group is killed. */
@@ -20,17 +44,19 @@ const ORPHAN_GRACE_MS = 1000;
 
 type State = 'idle' | 'running' | 'waiting' | 'stopping' | 'done';
 
-/** Supervises one child at a time on sockets that outlive it. */
+/** Supervises the current generation (and, during a handover, the next and the retiring ones). */
 export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #policy: RestartPolicy;
   readonly #log: Logger;
   #state: State = 'idle';
-  #child: RunningChild | null = null;
-  #generation = 0;
+  #handover: HandoverState = initialHandoverState;
+  readonly #generations = new Map<number, Generation>();
+  #lastGeneration = 0;
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | null = null;
-  #killTimer: NodeJS.Timeout | null = null;
+  #handoverTimer: NodeJS.Timeout | null = null;
+  readonly #killTimers = new Map<number, NodeJS.Timeout>();
   /** kills of the groups of children that died on their own, pending their grace time */
   readonly #orphans = new Set<() => void>();
   #resolveDone!: (status: number) => void;
@@ -44,105 +70,276 @@ export class Supervisor {
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
   }
 
+  get #current(): Generation | null {
+    return this.#handover.current === null ? null : (this.#generations.get(this.#handover.current) ?? null);
+  }
+
   get childPid(): number | null {
-    return this.#child?.pid ?? null;
+    return this.#current?.pid ?? null;
   }
 
   get restarts(): number {
     return this.#restarts;
   }
 
+  /** A snapshot for systemd's STATUS= and the watchdog. */
+  get status(): SupervisorStatus {
+    const current = this.#current;
+    const phase: SupervisorStatus['phase'] =
+      this.#state === 'stopping' || this.#state === 'done'
+        ? 'stopping'
+        : inHandover(this.#handover)
+          ? 'reloading'
+          : current === null
+            ? 'restarting'
+            : current.ready
+              ? 'ready'
+              : 'starting';
+    return {
+      phase,
+      healthy: current?.ready ?? false,
+      pid: current?.pid ?? null,
+      generation: current?.number ?? null,
+      restarts: this.#restarts,
+      childStatus: current?.status ?? null,
+    };
+  }
+
   /** Starts the first child; an exec failure here throws (exit 126/127) instead of retrying. */
   start(): void {
     if (this.#state !== 'idle') throw new Error('Supervisor.start() called twice');
-    this.#spawn();
+    this.#startCurrent();
   }
 
-  /** Stops the child (stop signal, then SIGKILL to its group after the timeout) and settles done with 0. */
+  /**
+   * A handover: a new child on the same sockets; once it is ready the current one drains and
+   * exits. Not ready within handoverTimeoutMs, or exited: it is stopped and the current one stays.
+   */
+  reload(reason: string): void {
+    if (this.#state !== 'running' && this.#state !== 'waiting') return;
+    this.#log.info({ event: 'supervisor.reload', reason }, `reload requested (${reason})`);
+    this.#dispatch({ type: 'reload' });
+  }
+
+  /** Stops every child (stop signal, then SIGKILL to its group after the timeout) and settles done with 0. */
   stop(reason: string): void {
     if (this.#state === 'done') return;
     if (this.#state === 'stopping') {
-      this.#log.warn({ event: 'supervisor.escalate', reason }, 'second stop request: killing the child now');
-      this.#killGroup();
+      this.#log.warn({ event: 'supervisor.escalate', reason }, 'second stop request: killing the children now');
+      for (const g of this.#generations.values()) g.child.signalGroup(constants.signals.SIGKILL);
       return;
     }
-    this.#clearRestartTimer();
+    this.#clearTimer('restart');
+    this.#clearTimer('handover');
     this.#state = 'stopping';
-    const child = this.#child;
-    this.#log.info({ event: 'supervisor.stopping', reason, pid: child?.pid ?? null }, `stopping (${reason})`);
-    if (!child) {
+    const { stopSignal } = this.#options;
+    const current = this.#current;
+    this.#log.info({ event: 'supervisor.stopping', reason, pid: current?.pid ?? null }, `stopping (${reason})`);
+    this.#report();
+    if (this.#generations.size === 0) {
       this.#finish(ExitCode.ok);
       return;
     }
-    const { stopSignal, stopTimeoutMs } = this.#options;
-    child.signal(stopSignal);
-    this.#log.info({ event: 'child.stop-signal', pid: child.pid, signal: signalName(stopSignal), timeoutMs: stopTimeoutMs }, `sent ${signalName(stopSignal)} to the child`);
-    this.#killTimer = setTimeout(() => {
-      this.#log.warn({ event: 'child.stop-timeout', pid: child.pid, timeoutMs: stopTimeoutMs }, 'the child did not stop in time: SIGKILL to its process group');
-      this.#killGroup();
-    }, stopTimeoutMs);
+    // Retiring generations already got the drain signal and their own kill timer.
+    for (const number of [this.#handover.current, this.#handover.candidate]) {
+      const g = number === null ? undefined : this.#generations.get(number);
+      if (!g) continue;
+      g.child.signal(stopSignal);
+      this.#log.info({ event: 'child.stop-signal', pid: g.pid, signal: signalName(stopSignal), timeoutMs: this.#options.stopTimeoutMs }, `sent ${signalName(stopSignal)} to the child ${g.pid}`);
+      this.#armKill(g, 'child.stop-timeout', 'the child did not stop in time');
+    }
   }
 
-  /** Passes a signal on to the running child (job control and reload signals). */
+  /** Passes a signal on to the current child (job control signals). */
   forward(signo: number): void {
-    const child = this.#child;
-    if (!child || this.#state !== 'running') return;
-    const error = child.signal(signo);
-    this.#log.info({ event: 'child.signal-forwarded', pid: child.pid, signal: signalName(signo), error }, `forwarded ${signalName(signo)} to the child`);
+    const current = this.#current;
+    if (!current || this.#state !== 'running') return;
+    const error = current.child.signal(signo);
+    this.#log.info({ event: 'child.signal-forwarded', pid: current.pid, signal: signalName(signo), error }, `forwarded ${signalName(signo)} to the child`);
   }
 
-  #spawn(): void {
+  /** Starts a generation; null when it could not be started (logged). The very first failure throws. */
+  #startGeneration(role: 'current' | 'candidate'): Generation | null {
+    const number = ++this.#lastGeneration;
     const plan = this.#options.child;
-    this.#generation++;
-    let child: RunningChild;
+    let generation: Generation;
     try {
-      child = startChild(plan);
+      generation = new Generation({
+        plan,
+        number,
+        readyAfterMs: this.#options.readyAfterMs,
+        logger: this.#log,
+        events: {
+          onReady: (g, how) => this.#onReady(g, how),
+          onStatus: () => this.#report(),
+          onExit: (g, exit) => this.#onExit(g, exit),
+        },
+      });
     } catch (error) {
-      if (this.#generation === 1 || !(error instanceof RunError)) throw error;
-      this.#log.error({ event: 'child.spawn-failed', err: error }, error.message);
-      this.#onExit(null, { code: error.exitCode, signal: null, uptimeMs: 0 });
-      return;
+      if (number === 1 || !(error instanceof RunError)) throw error;
+      this.#log.error({ event: 'child.spawn-failed', err: error, generation: number, role }, error.message);
+      return null;
     }
-    this.#child = child;
-    this.#state = 'running';
-    this.#log.info({ event: 'child.started', pid: child.pid, argv: plan.argv, generation: this.#generation }, `child started, pid ${child.pid}`);
-    void child.exited.then((exit) => this.#onExit(child, exit));
+    this.#generations.set(number, generation);
+    this.#log.info(
+      { event: 'child.started', pid: generation.pid, argv: plan.argv, generation: number, role },
+      role === 'current' ? `child started, pid ${generation.pid}` : `new child started for the handover, pid ${generation.pid}; the current one serves until it is ready`,
+    );
+    return generation;
   }
 
-  #onExit(child: RunningChild | null, exit: ChildExit): void {
-    if (child) {
-      this.#log[this.#state === 'stopping' ? 'info' : 'warn'](
-        {
-          event: 'child.exited',
-          pid: child.pid,
-          code: exit.code,
-          signal: exit.signal === null ? null : signalName(exit.signal),
-          uptimeMs: Math.round(exit.uptimeMs),
-          generation: this.#generation,
-        },
-        `child ${child.pid} ${describeExit(exit)} after ${formatDuration(exit.uptimeMs)}`,
-      );
-    }
-    if (this.#child === child) this.#child = null;
-
-    if (this.#state === 'stopping') {
-      // Workers of the stopped server must not outlive the stop (uWSGI's master waits for them,
-      // but a master that died leaves them orphaned in its group).
-      child?.signalGroup(constants.signals.SIGKILL);
-      this.#finish(ExitCode.ok);
+  #startCurrent(): void {
+    const generation = this.#startGeneration('current');
+    if (!generation) {
+      // Could not even exec (deleted binary, ...): the restart policy decides, as for a crash.
+      this.#applyRestartPolicy({ code: ExitCode.notExecutable, signal: null, uptimeMs: 0 });
       return;
     }
-    if (child) this.#killOrphansLater(child);
+    this.#state = 'running';
+    this.#dispatch({ type: 'started', generation: generation.number });
+  }
 
+  #onReady(g: Generation, how: ReadyReason): void {
+    this.#log.info(
+      { event: 'child.ready', pid: g.pid, generation: g.number, how },
+      how === 'notified' ? `child ${g.pid} is ready (READY=1)` : `child ${g.pid} counts as ready: it said nothing on NOTIFY_SOCKET for ${(this.#options.readyAfterMs ?? 0) / 1000} s (--ready-after)`,
+    );
+    if (this.#state === 'stopping' || this.#state === 'done') return;
+    this.#dispatch({ type: 'ready', generation: g.number });
+  }
+
+  #onExit(g: Generation, exit: ChildExit): void {
+    this.#generations.delete(g.number);
+    this.#clearKillTimer(g.number);
+    const expected = this.#state === 'stopping' || this.#handover.retiring.includes(g.number);
+    this.#log[expected ? 'info' : 'warn'](
+      {
+        event: 'child.exited',
+        pid: g.pid,
+        code: exit.code,
+        signal: exit.signal === null ? null : signalName(exit.signal),
+        uptimeMs: Math.round(exit.uptimeMs),
+        generation: g.number,
+      },
+      `child ${g.pid} ${describeExit(exit)} after ${formatDuration(exit.uptimeMs)}`,
+    );
+    if (this.#state === 'stopping') {
+      // Workers of a stopped server must not outlive the stop (uWSGI's master waits for them,
+      // but a master that died leaves them orphaned in its group).
+      g.child.signalGroup(constants.signals.SIGKILL);
+      if (this.#generations.size === 0) this.#finish(ExitCode.ok);
+      return;
+    }
+    this.#killOrphansLater(g.child);
+    this.#dispatch({ type: 'exited', generation: g.number }, exit);
+  }
+
+  #dispatch(event: HandoverEvent, exit?: ChildExit): void {
+    const { state, effects } = handoverStep(this.#handover, event);
+    this.#handover = state;
+    for (const effect of effects) this.#apply(effect, exit);
+    this.#report();
+  }
+
+  #apply(effect: HandoverEffect, exit: ChildExit | undefined): void {
+    const gen = (n: number): Generation | undefined => this.#generations.get(n);
+    switch (effect.type) {
+      case 'start-candidate': {
+        const candidate = this.#startGeneration('candidate');
+        if (!candidate) {
+          this.#log.error({ event: 'handover.failed', reason: 'spawn' }, 'handover abandoned: the new child could not be started; the current one keeps serving');
+          return;
+        }
+        const { handoverTimeoutMs } = this.#options;
+        this.#handoverTimer = setTimeout(() => {
+          this.#handoverTimer = null;
+          this.#dispatch({ type: 'ready-timeout', generation: candidate.number });
+        }, handoverTimeoutMs);
+        this.#dispatch({ type: 'candidate-started', generation: candidate.number });
+        return;
+      }
+      case 'start-now':
+        this.#clearTimer('restart');
+        this.#log.info({ event: 'handover.start-now' }, 'no child is running: starting one now');
+        this.#startCurrent();
+        return;
+      case 'retire': {
+        const g = gen(effect.generation);
+        if (!g) return;
+        const { drainSignal } = this.#options;
+        g.child.signal(drainSignal);
+        this.#log.info(
+          { event: 'child.drain-signal', pid: g.pid, generation: g.number, signal: signalName(drainSignal), timeoutMs: this.#options.stopTimeoutMs },
+          `sent ${signalName(drainSignal)} to the old child ${g.pid}: it finishes its requests and exits`,
+        );
+        this.#armKill(g, 'child.drain-timeout', 'the old child did not finish in time');
+        return;
+      }
+      case 'abort': {
+        const g = gen(effect.generation);
+        if (!g) return;
+        g.child.signal(this.#options.stopSignal);
+        this.#armKill(g, 'child.stop-timeout', 'the new child did not stop in time');
+        return;
+      }
+      case 'handed-over': {
+        this.#clearTimer('handover');
+        const from = effect.from === null ? null : gen(effect.from);
+        const to = gen(effect.to);
+        this.#log.info(
+          { event: 'handover.done', pid: to?.pid ?? null, generation: effect.to, oldPid: from?.pid ?? null },
+          from ? `handover done: child ${to?.pid} serves, the old child ${from.pid} finishes its requests` : `handover done: child ${to?.pid} serves`,
+        );
+        return;
+      }
+      case 'handover-failed': {
+        this.#clearTimer('handover');
+        const seconds = this.#options.handoverTimeoutMs / 1000;
+        const why =
+          effect.reason === 'timeout'
+            ? `was not ready within ${seconds} s (--handover-timeout) and is being stopped`
+            : `${exit ? describeExit(exit) : 'exited'} before it was ready (read its output above)`;
+        this.#log.error(
+          { event: 'handover.failed', reason: effect.reason, generation: effect.generation, pid: this.childPid },
+          `handover abandoned: the new child of generation ${effect.generation} ${why}; the current child ${this.childPid} keeps serving`,
+        );
+        return;
+      }
+      case 'took-over-early': {
+        this.#clearTimer('handover');
+        const to = gen(effect.to);
+        this.#log.warn(
+          { event: 'handover.took-over-early', generation: effect.to, pid: to?.pid ?? null },
+          `the current child exited during the handover: the new child ${to?.pid} takes over before it is ready (requests wait in the socket's backlog)`,
+        );
+        return;
+      }
+      case 'reload-queued':
+        this.#log.info({ event: 'handover.queued' }, 'a handover is already under way: another one follows when it is settled');
+        return;
+      case 'retired':
+        this.#log.info({ event: 'handover.retired', generation: effect.generation }, `the old child of generation ${effect.generation} is gone`);
+        return;
+      case 'restart-policy':
+        if (exit) this.#applyRestartPolicy(exit);
+        return;
+    }
+  }
+
+  #applyRestartPolicy(exit: ChildExit): void {
     const decision = this.#policy.decide(exit, performance.now());
     if (decision.action === 'restart') {
       this.#state = 'waiting';
       this.#restarts++;
       this.#log.info({ event: 'child.restart', delayMs: decision.delayMs, quickExits: decision.quickExits, restarts: this.#restarts }, `restarting the child in ${decision.delayMs} ms`);
-      this.#restartTimer = setTimeout(() => {
+      const restart = (): void => {
         this.#restartTimer = null;
-        this.#spawn();
-      }, decision.delayMs);
+        this.#startCurrent();
+        this.#report();
+      };
+      // No timer for an immediate restart: even setTimeout(0) costs a loop turn (>= 1 ms).
+      if (decision.delayMs === 0) restart();
+      else this.#restartTimer = setTimeout(restart, decision.delayMs);
     } else if (decision.action === 'give-up') {
       this.#log.error(
         { event: 'supervisor.giving-up', quickExits: decision.quickExits, streakMs: Math.round(decision.streakMs) },
@@ -156,13 +353,38 @@ export class Supervisor {
     }
   }
 
-  #killGroup(): void {
-    this.#child?.signalGroup(constants.signals.SIGKILL);
+  /** SIGKILL to g's process group if it has not exited after the stop timeout. */
+  #armKill(g: Generation, event: string, message: string): void {
+    this.#clearKillTimer(g.number);
+    const { stopTimeoutMs } = this.#options;
+    this.#killTimers.set(
+      g.number,
+      setTimeout(() => {
+        this.#killTimers.delete(g.number);
+        this.#log.warn({ event, pid: g.pid, timeoutMs: stopTimeoutMs }, `${message}: SIGKILL to its process group`);
+        g.child.signalGroup(constants.signals.SIGKILL);
+      }, stopTimeoutMs),
+    );
   }
 
-  #clearRestartTimer(): void {
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    this.#restartTimer = null;
+  #clearKillTimer(number: number): void {
+    const timer = this.#killTimers.get(number);
+    if (timer) clearTimeout(timer);
+    this.#killTimers.delete(number);
+  }
+
+  #clearTimer(which: 'restart' | 'handover'): void {
+    if (which === 'restart') {
+      if (this.#restartTimer) clearTimeout(this.#restartTimer);
+      this.#restartTimer = null;
+    } else {
+      if (this.#handoverTimer) clearTimeout(this.#handoverTimer);
+      this.#handoverTimer = null;
+    }
+  }
+
+  #report(): void {
+    this.#options.onStatus?.(this.status);
   }
 
   /**
@@ -182,9 +404,13 @@ export class Supervisor {
 
   #finish(status: number): void {
     for (const kill of [...this.#orphans]) kill();
-    if (this.#killTimer) clearTimeout(this.#killTimer);
-    this.#clearRestartTimer();
+    for (const number of [...this.#killTimers.keys()]) this.#clearKillTimer(number);
+    this.#clearTimer('restart');
+    this.#clearTimer('handover');
+    // Giving up or exiting with the child's status while an old generation drains: it goes too.
+    for (const number of liveGenerations(this.#handover)) this.#generations.get(number)?.child.signalGroup(constants.signals.SIGKILL);
     this.#state = 'done';
+    this.#report();
     this.#resolveDone(status);
   }
 }

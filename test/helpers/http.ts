@@ -29,3 +29,40 @@ function get(target: { host: string; port: number } | { socketPath: string }, pa
     req.end();
   });
 }
+
+export interface TimedResult {
+  /** ms since the load began */
+  at: number;
+  latencyMs: number;
+  /** 0 for a network error */
+  status: number;
+  body: string;
+}
+
+/** Requests one after another (each a new connection) until stop() resolves; every result is kept. */
+export function loadLoop(port: number): { results: TimedResult[]; stop: () => Promise<TimedResult[]> } {
+  const results: TimedResult[] = [];
+  const t0 = performance.now();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const start = performance.now();
+      let status = 0;
+      let body = '';
+      try {
+        ({ status, body } = await httpGet(port, '/', 5000));
+      } catch (error) {
+        body = (error as Error).message;
+      }
+      results.push({ at: start - t0, latencyMs: performance.now() - start, status, body });
+    }
+  })();
+  return {
+    results,
+    stop: async () => {
+      running = false;
+      await loop;
+      return results;
+    },
+  };
+}

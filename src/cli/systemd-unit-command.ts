@@ -1,0 +1,46 @@
+// `sockvisor systemd-unit [run options] -- COMMAND [ARGS...]`: prints a unit file for that run.
+// The options are checked as `run` checks them (exit 2 on bad input), except the socket paths,
+// which may belong to the service running now.
+import { realpathSync } from 'node:fs';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { planRun } from '../config/run-config.js';
+import { systemdUnit } from '../systemd/unit.js';
+import { createLogger } from './logger.js';
+import { reportError } from './report-error.js';
+import { givenOptions, layeredRunOptions, runOptions, type RunArgs } from './run-command.js';
+
+export const command = 'systemd-unit';
+export const describe = 'print a systemd unit (Type=notify, reload = handover) that runs sockvisor with these options';
+
+export function builder(yargs: Argv): Argv<RunArgs> {
+  return runOptions(yargs.usage('$0 systemd-unit [run options] -- COMMAND [ARGS...]')).example(
+    '$0 systemd-unit -s /run/app/app.sock --socket-owner app:www-data -- uwsgi --ini /srv/app/uwsgi.ini > /etc/systemd/system/app.service',
+    'a unit for uWSGI behind sockvisor',
+  ) as unknown as Argv<RunArgs>;
+}
+
+/** The words after `systemd-unit`: the run options as typed, and COMMAND with its arguments. */
+function splitWords(words: string[], positional: string[]): { runArgs: string[]; command: string[] } {
+  const rest = words.slice(words.indexOf('systemd-unit') + 1);
+  const dashes = rest.indexOf('--');
+  if (dashes >= 0) return { runArgs: rest.slice(0, dashes), command: [...positional, ...rest.slice(dashes + 1)] };
+  return { runArgs: rest.slice(0, rest.length - positional.length), command: positional };
+}
+
+export function handler(argv: ArgumentsCamelCase<RunArgs>): void {
+  const given = givenOptions(argv);
+  const logger = createLogger(given.logFormat, given.logLevel);
+  try {
+    const positional = argv._.map(String);
+    const words = splitWords(hideBin(process.argv), positional);
+    const { runArgs } = words;
+    const { options, command } = layeredRunOptions(argv, words.command);
+    const plan = planRun({ ...options, command }, { cwd: process.cwd(), env: process.env, preflight: false });
+    const script = realpathSync(process.argv[1]!);
+    process.stdout.write(systemdUnit({ plan, execStart: [process.execPath, script], runArgs, commandArgs: command.slice(1), env: process.env }));
+    process.exit(0);
+  } catch (error) {
+    process.exit(reportError(error, logger));
+  }
+}
