@@ -8,12 +8,21 @@
         "native/socket.cc",
         "native/spawn.cc",
         "native/watch.cc",
-        "native/users.cc"
+        "native/users.cc",
+        "native/reaper.cc",
+        "native/guard_channel.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti"]
+    },
+    {
+      "target_name": "sockvisor-guard",
+      "type": "executable",
+      "sources": ["native/guard.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"]
     }
   ]
 }

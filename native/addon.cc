@@ -1,6 +1,8 @@
 // The export table: glue only. Each mechanism lives in its own file.
 #include <napi.h>
 
+#include "guard_channel.h"
+#include "reaper.h"
 #include "socket.h"
 #include "spawn.h"
 #include "users.h"
@@ -14,9 +16,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("ChildWatch", ChildWatch::Define(env));
+  exports.Set("isWatchedChild", Napi::Function::New(env, IsWatchedChildJs));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
   exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
   exports.Set("groupList", Napi::Function::New(env, GroupList));
+  exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
+  exports.Set("reapOrphan", Napi::Function::New(env, ReapOrphan));
+  exports.Set("signalOrphan", Napi::Function::New(env, SignalOrphan));
+  exports.Set("openGuardChannel", Napi::Function::New(env, OpenGuardChannel));
+  exports.Set("guardProtect", Napi::Function::New(env, GuardProtect));
+  exports.Set("guardRelease", Napi::Function::New(env, GuardRelease));
+  exports.Set("duplicateFd", Napi::Function::New(env, DuplicateFd));
   return exports;
 }
 

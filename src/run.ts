@@ -6,6 +6,7 @@ import type { RunPlan } from './config/run-config.js';
 import { describeStop } from './config/run-config.js';
 import { createSockets, removeSocket, type HeldSocket } from './socket/create.js';
 import { formatMode } from './socket/mode.js';
+import { Containment } from './supervisor/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
@@ -50,12 +51,14 @@ export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.Pr
       `holding ${socket.spec.path} (${formatMode(socket.permissions.mode)} ${socket.permissions.owner}:${socket.permissions.group}, backlog ${socket.backlog})`,
     );
   }
+  const containment = Containment.start(logger);
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
     stopSignal: plan.stopSignal,
     stopTimeoutMs: plan.stopTimeoutMs,
     logger,
+    containment,
   });
   logger.debug({ event: 'supervisor.config', stop: describeStop(plan), restart: plan.restart }, 'supervision settings');
   const removeHandlers = installSignalHandlers(supervisor);
@@ -64,6 +67,7 @@ export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.Pr
     return await supervisor.done;
   } finally {
     removeHandlers();
+    await containment.close();
     for (const socket of held) {
       const removed = removeSocket(socket);
       logger.info({ event: 'socket.removed', path: socket.spec.path, removed }, removed ? `removed ${socket.spec.path}` : `left ${socket.spec.path}: it is no longer the socket sockvisor created`);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ExitCode, RunError } from '../errors.js';
 import { describeExit, shellStatus, signalName } from '../child/exit.js';
 import { startChild, type ChildExit, type ChildPlan, type RunningChild } from '../child/process.js';
+import type { Containment } from './containment.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 export interface SupervisorOptions {
@@ -13,9 +14,11 @@ export interface SupervisorOptions {
   stopSignal: number;
   stopTimeoutMs: number;
   logger: Logger;
+  /** reaps and kills what a child leaves in its process group; protects children if sockvisor dies */
+  containment: Containment;
 }
 
-/** How long the workers of a child that died on its own get to finish before their group is killed. */
+/** How long the workers of a child that died on its own get to finish before they are killed. */
 const ORPHAN_GRACE_MS = 1000;
 
 type State = 'idle' | 'running' | 'waiting' | 'stopping' | 'done';
@@ -94,7 +97,7 @@ export class Supervisor {
     this.#generation++;
     let child: RunningChild;
     try {
-      child = startChild(plan);
+      child = startChild(plan, (spawned) => this.#options.containment.adopt(spawned));
     } catch (error) {
       if (this.#generation === 1 || !(error instanceof RunError)) throw error;
       this.#log.error({ event: 'child.spawn-failed', err: error }, error.message);
@@ -125,12 +128,13 @@ export class Supervisor {
 
     if (this.#state === 'stopping') {
       // Workers of the stopped server must not outlive the stop (uWSGI's master waits for them,
-      // but a master that died leaves them orphaned in its group).
-      child?.signalGroup(constants.signals.SIGKILL);
-      this.#finish(ExitCode.ok);
+      // but a master that died leaves them orphaned): whatever is left in its group is killed
+      // by pid before the stop is over. Its group id is not signalled now that it is reaped.
+      if (!child) this.#finish(ExitCode.ok);
+      else void this.#options.containment.settle(child.pid, 0).then(() => this.#finish(ExitCode.ok));
       return;
     }
-    if (child) setTimeout(() => child.signalGroup(constants.signals.SIGKILL), ORPHAN_GRACE_MS).unref();
+    if (child) void this.#options.containment.settle(child.pid, ORPHAN_GRACE_MS);
 
     const decision = this.#policy.decide(exit, performance.now());
     if (decision.action === 'restart') {
