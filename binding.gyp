@@ -10,7 +10,8 @@
         "native/watch.cc",
         "native/users.cc",
         "native/reaper.cc",
-        "native/guard_channel.cc"
+        "native/guard_channel.cc",
+        "native/exit.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -1,6 +1,7 @@
 // The export table: glue only. Each mechanism lives in its own file.
 #include <napi.h>
 
+#include "exit.h"
 #include "guard_channel.h"
 #include "reaper.h"
 #include "socket.h"
@@ -27,6 +28,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("guardProtect", Napi::Function::New(env, GuardProtect));
   exports.Set("guardRelease", Napi::Function::New(env, GuardRelease));
   exports.Set("duplicateFd", Napi::Function::New(env, DuplicateFd));
+  exports.Set("exitImmediately", Napi::Function::New(env, ExitImmediately));
   return exports;
 }
 

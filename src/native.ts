@@ -123,6 +123,7 @@ interface Binding {
   guardProtect(channel: number, pid: number, pidfd: number, timeoutMs: number): GuardAnswer;
   guardRelease(channel: number, pid: number): string | null;
   duplicateFd(fd: number): number;
+  exitImmediately(status: number): never;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -192,3 +193,5 @@ export const guardProtect = (channel: number, pid: number, pidfd: number, timeou
 export const guardRelease = (channel: number, pid: number): string | null => binding.guardRelease(channel, pid);
 /** A close-on-exec copy of fd, owned by the caller. */
 export const duplicateFd = (fd: number): number => binding.duplicateFd(fd);
+/** _exit(status): ends the process without waiting for libuv's thread pool (native/exit.cc). */
+export const exitImmediately = (status: number): never => binding.exitImmediately(status);

@@ -1,8 +1,9 @@
 // `sockvisor [run] [options] -- COMMAND [ARGS...]`: collects options, the library does the rest.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { planRun, type RunOptions } from '../config/run-config.js';
+import { exitImmediately } from '../native.js';
 import { runSockvisor } from '../run.js';
-import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
+import { createLogger, flushLogs, LOG_LEVELS, type LogFormat, type LogLevel } from './logger.js';
 import { reportError } from './report-error.js';
 
 interface RunArgs extends Omit<RunOptions, 'command' | 'socket'> {
@@ -55,5 +56,8 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
     status = reportError(error, logger);
   }
   logger.info({ event: 'supervisor.exit', status }, `sockvisor exits with status ${status}`);
+  // A write stuck in a stderr pipe nobody reads holds a libuv pool thread, and process.exit()
+  // would wait for it forever (libuv joins its pool at exit): past the deadline, leave at once.
+  if (!(await flushLogs(logger))) exitImmediately(status);
   process.exit(status);
 }

@@ -32,6 +32,8 @@ export interface SockvisorProcess {
   records: LogRecord[];
   /** stderr lines that are not JSON (the child's own output) */
   otherLines: string[];
+  /** feeds stderr text read elsewhere (with stderrFd) into records and otherLines */
+  addLog(text: string): void;
   stdout: () => string;
   waitFor(predicate: (r: LogRecord) => boolean, timeoutMs?: number, what?: string): Promise<LogRecord>;
   /** resolves with the exit code (or 128+signal) */
@@ -73,12 +75,13 @@ function findSockvisorBelow(root: number): number | null {
 /** Starts `node dist/src/cli/main.js ARGS` with JSON logs; stopped by stopAllSockvisors() at the latest. */
 export function startSockvisor(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; namespace?: Namespace } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; namespace?: Namespace; stderrFd?: number } = {},
 ): SockvisorProcess {
   const namespace = options.namespace ?? 'none';
   const [file, argv] = commandLine(args, namespace);
   const proc = spawn(file, argv, {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // With stderrFd the test reads sockvisor's log itself (and adds it with addLog()).
+    stdio: ['ignore', 'pipe', options.stderrFd ?? 'pipe'],
     env: { ...process.env, ...options.env },
     cwd: options.cwd ?? repoRoot,
     ...(options.uid !== undefined ? { uid: options.uid } : {}),
@@ -90,7 +93,7 @@ export function startSockvisor(
   let out = '';
   let buffer = '';
   proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+  const addLog = (chunk: string): void => {
     buffer += chunk;
     let nl;
     while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -105,7 +108,8 @@ export function startSockvisor(
       }
     }
     for (const wake of waiters) wake();
-  });
+  };
+  proc.stderr?.setEncoding('utf8').on('data', addLog);
   const exited = once(proc, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   let ownPid: number | null = namespace === 'none' ? proc.pid! : null;
   const handle: SockvisorProcess = {
@@ -123,6 +127,7 @@ export function startSockvisor(
     },
     records,
     otherLines,
+    addLog,
     stdout: () => out,
     exited,
     waitFor(predicate, timeoutMs = 15000, what = 'a log record') {
