@@ -2,6 +2,7 @@
 // dropped its own privileges (which clears PR_SET_PDEATHSIG), kill -9 of the uWSGI master leaves no
 // worker behind, and orphans re-parented to sockvisor are reaped. Real uWSGI, real users, real signals.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGetUnix } from '../helpers/http.js';
@@ -29,6 +30,15 @@ after(async () => {
 /** Starts a request that keeps a uWSGI worker busy for `seconds`; its failure (the worker killed) is expected. */
 function occupyWorker(socketPath: string, seconds: number): void {
   httpGetUnix(socketPath, `/sleep?s=${seconds}`, (seconds + 5) * 1000).catch(() => undefined);
+}
+
+/** The command name of a process (what ps -o comm shows); null when it is gone. */
+function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
 }
 
 /** The uWSGI workers of a master: its children in its process group. */
@@ -59,6 +69,32 @@ test('kill -9 of sockvisor takes down a uWSGI that dropped its own privileges (-
     await sv.exited;
     const gone = await waitUntil(() => processGroupMembers(master).length === 0, 1000);
     assert.ok(gone, `uWSGI outlived kill -9 of sockvisor: ${processGroupMembers(master).join(', ')} still in group ${master}`);
+  } finally {
+    killGroup(master);
+  }
+});
+
+test('a sockvisor-guard killed by someone is replaced, and the child it protected is protected again', async () => {
+  const path = join(dir, 'guard-restart.sock');
+  const sv = startSockvisor(['--', UWSGI, ...uwsgiArgs(['--http-socket', path, '--uid', appUser.name, '--gid', 'www-data'])]);
+  const master = await childPid(sv);
+  try {
+    assert.ok(await waitUntil(() => uidOf(master) === appUser.uid, 10000), 'uWSGI did not switch to --uid');
+    // The guard pins uWSGI's process group with a `sockvisor-pin` process of its own in it.
+    const pinOf = (): number | undefined => processGroupMembers(master).find((pid) => commOf(pid) === 'sockvisor-pin');
+    const firstPin = pinOf();
+    const firstGuard = firstPin === undefined ? null : parentOf(firstPin);
+    assert.ok(firstGuard !== null && commOf(firstGuard) === 'sockvisor-guard', 'no sockvisor-guard pinning the uWSGI group');
+    process.kill(firstGuard, 'SIGKILL');
+    await sv.waitFor((r) => r.event === 'guard.exited');
+    const pinnedAgain = (): boolean => {
+      const pin = pinOf();
+      return pin !== undefined && pin !== firstPin && parentOf(pin) !== firstGuard;
+    };
+    assert.ok(await waitUntil(pinnedAgain, 2000), 'no new sockvisor-guard pinned the uWSGI group');
+    process.kill(sv.pid, 'SIGKILL');
+    await sv.exited;
+    assert.ok(await waitUntil(() => processGroupMembers(master).length === 0, 1000), `uWSGI outlived kill -9 of sockvisor: ${processGroupMembers(master).join(', ')}`);
   } finally {
     killGroup(master);
   }
