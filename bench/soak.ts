@@ -6,7 +6,7 @@
 //
 //   node dist/bench/soak.js [--restarts 1000] [--compare] [--json]
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpGetUnix } from '../test/helpers/http.js';
 import { childrenOf, isAlive, parentOf, processGroupMembers, waitGone, waitUntil, zombieChildrenOf } from '../test/helpers/proc.js';
@@ -113,6 +113,9 @@ stdout_logfile=${dir}/app.log
 redirect_stderr=true
 `,
   );
+  if (!['/usr/bin/supervisord', '/usr/local/bin/supervisord'].some((file) => existsSync(file))) {
+    throw new Error('--compare runs supervisord, which is not installed: apt-get install supervisor (Debian), or leave --compare out.');
+  }
   const proc = spawn('supervisord', ['-c', conf], { stdio: 'ignore' });
   const pid = proc.pid!;
   const masterAfter = async (after?: number): Promise<number> => {
@@ -136,7 +139,7 @@ redirect_stderr=true
   };
 }
 
-async function soak(subject: Subject, socket: string, restarts: number, settleMs: number): Promise<SoakResult> {
+async function soak(subject: Subject, socket: string, restarts: number, settleMs: number): Promise<SoakResult & { left: number[] }> {
   let master = await subject.master();
   await waitServing(socket, master);
   const inode = statSync(socket).ino;
@@ -157,7 +160,7 @@ async function soak(subject: Subject, socket: string, restarts: number, settleMs
   // Orphaned workers get a grace period before they are killed: let the last ones go.
   await new Promise((r) => setTimeout(r, settleMs));
   const after = sample(subject.pid);
-  const leftovers = groups.reduce((n, pgid) => n + processGroupMembers(pgid).length, 0);
+  const left = groups.flatMap((pgid) => processGroupMembers(pgid));
   return {
     supervisor: subject.name,
     restarts,
@@ -167,8 +170,9 @@ async function soak(subject: Subject, socket: string, restarts: number, settleMs
     peakRssKiB: statusField(subject.pid, 'VmHWM'),
     rssTrendKiB,
     orphansKilled: subject.orphansKilled(),
-    leftovers,
+    leftovers: left.length,
     sameSocket: statSync(socket).ino === inode,
+    left,
   };
 }
 
@@ -182,10 +186,21 @@ export async function runSoak(options: { restarts: number; compare?: boolean; se
     for (const kind of kinds) {
       const socket = join(dir, `${kind}.sock`);
       const subject = kind === 'sockvisor' ? await sockvisorSubject(socket) : await supervisordSubject(dir, socket);
+      let left: number[] = [];
       try {
-        results.push(await soak(subject, socket, options.restarts, settleMs));
+        const { left: found, ...result } = await soak(subject, socket, options.restarts, settleMs);
+        left = found;
+        results.push(result);
       } finally {
         await subject.stop();
+        // Workers a supervisor left running: the benchmark started them, it ends them (by pid).
+        for (const pid of left) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone meanwhile
+          }
+        }
         rmSync(socket, { force: true });
       }
     }
