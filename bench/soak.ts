@@ -23,6 +23,7 @@ export interface Sample {
   children: number;
 }
 
+/** One supervisor's soak: the samples before and after, and what was left. */
 export interface SoakResult {
   supervisor: string;
   restarts: number;
