@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGetUnix } from '../helpers/http.js';
 import { childrenOf, existsInProc, isAlive, killGroup, parentOf, processGroupMembers, uidOf, waitUntil, zombieChildrenOf } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
+import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
@@ -55,31 +55,40 @@ async function waitForBusyWorker(socketPath: string, master: number): Promise<vo
   await new Promise((r) => setTimeout(r, 200));
 }
 
-test('kill -9 of sockvisor takes down a uWSGI that dropped its own privileges (--uid/--gid), master and busy worker, within a second', async () => {
-  const path = join(dir, 'uid.sock');
-  // The seed's command line: uWSGI starts as root and switches to --uid/--gid itself, which clears
-  // the parent-death signal sockvisor set (prctl(2)); its worker is busy, so it would not notice
-  // its master's death on its own (uWSGI checks between requests).
+/**
+ * The seed's command line: uWSGI starts as root and switches to --uid/--gid itself, which clears
+ * the parent-death signal sockvisor set (prctl(2)). Returns once the master runs as the app user.
+ */
+async function startUwsgiDroppingPrivileges(path: string): Promise<{ sv: SockvisorProcess; master: number }> {
   const sv = startSockvisor(['--', UWSGI, ...uwsgiArgs(['--http-socket', path, '--uid', appUser.name, '--gid', 'www-data'])]);
   const master = await childPid(sv);
+  assert.ok(await waitUntil(() => uidOf(master) === appUser.uid, 10000), 'uWSGI did not switch to --uid');
+  return { sv, master };
+}
+
+/** kill -9 of sockvisor; asserts that nothing of the master's process group is left a second later. */
+async function killSockvisorAndExpectGroupGone(sv: SockvisorProcess, master: number): Promise<void> {
+  process.kill(sv.pid, 'SIGKILL');
+  await sv.exited;
+  const gone = await waitUntil(() => processGroupMembers(master).length === 0, 1000);
+  assert.ok(gone, `uWSGI outlived kill -9 of sockvisor: ${processGroupMembers(master).join(', ')} still in group ${master}`);
+}
+
+test('kill -9 of sockvisor takes down a uWSGI that dropped its own privileges (--uid/--gid), master and busy worker, within a second', async () => {
+  const path = join(dir, 'uid.sock');
+  const { sv, master } = await startUwsgiDroppingPrivileges(path);
   try {
-    assert.ok(await waitUntil(() => uidOf(master) === appUser.uid, 10000), 'uWSGI did not switch to --uid');
+    // A busy worker would not notice its master's death on its own (uWSGI checks between requests).
     await waitForBusyWorker(path, master);
-    process.kill(sv.pid, 'SIGKILL');
-    await sv.exited;
-    const gone = await waitUntil(() => processGroupMembers(master).length === 0, 1000);
-    assert.ok(gone, `uWSGI outlived kill -9 of sockvisor: ${processGroupMembers(master).join(', ')} still in group ${master}`);
+    await killSockvisorAndExpectGroupGone(sv, master);
   } finally {
     killGroup(master);
   }
 });
 
 test('a sockvisor-guard killed by someone is replaced, and the child it protected is protected again', async () => {
-  const path = join(dir, 'guard-restart.sock');
-  const sv = startSockvisor(['--', UWSGI, ...uwsgiArgs(['--http-socket', path, '--uid', appUser.name, '--gid', 'www-data'])]);
-  const master = await childPid(sv);
+  const { sv, master } = await startUwsgiDroppingPrivileges(join(dir, 'guard-restart.sock'));
   try {
-    assert.ok(await waitUntil(() => uidOf(master) === appUser.uid, 10000), 'uWSGI did not switch to --uid');
     // The guard pins uWSGI's process group with a `sockvisor-pin` process of its own in it.
     const pinOf = (): number | undefined => processGroupMembers(master).find((pid) => commOf(pid) === 'sockvisor-pin');
     const firstPin = pinOf();
@@ -92,9 +101,7 @@ test('a sockvisor-guard killed by someone is replaced, and the child it protecte
       return pin !== undefined && pin !== firstPin && parentOf(pin) !== firstGuard;
     };
     assert.ok(await waitUntil(pinnedAgain, 2000), 'no new sockvisor-guard pinned the uWSGI group');
-    process.kill(sv.pid, 'SIGKILL');
-    await sv.exited;
-    assert.ok(await waitUntil(() => processGroupMembers(master).length === 0, 1000), `uWSGI outlived kill -9 of sockvisor: ${processGroupMembers(master).join(', ')}`);
+    await killSockvisorAndExpectGroupGone(sv, master);
   } finally {
     killGroup(master);
   }
