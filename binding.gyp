@@ -12,12 +12,22 @@
         "native/users.cc",
         "native/acl.cc",
         "native/probe.cc",
-        "native/notify.cc"
+        "native/notify.cc",
+        "native/reaper.cc",
+        "native/guard_channel.cc",
+        "native/exit.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti"]
+    },
+    {
+      "target_name": "sockvisor-guard",
+      "type": "executable",
+      "sources": ["native/guard.cc"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"]
     }
   ]
 }

@@ -4,6 +4,9 @@
 #include "acl.h"
 #include "probe.h"
 #include "notify.h"
+#include "exit.h"
+#include "guard_channel.h"
+#include "reaper.h"
 #include "socket.h"
 #include "spawn.h"
 #include "tcp.h"
@@ -26,6 +29,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("groupList", Napi::Function::New(env, GroupList));
   exports.Set("readAcl", Napi::Function::New(env, ReadAcl));
   exports.Set("connectAs", Napi::Function::New(env, ConnectAs));
+  exports.Set("isWatchedChild", Napi::Function::New(env, IsWatchedChildJs));
+  exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper));
+  exports.Set("reapOrphan", Napi::Function::New(env, ReapOrphan));
+  exports.Set("signalOrphan", Napi::Function::New(env, SignalOrphan));
+  exports.Set("openGuardChannel", Napi::Function::New(env, OpenGuardChannel));
+  exports.Set("guardProtect", Napi::Function::New(env, GuardProtect));
+  exports.Set("guardRelease", Napi::Function::New(env, GuardRelease));
+  exports.Set("duplicateFd", Napi::Function::New(env, DuplicateFd));
+  exports.Set("exitImmediately", Napi::Function::New(env, ExitImmediately));
   return exports;
 }
 

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <unordered_set>
+
 #include "errors.h"
 
 #ifndef SYS_pidfd_send_signal
@@ -18,6 +20,29 @@
 #endif
 
 namespace sockvisor {
+
+namespace {
+// Pids with a live ChildWatch: reaper.cc must never reap them. Touched on the JS thread only.
+std::unordered_set<pid_t> watched;
+
+// The pidfd closes only once libuv has let go of the poll handle (closing a polled fd first
+// could let a new fd take its number while epoll still knows the old one).
+struct ClosingPoll {
+  uv_poll_t handle;
+  int pidfd;
+};
+}  // namespace
+
+bool IsWatchedChild(pid_t pid) { return watched.count(pid) > 0; }
+
+Napi::Value IsWatchedChildJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    ThrowTypeError(env, "isWatchedChild(pid)");
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, IsWatchedChild(info[0].As<Napi::Number>().Int32Value()));
+}
 
 Napi::Function ChildWatch::Define(Napi::Env env) {
   return DefineClass(env, "ChildWatch",
@@ -39,16 +64,18 @@ ChildWatch::ChildWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChildW
   onExit_ = Napi::Persistent(info[2].As<Napi::Function>());
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
-  poll_ = new uv_poll_t;
+  ClosingPoll* poll = new ClosingPoll{{}, pidfd_};
+  poll_ = &poll->handle;
   int rc = uv_poll_init(loop, poll_, pidfd_);
   if (rc == 0) rc = uv_poll_start(poll_, UV_READABLE, &ChildWatch::OnReadable);
   if (rc != 0) {
-    delete poll_;
+    delete poll;
     poll_ = nullptr;
     ThrowSystemError(env, -rc, "uv_poll_start");
     return;
   }
   poll_->data = this;
+  watched.insert(pid_);
   // Kept alive by the loop while the child runs, even if JS drops every reference to it.
   self_ = Napi::Persistent(Value());
 }
@@ -96,12 +123,19 @@ void ChildWatch::Reap() {
   }
 }
 
-// Stops polling and lets the object be collected; the pidfd closes in the destructor.
+// Stops polling and lets the object be collected. The pidfd closes now (with the poll handle),
+// not when the garbage collector gets to the object: restarts must not pile up descriptors.
 void ChildWatch::Release() {
+  watched.erase(pid_);
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) {
+      ClosingPoll* poll = reinterpret_cast<ClosingPoll*>(h);
+      close(poll->pidfd);
+      delete poll;
+    });
     poll_ = nullptr;
+    pidfd_ = -1;
   }
   onExit_.Reset();
   self_.Reset();
@@ -118,8 +152,10 @@ Napi::Value ChildWatch::Signal(const Napi::CallbackInfo& info) {
 Napi::Value ChildWatch::SignalGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int signo = info[0].As<Napi::Number>().Int32Value();
-  // While the leader is unreaped its pid (= the group id) cannot be reused. After it is reaped,
-  // the group id stays allocated as long as any member (an orphaned uWSGI worker) lives.
+  // Only while the leader is unreaped: its pid, which is the group id, cannot be reused until
+  // then. Once it is reaped the id may be reused by the time a member is gone, so orphans left in
+  // the group are signalled one by one, by pid, as sockvisor's own children (reaper.cc).
+  if (exited_) return Napi::String::New(env, "ESRCH");
   if (kill(-pid_, signo) != 0) return Napi::String::New(env, ErrnoName(errno));
   return env.Null();
 }

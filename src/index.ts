@@ -70,7 +70,9 @@ export class Supervisor {
   /** Creates the sockets and starts the first child; throws RunError (126/127) if it cannot be executed. */
   start(): void {
     if (this.#run) throw new Error('Supervisor.start() called twice');
-    this.#run = createRun(this.#plan, this.#logger, this.#env);
+    // Reaping orphans would steal the exits of a host's own child_process children: only a
+    // process that is the supervisor and nothing else (handleSignals) does it.
+    this.#run = createRun(this.#plan, this.#logger, this.#env, { reapOrphans: this.#handleSignals });
     void startRun(this.#run, this.#handleSignals).then(this.#resolveDone);
   }
 

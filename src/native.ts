@@ -1,5 +1,6 @@
 // The one typed door to the C++ addon. Nothing else loads the .node file.
 // Every function takes resolved plain values (numbers, absolute paths): policy stays in TypeScript.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,6 +128,26 @@ export interface NotifyReceiver {
   close(): void;
 }
 
+export interface GuardChannel {
+  /** sockvisor's end: kept for the whole run; its closing (however sockvisor ends) is the guard's signal */
+  ours: number;
+  /** the guard's end: its fd 0, closed in sockvisor once the guard is started */
+  guards: number;
+}
+
+export interface GuardAnswer {
+  /** the child's process group is pinned and is killed as a whole if sockvisor dies */
+  pinned: boolean;
+  /** why it is not pinned (errno code of setpgid or fork), else null */
+  error: string | null;
+}
+
+/** How an orphan that was reaped ended. */
+export interface OrphanExit {
+  code: number | null;
+  signal: number | null;
+}
+
 export interface UserEntry {
   name: string;
   uid: number;
@@ -155,6 +176,15 @@ interface Binding {
   groupList(userName: string, primaryGid: number): number[];
   readAcl(path: string): NativeAclEntry[] | null;
   connectAs(request: ConnectAsRequest): string | null;
+  isWatchedChild(pid: number): boolean;
+  setChildSubreaper(): void;
+  reapOrphan(pid: number): OrphanExit | null;
+  signalOrphan(pid: number, signo: number): string | null;
+  openGuardChannel(): GuardChannel;
+  guardProtect(channel: number, pid: number, pidfd: number, timeoutMs: number): GuardAnswer;
+  guardRelease(channel: number, pid: number): string | null;
+  duplicateFd(fd: number): number;
+  exitImmediately(status: number): never;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -181,6 +211,15 @@ function loadBinding(): Binding {
 }
 
 const binding = loadBinding();
+
+/** The sockvisor-guard executable built next to the addon (native/guard.cc); null when missing. */
+export function guardExecutable(): string | null {
+  for (const build of ['Release', 'Debug']) {
+    const candidate = join(packageRoot, 'build', build, 'sockvisor-guard');
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
 
 /** Creates, owns, chmods and listens a unix socket at exactly request.path; see native/socket.cc. */
 export const createUnixSocket = (request: UnixSocketRequest): CreatedUnixSocket => binding.createUnixSocket(request);
@@ -210,3 +249,22 @@ export const groupList = (userName: string, primaryGid: number): number[] => bin
 export const readAcl = (path: string): NativeAclEntry[] | null => binding.readAcl(path);
 /** As root: connect() to path in a child with another user's credentials; null when it connects, else the errno code. */
 export const connectAs = (request: ConnectAsRequest): string | null => binding.connectAs(request);
+/** Whether pid is a child of sockvisor's own, watched by a ChildWatch (never reaped as an orphan). */
+export const isWatchedChild = (pid: number): boolean => binding.isWatchedChild(pid);
+/** prctl(PR_SET_CHILD_SUBREAPER): orphans below sockvisor become its children (native/reaper.cc). */
+export const setChildSubreaper = (): void => binding.setChildSubreaper();
+/** Reaps an exited orphan by pid (null while it runs); refuses sockvisor's own watched children. */
+export const reapOrphan = (pid: number): OrphanExit | null => binding.reapOrphan(pid);
+/** Signals an unreaped orphan by pid: null, or the errno code (ECHILD: not an orphan of ours). */
+export const signalOrphan = (pid: number, signo: number): string | null => binding.signalOrphan(pid, signo);
+/** The SOCK_SEQPACKET socketpair to sockvisor-guard (native/guard_channel.cc). */
+export const openGuardChannel = (): GuardChannel => binding.openGuardChannel();
+/** Hands a child's pidfd to the guard and waits for its answer; throws when the guard does not answer. */
+export const guardProtect = (channel: number, pid: number, pidfd: number, timeoutMs: number): GuardAnswer =>
+  binding.guardProtect(channel, pid, pidfd, timeoutMs);
+/** Tells the guard a child and its group are done with: null, or the errno code of send. */
+export const guardRelease = (channel: number, pid: number): string | null => binding.guardRelease(channel, pid);
+/** A close-on-exec copy of fd, owned by the caller. */
+export const duplicateFd = (fd: number): number => binding.duplicateFd(fd);
+/** _exit(status): ends the process without waiting for libuv's thread pool (native/exit.cc). */
+export const exitImmediately = (status: number): never => binding.exitImmediately(status);

@@ -9,6 +9,7 @@ import { formatAclEntry } from './socket/acl.js';
 import { formatMode } from './socket/mode.js';
 import { describePermissions, fileMode } from './socket/permissions.js';
 import { formatTcpAddress } from './socket/spec.js';
+import { Containment } from './supervisor/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { SystemdNotifier } from './systemd/notify.js';
@@ -79,12 +80,21 @@ export interface Run {
   done: Promise<number>;
 }
 
+export interface RunOptions {
+  /**
+   * Make this process a child subreaper and reap every orphan below it (default true). Only for a
+   * process that starts nothing through Node's child_process: see supervisor/reaper.ts.
+   */
+  reapOrphans?: boolean;
+}
+
 /** Creates the sockets and the supervisor of a run; nothing is started yet. */
-export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Run {
+export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env, options: RunOptions = {}): Run {
   for (const warning of plan.warnings) logger.warn({ event: 'config.warning' }, warning);
   const held = createSockets(plan.sockets, plan.permissions, plan.backlog);
   for (const socket of held) logHeldSocket(logger, socket);
   const systemd = SystemdNotifier.fromEnv(env, logger);
+  const containment = Containment.start(logger, { reapOrphans: options.reapOrphans ?? true });
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
@@ -94,6 +104,7 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
     readyAfterMs: plan.readyAfterMs,
     handoverTimeoutMs: plan.handoverTimeoutMs,
     logger,
+    containment,
     ...(systemd ? { onStatus: (status) => systemd.update(status) } : {}),
   });
   logger.debug({ event: 'supervisor.config', stop: describeStop(plan), handover: describeHandover(plan), restart: plan.restart }, 'supervision settings');
@@ -104,12 +115,15 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
       try {
         supervisor.start();
       } catch (error) {
+        void containment.close();
         systemd?.close();
         releaseSockets(held, logger);
         throw error;
       }
     },
-    done: supervisor.done.finally(() => {
+    // The sockets go last: only once nothing of any child is left that could still accept on them.
+    done: supervisor.done.finally(async () => {
+      await containment.close();
       systemd?.close();
       releaseSockets(held, logger);
     }),
@@ -134,5 +148,5 @@ export function startRun(run: Run, handleSignals: boolean): Promise<number> {
 
 /** `sockvisor run`: runs until the child is stopped for good, with process signals routed to it; returns the exit status. */
 export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  return startRun(createRun(plan, logger, env), true);
+  return startRun(createRun(plan, logger, env, { reapOrphans: true }), true);
 }

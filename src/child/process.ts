@@ -1,7 +1,7 @@
 // One running child: spawned through the addon, watched through its pidfd.
 import { constants } from 'node:os';
 import { ExitCode, RunError } from '../errors.js';
-import { spawn, watchChild, type ChildWatch, type NativeError } from '../native.js';
+import { spawn, watchChild, type ChildWatch, type NativeError, type SpawnedProcess } from '../native.js';
 import type { ExitStatus } from './exit.js';
 
 /** Everything needed to start the child, resolved: the same for every restart. */
@@ -32,8 +32,11 @@ export interface RunningChild {
   signalGroup(signo: number): string | null;
 }
 
-/** Starts the child; exec failures become RunErrors with exit 126/127 and a sentence. */
-export function startChild(plan: ChildPlan): RunningChild {
+/**
+ * Starts the child; exec failures become RunErrors with exit 126/127 and a sentence. onSpawned
+ * sees the child (pid and pidfd) before anything else runs, e.g. to hand it to sockvisor-guard.
+ */
+export function startChild(plan: ChildPlan, onSpawned?: (spawned: SpawnedProcess) => void): RunningChild {
   const startedAt = performance.now();
   let spawned;
   try {
@@ -54,6 +57,7 @@ export function startChild(plan: ChildPlan): RunningChild {
   } catch (error) {
     throw explainSpawnError(error as NativeError, plan);
   }
+  onSpawned?.(spawned);
   let watch: ChildWatch | undefined;
   const exited = new Promise<ChildExit>((resolve) => {
     watch = watchChild(spawned, (exit) => {

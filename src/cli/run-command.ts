@@ -5,8 +5,9 @@ import type { Argv, ArgumentsCamelCase, Options } from 'yargs';
 import { readConfigFile, type ConfigFile } from '../config/config-file.js';
 import { layerOptions, RUN_OPTIONS, type SockvisorOptions } from '../config/options.js';
 import { planRun } from '../config/run-config.js';
+import { exitImmediately } from '../native.js';
 import { runSockvisor } from '../run.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushLogs } from './logger.js';
 import { reportError } from './report-error.js';
 
 export interface RunArgs {
@@ -84,5 +85,8 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
     status = reportError(error, logger);
   }
   logger.info({ event: 'supervisor.exit', status }, `sockvisor exits with status ${status}`);
+  // A write stuck in a stderr pipe nobody reads holds a libuv pool thread, and process.exit()
+  // would wait for it forever (libuv joins its pool at exit): past the deadline, leave at once.
+  if (!(await flushLogs(logger))) exitImmediately(status);
   process.exit(status);
 }

@@ -9,6 +9,7 @@
 // NotifyAccess=all. uWSGI's master sends READY=1 and lives on.
 import type { Logger } from 'pino';
 import { startChild, type ChildExit, type ChildPlan, type RunningChild } from '../child/process.js';
+import type { SpawnedProcess } from '../native.js';
 import { NotifyChannel, type ChildNotification } from '../child/notify.js';
 
 export type ReadyReason = 'notified' | 'silent';
@@ -27,6 +28,8 @@ export interface GenerationOptions {
   readyAfterMs: number | null;
   logger: Logger;
   events: GenerationEvents;
+  /** sees the child (pid and pidfd) right after fork+exec, before anything else runs */
+  onSpawned?: (spawned: SpawnedProcess) => void;
 }
 
 /** A started child, its notify channel and its readiness. */
@@ -61,7 +64,7 @@ export class Generation {
     );
     const plan: ChildPlan = { ...options.plan, envp: [...options.plan.envp, `NOTIFY_SOCKET=${this.#channel.address}`] };
     try {
-      this.child = startChild(plan);
+      this.child = startChild(plan, options.onSpawned);
     } catch (error) {
       this.#channel.close();
       throw error;

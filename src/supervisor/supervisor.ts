@@ -5,7 +5,8 @@ import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { ExitCode, RunError } from '../errors.js';
 import { describeExit, shellStatus, signalName } from '../child/exit.js';
-import type { ChildExit, ChildPlan, RunningChild } from '../child/process.js';
+import type { ChildExit, ChildPlan } from '../child/process.js';
+import type { Containment } from './containment.js';
 import { Generation, type ReadyReason } from './generation.js';
 import { handoverStep, inHandover, initialHandoverState, liveGenerations, type HandoverEffect, type HandoverEvent, type HandoverState } from './handover.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
@@ -22,6 +23,8 @@ export interface SupervisorOptions {
   /** how long a reload's new child gets to become ready before it is dropped */
   handoverTimeoutMs: number;
   logger: Logger;
+  /** reaps and kills what a child leaves in its process group; protects children if sockvisor dies */
+  containment: Containment;
   /** told after every change of phase, pid, readiness or status (systemd notification) */
   onStatus?: (status: SupervisorStatus) => void;
 }
@@ -39,7 +42,7 @@ export interface SupervisorStatus {
   childStatus: string | null;
 }
 
-/** How long the workers of a child that died on its own get to finish before their group is killed. */
+/** How long the workers of a child that died on its own get to finish before they are killed. */
 const ORPHAN_GRACE_MS = 1000;
 
 type State = 'idle' | 'running' | 'waiting' | 'stopping' | 'done';
@@ -57,8 +60,6 @@ export class Supervisor {
   #restartTimer: NodeJS.Timeout | null = null;
   #handoverTimer: NodeJS.Timeout | null = null;
   readonly #killTimers = new Map<number, NodeJS.Timeout>();
-  /** kills of the groups of children that died on their own, pending their grace time */
-  readonly #orphans = new Set<() => void>();
   #resolveDone!: (status: number) => void;
   /** sockvisor's exit status once supervision is over */
   readonly done: Promise<number>;
@@ -169,6 +170,8 @@ export class Supervisor {
         number,
         readyAfterMs: this.#options.readyAfterMs,
         logger: this.#log,
+        // Before the child can switch users (which clears its parent-death signal): the guard.
+        onSpawned: (spawned) => this.#options.containment.adopt(spawned),
         events: {
           onReady: (g, how) => this.#onReady(g, how),
           onStatus: () => this.#report(),
@@ -225,12 +228,15 @@ export class Supervisor {
     );
     if (this.#state === 'stopping') {
       // Workers of a stopped server must not outlive the stop (uWSGI's master waits for them,
-      // but a master that died leaves them orphaned in its group).
-      g.child.signalGroup(constants.signals.SIGKILL);
-      if (this.#generations.size === 0) this.#finish(ExitCode.ok);
+      // but a master that died leaves them orphaned): whatever is left in its group is killed by
+      // pid before the stop is over. Its group id is not signalled now that its leader is reaped.
+      const settled = this.#options.containment.settle(g.pid, 0);
+      if (this.#generations.size === 0) void settled.then(() => this.#finish(ExitCode.ok));
       return;
     }
-    this.#killOrphansLater(g.child);
+    // Its workers get a grace to finish their requests, then are killed by pid (cut short when
+    // supervision ends: gunicorn's sync worker notices its master's death only every 15 s).
+    void this.#options.containment.settle(g.pid, ORPHAN_GRACE_MS);
     this.#dispatch({ type: 'exited', generation: g.number }, exit);
   }
 
@@ -387,23 +393,7 @@ export class Supervisor {
     this.#options.onStatus?.(this.status);
   }
 
-  /**
-   * Workers a dead child leaves in its group get ORPHAN_GRACE_MS to finish, then SIGKILL; at the
-   * latest when supervision ends: a worker does not inherit PR_SET_PDEATHSIG, and gunicorn's sync
-   * worker notices its master's death only every timeout/2 (15 s), so it would outlive sockvisor.
-   */
-  #killOrphansLater(child: RunningChild): void {
-    const kill = (): void => {
-      clearTimeout(timer);
-      this.#orphans.delete(kill);
-      child.signalGroup(constants.signals.SIGKILL);
-    };
-    const timer = setTimeout(kill, ORPHAN_GRACE_MS).unref();
-    this.#orphans.add(kill);
-  }
-
   #finish(status: number): void {
-    for (const kill of [...this.#orphans]) kill();
     for (const number of [...this.#killTimers.keys()]) this.#clearKillTimer(number);
     this.#clearTimer('restart');
     this.#clearTimer('handover');

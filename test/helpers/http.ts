@@ -66,3 +66,4 @@ export function loadLoop(port: number): { results: TimedResult[]; stop: () => Pr
     },
   };
 }
+

@@ -99,3 +99,55 @@ export function identify(path: string): FileIdentity {
   const st = statSync(path);
   return { ino: st.ino, birth: st.birthtimeMs, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
 }
+
+/** Polls predicate every 20 ms until it holds; false on timeout. */
+export async function waitUntil(predicate: () => boolean, timeoutMs = 10000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (predicate()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return predicate();
+}
+
+/** The real uid a process runs as (the Uid: line of /proc/PID/status); null when it is gone. */
+export function uidOf(pid: number): number | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
+    return line ? Number(line.split(/\s+/)[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Pids whose parent is ppid and that are zombies (state Z): exited, never reaped. */
+export function zombieChildrenOf(ppid: number): number[] {
+  return childrenOf(ppid).filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The parent pid of pid (as this pid namespace sees it); null when it is gone. */
+export function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether /proc/PID exists at all: a zombie does, a reaped process does not. */
+export function existsInProc(pid: number): boolean {
+  try {
+    readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return true;
+  } catch {
+    return false;
+  }
+}

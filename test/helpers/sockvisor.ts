@@ -3,7 +3,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isAlive, processGroupMembers } from './proc.js';
+import { readFileSync } from 'node:fs';
+import { childrenOf, isAlive, processGroupMembers } from './proc.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -15,12 +16,24 @@ export interface LogRecord {
   [key: string]: unknown;
 }
 
+/**
+ * Where sockvisor runs: here (the default), as PID 1 of a new pid namespace, or in one under a
+ * shell that is its PID 1 (`unshare --pid --fork --mount-proc`, util-linux).
+ */
+export type Namespace = 'none' | 'pid1' | 'below-pid1';
+
 export interface SockvisorProcess {
   proc: ChildProcess;
+  /** the process the test started: sockvisor itself, or unshare in a namespace */
   pid: number;
+  namespace: Namespace;
+  /** sockvisor's own pid as seen from here (in a namespace: found below unshare) */
+  sockvisorPid(): Promise<number>;
   records: LogRecord[];
   /** stderr lines that are not JSON (the child's own output) */
   otherLines: string[];
+  /** feeds stderr text read elsewhere (with stderrFd) into records and otherLines */
+  addLog(text: string): void;
   stdout: () => string;
   waitFor(predicate: (r: LogRecord) => boolean, timeoutMs?: number, what?: string): Promise<LogRecord>;
   /** waits until `count` lines of the child's own output (not sockvisor's records) match pattern */
@@ -34,10 +47,43 @@ const running = new Set<SockvisorProcess>();
 /** Every sockvisor and every child it started during this test file: checked by assertNothingLeft(). */
 const started: SockvisorProcess[] = [];
 
+/** The command line that starts sockvisor in the namespace asked for. */
+function commandLine(args: string[], namespace: Namespace): [string, string[]] {
+  const node = [process.execPath, cliPath, '--log-format', 'json', ...args];
+  // --kill-child: if unshare is killed, so is its PID 1 and with it the whole namespace.
+  const unshare = ['--pid', '--fork', '--mount-proc', '--kill-child'];
+  if (namespace === 'pid1') return ['unshare', [...unshare, ...node]];
+  // `; exit $?` keeps the shell from exec'ing node: it stays PID 1, sockvisor runs below it.
+  if (namespace === 'below-pid1') return ['unshare', [...unshare, 'sh', '-c', '"$@"; exit $?', 'sh', ...node]];
+  return [node[0]!, node.slice(1)];
+}
+
+/** The first process below root (depth-first) that is `node <the sockvisor CLI>`. */
+function findSockvisorBelow(root: number): number | null {
+  for (const pid of childrenOf(root)) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[0] === process.execPath && argv[1] === cliPath) return pid;
+    const below = findSockvisorBelow(pid);
+    if (below !== null) return below;
+  }
+  return null;
+}
+
 /** Starts `node dist/src/cli/main.js ARGS` with JSON logs; stopped by stopAllSockvisors() at the latest. */
-export function startSockvisor(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): SockvisorProcess {
-  const proc = spawn(process.execPath, [cliPath, '--log-format', 'json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+export function startSockvisor(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; namespace?: Namespace; stderrFd?: number } = {},
+): SockvisorProcess {
+  const namespace = options.namespace ?? 'none';
+  const [file, argv] = commandLine(args, namespace);
+  const proc = spawn(file, argv, {
+    // With stderrFd the test reads sockvisor's log itself (and adds it with addLog()).
+    stdio: ['ignore', 'pipe', options.stderrFd ?? 'pipe'],
     env: { ...process.env, ...options.env },
     cwd: options.cwd ?? repoRoot,
     ...(options.uid !== undefined ? { uid: options.uid } : {}),
@@ -49,7 +95,7 @@ export function startSockvisor(args: string[], options: { env?: NodeJS.ProcessEn
   let out = '';
   let buffer = '';
   proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+  const addLog = (chunk: string): void => {
     buffer += chunk;
     let nl;
     while ((nl = buffer.indexOf('\n')) >= 0) {
@@ -64,13 +110,26 @@ export function startSockvisor(args: string[], options: { env?: NodeJS.ProcessEn
       }
     }
     for (const wake of waiters) wake();
-  });
+  };
+  proc.stderr?.setEncoding('utf8').on('data', addLog);
   const exited = once(proc, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  let ownPid: number | null = namespace === 'none' ? proc.pid! : null;
   const handle: SockvisorProcess = {
     proc,
     pid: proc.pid!,
+    namespace,
+    async sockvisorPid() {
+      const end = Date.now() + 10000;
+      while (ownPid === null && Date.now() < end && proc.exitCode === null && proc.signalCode === null) {
+        ownPid = findSockvisorBelow(proc.pid!);
+        if (ownPid === null) await new Promise((r) => setTimeout(r, 20));
+      }
+      if (ownPid === null) throw new Error(`no sockvisor found below ${namespace} wrapper ${proc.pid}`);
+      return ownPid;
+    },
     records,
     otherLines,
+    addLog,
     stdout: () => out,
     exited,
     waitFor(predicate, timeoutMs = 15000, what = 'a log record') {
@@ -119,7 +178,15 @@ export function startSockvisor(args: string[], options: { env?: NodeJS.ProcessEn
       return matching();
     },
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      if (proc.exitCode === null && proc.signalCode === null) {
+        // In a namespace, unshare ignores SIGTERM/SIGINT: the signal goes to sockvisor itself.
+        const target = namespace === 'none' ? proc.pid! : await handle.sockvisorPid().catch(() => proc.pid!);
+        try {
+          process.kill(target, signal);
+        } catch {
+          // gone meanwhile
+        }
+      }
       const timer = setTimeout(() => proc.kill('SIGKILL'), 20000);
       const result = await exited;
       clearTimeout(timer);
@@ -178,6 +245,9 @@ export async function assertNothingLeft(timeoutMs = 3000): Promise<void> {
     const found: string[] = [];
     for (const sv of started) {
       if (isAlive(sv.pid)) found.push(`sockvisor ${sv.pid}`);
+      // Pids logged in a namespace are its own. The kernel empties a pid namespace before its PID 1
+      // is gone, and unshare waits for that: unshare gone means nothing is left in there.
+      if (sv.namespace !== 'none') continue;
       for (const r of sv.records) {
         if (r.event !== 'child.started') continue;
         const members = processGroupMembers(r.pid as number);
