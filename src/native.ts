@@ -214,11 +214,13 @@ const binding = loadBinding();
 
 /** The sockvisor-guard executable built next to the addon (native/guard.cc); null when missing. */
 export function guardExecutable(): string | null {
-  for (const build of ['Release', 'Debug']) {
-    const candidate = join(packageRoot, 'build', build, 'sockvisor-guard');
-    if (existsSync(candidate)) return candidate;
-  }
-  return null;
+  const candidates = [
+    join(packageRoot, 'build', 'Release', 'sockvisor-guard'),
+    join(packageRoot, 'build', 'Debug', 'sockvisor-guard'),
+    // shipped next to the prebuilt addon (scripts/prebuild-guard.mjs)
+    join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'sockvisor-guard'),
+  ];
+  return candidates.find((candidate) => existsSync(candidate)) ?? null;
 }
 
 /** Creates, owns, chmods and listens a unix socket at exactly request.path; see native/socket.cc. */

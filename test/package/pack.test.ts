@@ -19,7 +19,7 @@ before(async () => {
   // moves the addon it builds out of build/Release into prebuilds/.
   const copy = join(dir, 'checkout');
   mkdirSync(copy);
-  for (const entry of ['package.json', 'tsconfig.json', 'binding.gyp', 'README.md', 'src', 'native']) cpSync(join(repoRoot, entry), join(copy, entry), { recursive: true });
+  for (const entry of ['package.json', 'tsconfig.json', 'binding.gyp', 'README.md', 'src', 'native', 'scripts']) cpSync(join(repoRoot, entry), join(copy, entry), { recursive: true });
   symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'));
   // prepack compiles the TypeScript and the prebuilt addon (prebuildify) into the package.
   const out = execFileSync('npm', ['pack', '--pack-destination', dir], { cwd: copy, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -41,15 +41,18 @@ function runsForReal(app: string): void {
   const bin = join(app, 'node_modules', '.bin', 'sockvisor');
   assert.equal(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim(), version);
   const path = join(app, 'run.sock');
-  const result = spawnSync(bin, ['--log-format', 'json', '-s', path, '--restart', 'never', '--', 'sh', '-c', `test -S ${path} && echo "LISTEN_FDS=$LISTEN_FDS"`], { encoding: 'utf8' });
+  const result = spawnSync(bin, ['--log-format', 'json', '--log-level', 'debug', '-s', path, '--restart', 'never', '--', 'sh', '-c', `test -S ${path} && echo "LISTEN_FDS=$LISTEN_FDS"`], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout, 'LISTEN_FDS=1\n');
+  // sockvisor-guard ships with the addon: children that drop privileges still die with sockvisor.
+  const events = result.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => (JSON.parse(line) as { event?: string }).event);
+  assert.ok(events.includes('guard.started'), `sockvisor-guard did not start: ${result.stderr}`);
   assert.equal(existsSync(path), false, 'the socket was not removed on exit');
 }
 
 test('the tarball holds the compiled library, its types, the prebuilt addon and the sources to rebuild it, and no tests', () => {
   const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/main.js', 'package/prebuilds/linux-x64/sockvisor.node', 'package/binding.gyp', 'package/native/tcp.cc']) {
+  for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/main.js', 'package/prebuilds/linux-x64/sockvisor.node', 'package/prebuilds/linux-x64/sockvisor-guard', 'package/binding.gyp', 'package/native/tcp.cc']) {
     assert.ok(files.includes(file), `${file} is missing from the package`);
   }
   assert.deepEqual(files.filter((f) => /\/(test|build|src\/[^/]+\.ts$)/.test(f) && !f.endsWith('.d.ts')), []);
