@@ -58,9 +58,11 @@ export interface PreparedArgs {
   uwsgi: boolean;
   /**
    * Whether the child also gets the systemd protocol (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES): not
-   * when {fd} told it its sockets on the command line. A program that honours both adopts each
-   * socket twice: gunicorn 20.1 closes fd 3 after adopting it for --bind fd://3, then fails on
-   * LISTEN_FDS's fd 3 with EBADF (gunicorn/sock.py, create_sockets).
+   * when its command line already names its sockets (uWSGI's fd://N, {fd}). A program that honours
+   * both adopts each socket twice: gunicorn 20.1 closes fd 3 after adopting it for --bind fd://3,
+   * then fails on LISTEN_FDS's fd 3 with EBADF (gunicorn/sock.py, create_sockets); uWSGI 2.0.21
+   * attaches fd 3 a second time ("SystemD socket activation detected", then
+   * "epoll_ctl(): File exists") and its workers wait on the same socket twice.
    */
   listenFds: boolean;
 }
@@ -79,7 +81,7 @@ export function prepareArgs(command: string, args: string[], sockets: PassedSock
       if (socket && !configNamed.some((c) => c.fd === socket.fd)) configNamed.push({ key: option.key, fd: socket.fd });
     }
     const { args: rewritten, unmatched } = rewriteUwsgiArgs(args, sockets, cwd, configNamed);
-    return { args: [...uwsgiDrainArgs(), ...rewritten], unmatched, uwsgi: true, listenFds: true };
+    return { args: [...uwsgiDrainArgs(), ...rewritten], unmatched, uwsgi: true, listenFds: false };
   }
   if (!hasFdPlaceholder(args)) return { args: [...args], unmatched: [], uwsgi: false, listenFds: true };
   const substituted = substituteFds(args, sockets);

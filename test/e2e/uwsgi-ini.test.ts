@@ -92,14 +92,17 @@ test("uwsgi --ini app.ini: the ini's socket, chmod-socket, chown-socket, uid and
   assert.equal(existsSync(path), false);
 });
 
-test('--ini FILE:SECTION, a uwsgi socket for nginx and an HTTP health socket on TCP, both held and named in LISTEN_FDNAMES, through kill -9', async () => {
+test("--ini FILE:SECTION, a uwsgi socket for nginx and an HTTP health socket on TCP, both held and passed with the ini's own options, through kill -9", async () => {
   const path = join(dir, 'prod', 'app.sock');
   const port = await freePort();
   const ini = writeIni('multi.ini', ['[uwsgi]', 'socket = /nonexistent/never-read.sock', '[prod]', ...APP_LINES, `socket = ${path}`, `http-socket = 127.0.0.1:${port}`]);
   const sv = startSockvisor(['-s', `app=${path}`, '-s', `health=127.0.0.1:${port}`, '--', UWSGI, '--ini', `${ini}:prod`]);
   const nginx = await startNginx({ socketPath: path });
   let pid = await childPid(sv);
-  assert.equal(environOf(pid).LISTEN_FDNAMES, 'app:health');
+  const argv = sv.records.find((r) => r.event === 'child.started')!.argv as string[];
+  assert.deepEqual([argv[argv.indexOf('--socket') + 1], argv[argv.indexOf('--http-socket') + 1]], ['fd://3', 'fd://4']);
+  // Told once, on the command line: LISTEN_FDS would make uWSGI attach each socket a second time.
+  assert.equal(environOf(pid).LISTEN_FDS, undefined);
   assert.equal((await httpGet(nginx.port)).status, 200);
   assert.equal((await httpGet(port)).status, 200, 'the health check over TCP');
   await sv.waitForLines(new RegExp(`inherited INET address 127\\.0\\.0\\.1:${port} fd 4`));
