@@ -6,7 +6,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { planRun } from '../config/run-config.js';
 import { systemdUnit } from '../systemd/unit.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushLogs } from './logger.js';
 import { reportError } from './report-error.js';
 import { givenOptions, layeredRunOptions, runOptions, type RunArgs } from './run-command.js';
 
@@ -28,9 +28,10 @@ function splitWords(words: string[], positional: string[]): { runArgs: string[];
   return { runArgs: rest.slice(0, rest.length - positional.length), command: positional };
 }
 
-export function handler(argv: ArgumentsCamelCase<RunArgs>): void {
+export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> {
   const given = givenOptions(argv);
   const logger = createLogger(given.logFormat, given.logLevel);
+  let status = 0;
   try {
     const positional = argv._.map(String);
     const words = splitWords(hideBin(process.argv), positional);
@@ -39,8 +40,10 @@ export function handler(argv: ArgumentsCamelCase<RunArgs>): void {
     const plan = planRun({ ...options, command }, { cwd: process.cwd(), env: process.env, preflight: false });
     const script = realpathSync(process.argv[1]!);
     process.stdout.write(systemdUnit({ plan, execStart: [process.execPath, script], runArgs, commandArgs: command.slice(1), env: process.env }));
-    process.exit(0);
   } catch (error) {
-    process.exit(reportError(error, logger));
+    status = reportError(error, logger);
   }
+  // Log records are written off the event loop (logger.ts): the refusal must reach stderr first.
+  await flushLogs(logger);
+  process.exit(status);
 }
