@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/socket.cc",
+        "native/held_file.cc",
         "native/tcp.cc",
         "native/spawn.cc",
         "native/watch.cc",

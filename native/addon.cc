@@ -6,6 +6,7 @@
 #include "notify.h"
 #include "exit.h"
 #include "guard_channel.h"
+#include "held_file.h"
 #include "reaper.h"
 #include "socket.h"
 #include "spawn.h"
@@ -20,6 +21,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createTcpSocket", Napi::Function::New(env, CreateTcpSocket));
   exports.Set("probeUnixSocket", Napi::Function::New(env, ProbeUnixSocket));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("linkHeldFile", Napi::Function::New(env, LinkHeldFile));
+  exports.Set("changeHeldFile", Napi::Function::New(env, ChangeHeldFile));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("ChildWatch", ChildWatch::Define(env));
   exports.Set("NotifyReceiver", NotifyReceiver::Define(env));

@@ -36,6 +36,8 @@ export interface UnixSocketRequest {
    * instead of chmod, and it sets the mode itself (group bits = mask).
    */
   acl?: NativeAclEntry[];
+  /** also return the O_PATH descriptor of the new file (pathFd): a handle on its inode for repairs */
+  keepPathFd?: boolean;
 }
 
 export interface ConnectAsRequest {
@@ -51,7 +53,12 @@ export interface CreatedUnixSocket {
   /** device and inode of the path as created: removal later checks it is still ours */
   dev: bigint;
   ino: bigint;
+  /** with keepPathFd: an O_PATH, close-on-exec descriptor of the file's inode, owned by the caller */
+  pathFd?: number;
 }
+
+/** One change to a held file's inode (changeHeldFile): chmod, chown, or its access ACL set or removed. */
+export type HeldFileChange = { mode: number } | { uid: number; gid: number } | { acl: NativeAclEntry[] | null };
 
 export interface TcpSocketRequest {
   family: 4 | 6;
@@ -167,6 +174,8 @@ interface Binding {
   createTcpSocket(request: TcpSocketRequest): CreatedTcpSocket;
   probeUnixSocket(path: string): string | null;
   closeFd(fd: number): void;
+  linkHeldFile(pathFd: number, path: string): void;
+  changeHeldFile(pathFd: number, change: HeldFileChange): void;
   spawn(request: SpawnRequest): SpawnedProcess;
   ChildWatch: new (pidfd: number, pid: number, onExit: (exit: NativeExit) => void) => ChildWatch;
   NotifyReceiver: new (address: string, onMessage: (datagram: NotifyDatagram) => void) => NotifyReceiver;
@@ -229,6 +238,13 @@ export const createUnixSocket = (request: UnixSocketRequest): CreatedUnixSocket 
 export const createTcpSocket = (request: TcpSocketRequest): CreatedTcpSocket => binding.createTcpSocket(request);
 /** Connects without blocking: null when a listener answers, else the errno code (ECONNREFUSED: stale). */
 export const probeUnixSocket = (path: string): string | null => binding.probeUnixSocket(path);
+/**
+ * Gives the inode of an O_PATH descriptor the name path (linkat through /proc/self/fd); EEXIST when
+ * path is taken, ENOENT once the inode has no name left; see native/held_file.h.
+ */
+export const linkHeldFile = (pathFd: number, path: string): void => binding.linkHeldFile(pathFd, path);
+/** chmod, chown, or set/remove the access ACL of the inode an O_PATH descriptor holds, never by name. */
+export const changeHeldFile = (pathFd: number, change: HeldFileChange): void => binding.changeHeldFile(pathFd, change);
 /** Closes a descriptor the addon handed out. */
 export const closeFd = (fd: number): void => binding.closeFd(fd);
 /** fork + exec with an exact fd layout; exec failures throw a NativeError (syscall names the step). */
