@@ -12,6 +12,7 @@ import { readListeningSockets } from '../../src/doctor/nearby.js';
 import { closeFd, createUnixSocket } from '../../src/native.js';
 import { startLoadThread, type LoadRecord, type LoadThread } from '../helpers/load-thread.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
+import { notifierCommand, setNotifierMode } from '../helpers/notifier.js';
 import { identify, processGroupMembers, waitUntil } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, runSockvisor, startSockvisor, stopAllSockvisors, type LogRecord, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
@@ -171,6 +172,32 @@ test('rm of both the socket and its anchor, then of the whole folder: a new sock
   checkRequests(t, records, gaps, 'new socket and handover');
   assert.ok(records.filter((r) => r.start > gaps[1]!.backAt).every((r) => r.status === 200));
   assert.deepEqual(sv.records.filter((r) => r.event === 'child.restart'), [], 'a handover, not a restart');
+});
+
+test('a new child on the new socket not ready in time: the handover is tried again 1 s later, and the old socket closed only once it succeeds', async () => {
+  const control = join(dir, 'retry.mode');
+  setNotifierMode(control, 'ready');
+  const path = join(dir, 'retry', 'app.sock');
+  const sv = startSockvisor(['-s', path, '--handover-timeout', '0.5', '--', ...notifierCommand(control)]);
+  const oldPid = await childPid(sv);
+  await sv.waitFor((r) => r.event === 'child.ready' && r.pid === oldPid);
+  await sv.waitFor((r) => r.event === 'socket.watched');
+  setNotifierMode(control, 'hang');
+  process.kill(sv.pid, 'SIGSTOP');
+  unlinkSync(anchorOf(path));
+  unlinkSync(path);
+  process.kill(sv.pid, 'SIGCONT');
+  const failed = await sv.waitFor((r) => r.event === 'handover.failed' && r.reason === 'timeout', 5000, 'the first handover to time out');
+  const retry = await sv.waitFor((r) => r.event === 'handover.retry', 2000, 'a retry to be planned');
+  assert.equal(retry.level, 40);
+  assert.equal(retry.delayMs, 1000);
+  assert.match(retry.msg, new RegExp(`the child ${oldPid} still serves a socket that is no longer at its path \\(the socket .*app\\.sock was made anew\\): trying the handover again in 1 s`));
+  assert.equal(sv.records.some((r) => r.event === 'socket.closed-old'), false, 'the old socket was closed while its child still served it');
+  setNotifierMode(control, 'ready');
+  const done = await sv.waitFor((r) => r.event === 'handover.done', 5000, 'the second handover');
+  assert.ok(done.time as number >= (failed.time as number) + 900, 'the retry came sooner than 1 s');
+  await sv.waitFor((r) => r.event === 'socket.closed-old', 5000, 'the old socket to be closed');
+  assert.equal(sv.records.filter((r) => r.event === 'child.started').length, 3);
 });
 
 test('a regular file, a symlink or a live socket put at the path is left untouched and logged as an error; moved away, the socket is back', async () => {
