@@ -5,6 +5,7 @@
 #include "probe.h"
 #include "notify.h"
 #include "exit.h"
+#include "folder_watch.h"
 #include "guard_channel.h"
 #include "held_file.h"
 #include "reaper.h"
@@ -26,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("ChildWatch", ChildWatch::Define(env));
   exports.Set("NotifyReceiver", NotifyReceiver::Define(env));
+  exports.Set("FolderWatch", FolderWatch::Define(env));
   exports.Set("sendNotify", Napi::Function::New(env, SendNotify));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
   exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));

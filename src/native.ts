@@ -135,6 +135,11 @@ export interface NotifyReceiver {
   close(): void;
 }
 
+export interface FolderWatchHandle {
+  /** stops watching and closes the inotify descriptor; idempotent */
+  close(): void;
+}
+
 export interface GuardChannel {
   /** sockvisor's end: kept for the whole run; its closing (however sockvisor ends) is the guard's signal */
   ours: number;
@@ -179,6 +184,7 @@ interface Binding {
   spawn(request: SpawnRequest): SpawnedProcess;
   ChildWatch: new (pidfd: number, pid: number, onExit: (exit: NativeExit) => void) => ChildWatch;
   NotifyReceiver: new (address: string, onMessage: (datagram: NotifyDatagram) => void) => NotifyReceiver;
+  FolderWatch: new (path: string, onChange: (names: (string | null)[]) => void) => FolderWatchHandle;
   sendNotify(address: string, text: string): string | null;
   lookupUser(nameOrUid: string | number): UserEntry | null;
   lookupGroup(nameOrGid: string | number): GroupEntry | null;
@@ -255,6 +261,12 @@ export const watchChild = (child: SpawnedProcess, onExit: (exit: NativeExit) => 
 /** Binds a NOTIFY_SOCKET ('@name' abstract, or a path) and delivers each datagram on the event loop. */
 export const openNotifyReceiver = (address: string, onMessage: (datagram: NotifyDatagram) => void): NotifyReceiver =>
   new binding.NotifyReceiver(address, onMessage);
+/**
+ * Watches a folder with inotify for entries created, removed, renamed or given new attributes, and
+ * for its own removal or renaming (never for writes); onChange(names) once per wakeup, null naming
+ * the folder itself (or lost events). See native/folder_watch.h.
+ */
+export const watchFolder = (path: string, onChange: (names: (string | null)[]) => void): FolderWatchHandle => new binding.FolderWatch(path, onChange);
 /** One sd_notify(3) datagram to address; null when sent, else the errno code. */
 export const sendNotify = (address: string, text: string): string | null => binding.sendNotify(address, text);
 /** getpwnam_r / getpwuid_r. */

@@ -53,14 +53,7 @@ export class SocketHealer {
     this.#entries = entries;
     this.#options = options;
     this.#log = options.logger;
-    this.#watcher = new FolderWatcher(
-      (dir) => this.#onFolderChange(dir),
-      (dir, error) =>
-        this.#log.error(
-          { event: 'socket.watch-failed', dir, err: error },
-          `watching ${dir} failed (${(error as NodeJS.ErrnoException).code ?? error.message}): a removed or changed socket there is put right at the next change sockvisor sees, if any`,
-        ),
-    );
+    this.#watcher = new FolderWatcher((dir) => this.#onFolderChange(dir));
   }
 
   /** Gives each unix socket its anchor, watches their folders, and checks each once. */
@@ -159,7 +152,7 @@ export class SocketHealer {
     try {
       this.#watcher.arm(dir);
     } catch (error) {
-      this.#problem(entry, 'folder', `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice; for ENOSPC raise fs.inotify.max_user_watches`);
+      this.#problem(entry, 'folder', `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice (ENOSPC: raise the sysctl fs.inotify.max_user_watches; EMFILE: fs.inotify.max_user_instances)`);
       // The repair now is still worth making.
       return true;
     }
