@@ -32,6 +32,8 @@ interface Entry {
   index: number;
   socket: HeldUnixSocket;
   dir: string;
+  /** the folder was a symlink at start (the user's layout, followed then as now) */
+  folderWasLink: boolean;
   /** the anchor was linked at least once: its removal later is a repair worth a warning */
   anchored: boolean;
   /** the last problem logged for the path, the anchor, the folder: logged again only when it changes */
@@ -59,7 +61,7 @@ export class SocketHealer {
   /** Gives each unix socket its anchor, watches their folders, and checks each once. */
   static start(held: HeldSocket[], options: HealerOptions): SocketHealer {
     const entries = held.flatMap((socket, index): Entry[] =>
-      socket.kind === 'unix' ? [{ index, socket, dir: dirname(socket.spec.path), anchored: false, problems: new Map() }] : [],
+      socket.kind === 'unix' ? [{ index, socket, dir: dirname(socket.spec.path), folderWasLink: isSymlink(dirname(socket.spec.path)), anchored: false, problems: new Map() }] : [],
     );
     const healer = new SocketHealer(entries, options);
     for (const entry of entries) {
@@ -109,6 +111,11 @@ export class SocketHealer {
 
   #check(entry: Entry): void {
     if (this.#closed || !this.#options.isActive()) return;
+    // A folder someone replaced by a symlink leads elsewhere: no socket is put there (one lstat).
+    if (!entry.folderWasLink && isSymlink(entry.dir)) {
+      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, then restart sockvisor (it watches the folder, not the one above)`);
+      return;
+    }
     // The path first, the folder after: while the path is missing nginx gets 502s, so the repair
     // comes before anything that can wait (each call costs tens of microseconds).
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -326,6 +333,14 @@ function inspectPath(path: string, held: { dev: bigint; ino: bigint }): PathFind
   return { kind: 'unknown-socket', code: probe };
 }
 
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether the held inode still has a name somewhere (the kernel links it again only then). */
 function isNamed(socket: HeldUnixSocket): boolean {
   return fstatSync(socket.pathFd).nlink > 0;
@@ -353,7 +368,7 @@ function describeAttributes(a: FileAttributes): string {
 }
 
 function notAFolder(dir: string, path: string): string {
-  return `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; move it away and sockvisor makes the folder again`;
+  return `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; move it away, then restart sockvisor (it watches the folder, not the one above)`;
 }
 
 /** The folders from the first missing one down to dir, outermost first. */
