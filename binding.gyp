@@ -11,6 +11,7 @@
         "native/tcp.cc",
         "native/spawn.cc",
         "native/watch.cc",
+        "native/polled_fd.cc",
         "native/users.cc",
         "native/acl.cc",
         "native/probe.cc",

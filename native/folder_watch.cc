@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "polled_fd.h"
 
 namespace sockvisor {
 namespace {
@@ -17,12 +18,6 @@ namespace {
 // IN_ATTRIB also reports link count changes (an rm of another name of the same file).
 constexpr uint32_t kMask = IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
                            IN_MOVE_SELF | IN_ONLYDIR;
-
-// The inotify descriptor closes only once libuv has let go of the poll handle (see watch.cc).
-struct ClosingPoll {
-  uv_poll_t handle;
-  int fd;
-};
 
 }  // namespace
 
@@ -50,23 +45,16 @@ FolderWatch::FolderWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Fold
   }
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
-  ClosingPoll* poll = new ClosingPoll{{}, fd};
-  int rc = uv_poll_init(loop, &poll->handle, fd);
-  if (rc == 0) rc = uv_poll_start(&poll->handle, UV_READABLE, &FolderWatch::OnReadable);
-  if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&poll->handle), [](uv_handle_t* h) {
-      ClosingPoll* p = reinterpret_cast<ClosingPoll*>(h);
-      close(p->fd);
-      delete p;
-    });
+  int rc;
+  poll_ = StartPolling(loop, fd, &FolderWatch::OnReadable, this, &rc);
+  if (poll_ == nullptr) {
+    close(fd);
     ThrowSystemError(env, -rc, "uv_poll_start", path);
     return;
   }
   fd_ = fd;
-  poll_ = &poll->handle;
-  poll_->data = this;
   // Unreferenced: a watch alone does not keep sockvisor running (its children do).
-  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&poll_->handle));
   onChange_ = Napi::Persistent(info[1].As<Napi::Function>());
   // Kept alive while open, even if JS drops every reference: close() releases it.
   self_ = Napi::Persistent(Value());
@@ -119,12 +107,7 @@ void FolderWatch::Drain() {
 
 void FolderWatch::Release() {
   if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) {
-      ClosingPoll* p = reinterpret_cast<ClosingPoll*>(h);
-      close(p->fd);
-      delete p;
-    });
+    StopPolling(poll_);
     poll_ = nullptr;
     fd_ = -1;
   }

@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "polled_fd.h"
+
 namespace sockvisor {
 
 // new FolderWatch(path, onChange): watches the folder `path` (following a symlink to it, as
@@ -27,7 +29,7 @@ class FolderWatch : public Napi::ObjectWrap<FolderWatch> {
   void Release();
 
   int fd_ = -1;
-  uv_poll_t* poll_ = nullptr;
+  PolledFd* poll_ = nullptr;
   Napi::FunctionReference onChange_;
   Napi::ObjectReference self_;
 };
