@@ -91,8 +91,9 @@ export function preflightSocket(spec: UnixSocketSpec, options: PreflightOptions 
   const { path } = spec;
   const missingDirs = checkParents(path, options.acl ?? false);
   const st = missingDirs.length > 0 ? null : lstatOrNull(path);
-  const staleAnchor = options.anchor && missingDirs.length === 0 ? preflightAnchor(path) : null;
-  if (!st) return { spec, missingDirs, stale: null, staleAnchor };
+  // The path first (what the user named), then the anchor's name next to it.
+  const anchor = (): { dev: bigint; ino: bigint } | null => (options.anchor && missingDirs.length === 0 ? preflightAnchor(path) : null);
+  if (!st) return { spec, missingDirs, stale: null, staleAnchor: anchor() };
   if (!st.isSocket()) {
     throw new UsageError(
       `'${path}' is ${kindOf(st)}, not a socket; sockvisor never removes or follows it: move it away yourself, or choose another --socket path.`,
@@ -109,7 +110,7 @@ export function preflightSocket(spec: UnixSocketSpec, options: PreflightOptions 
       `Cannot tell whether the socket '${path}' is still in use (connect failed with ${probe}): remove it yourself if it is stale, or choose another path.`,
     );
   }
-  return { spec, missingDirs, stale: { dev: st.dev, ino: st.ino }, staleAnchor };
+  return { spec, missingDirs, stale: { dev: st.dev, ino: st.ino }, staleAnchor: anchor() };
 }
 
 /** Checks every socket before any is created (a TCP address has no file to check: bind() tells). */
