@@ -52,6 +52,11 @@ export class FolderWatcher {
     return true;
   }
 
+  /** Whether dir has a watch (arm() succeeded for it). */
+  isWatching(dir: string): boolean {
+    return this.#watches.has(dir);
+  }
+
   /** Stops every watch. */
   close(): void {
     for (const { handle } of this.#watches.values()) handle.close();

@@ -71,6 +71,8 @@ export class SocketHealer {
     for (const entry of entries) {
       healer.#guarded(entry, () => {
         healer.#check(entry);
+        // Not watched (the error said why): not claimed either.
+        if (!healer.#watcher.isWatching(entry.dir)) return;
         options.logger.info(
           { event: 'socket.watched', path: entry.socket.spec.path, anchor: anchorPath(entry.socket.spec.path), anchored: entry.anchored },
           entry.anchored
