@@ -78,6 +78,12 @@ int SetAccessAcl(int opath, const std::vector<AclEntry>& entries) {
   return setxattr(proc, kAccessAcl, value.data(), value.size(), 0);
 }
 
+int RemoveAccessAcl(int opath) {
+  char proc[64];
+  std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", opath);
+  return removexattr(proc, kAccessAcl);
+}
+
 std::vector<AclEntry> WithoutPermissions(std::vector<AclEntry> entries) {
   for (AclEntry& e : entries) e.perm = 0;
   return entries;

@@ -22,6 +22,10 @@ bool AclFromJs(Napi::Value value, std::vector<AclEntry>* entries);
 // from ACL_USER_OBJ, group bits from ACL_MASK, other bits from ACL_OTHER. 0, or -1 with errno set.
 int SetAccessAcl(int opath, const std::vector<AclEntry>& entries);
 
+// Removes the access ACL of the file an O_PATH descriptor names (same /proc route); the mode stays.
+// 0, or -1 with errno set (ENODATA: it had none).
+int RemoveAccessAcl(int opath);
+
 // The same entries with every permission cleared: setting this first attaches the named entries to
 // the inode while the mode stays 0000 (see socket.cc for why that order matters).
 std::vector<AclEntry> WithoutPermissions(std::vector<AclEntry> entries);

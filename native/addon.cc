@@ -5,7 +5,9 @@
 #include "probe.h"
 #include "notify.h"
 #include "exit.h"
+#include "folder_watch.h"
 #include "guard_channel.h"
+#include "held_file.h"
 #include "reaper.h"
 #include "socket.h"
 #include "spawn.h"
@@ -20,9 +22,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createTcpSocket", Napi::Function::New(env, CreateTcpSocket));
   exports.Set("probeUnixSocket", Napi::Function::New(env, ProbeUnixSocket));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("linkHeldFile", Napi::Function::New(env, LinkHeldFile));
+  exports.Set("changeHeldFile", Napi::Function::New(env, ChangeHeldFile));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("ChildWatch", ChildWatch::Define(env));
   exports.Set("NotifyReceiver", NotifyReceiver::Define(env));
+  exports.Set("FolderWatch", FolderWatch::Define(env));
   exports.Set("sendNotify", Napi::Function::New(env, SendNotify));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
   exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));

@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -32,11 +31,7 @@
 
 #include "acl.h"
 #include "errors.h"
-
-
-#ifndef SYS_fchmodat2
-#define SYS_fchmodat2 452
-#endif
+#include "held_file.h"
 
 namespace sockvisor {
 namespace {
@@ -47,16 +42,6 @@ bool FillAddress(const std::string& path, sockaddr_un* addr) {
   if (path.empty() || path.size() >= sizeof(addr->sun_path)) return false;
   std::memcpy(addr->sun_path, path.c_str(), path.size());
   return true;
-}
-
-// chmod through an O_PATH fd: fchmod() gives EBADF there and glibc's fchmodat(AT_EMPTY_PATH)
-// gives EINVAL; fchmodat2 (Linux 6.6) works, and /proc/self/fd/N works on older kernels.
-int ChmodOpath(int opath, mode_t mode) {
-  if (syscall(SYS_fchmodat2, opath, "", mode, AT_EMPTY_PATH) == 0) return 0;
-  if (errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return -1;
-  char proc[64];
-  std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", opath);
-  return chmod(proc, mode);
 }
 
 struct Failure {
@@ -78,6 +63,7 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
   int gid = spec.Get("gid").As<Napi::Number>().Int32Value();
   mode_t mode = spec.Get("mode").As<Napi::Number>().Uint32Value() & 0777;
   int backlog = spec.Get("backlog").As<Napi::Number>().Int32Value();
+  bool keepPathFd = spec.Has("keepPathFd") && spec.Get("keepPathFd").ToBoolean().Value();
   std::vector<AclEntry> acl;
   if (spec.Has("acl") && !spec.Get("acl").IsUndefined() && !AclFromJs(spec.Get("acl"), &acl)) {
     ThrowTypeError(env, "createUnixSocket: acl must be [{ tag, perm, id }]");
@@ -133,9 +119,14 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, failure.err, failure.syscall, path);
     return env.Undefined();
   }
-  close(opath);
-
   Napi::Object result = Napi::Object::New(env);
+  // The descriptor the path was verified and given its permissions through: kept, it names this
+  // very inode for repairs later (held_file.h), whatever is done to the path meanwhile.
+  if (keepPathFd) {
+    result.Set("pathFd", Napi::Number::New(env, opath));
+  } else {
+    close(opath);
+  }
   result.Set("fd", Napi::Number::New(env, fd));
   result.Set("dev", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_dev)));
   result.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));

@@ -2,8 +2,9 @@
 #include <napi.h>
 
 namespace sockvisor {
-// createUnixSocket({ path, uid, gid, mode, backlog, acl? }) -> { fd, dev, ino }; with acl (entries
-// as in acl.h) the ACL sets the mode instead of chmod
+// createUnixSocket({ path, uid, gid, mode, backlog, acl?, keepPathFd? }) -> { fd, dev, ino, pathFd? };
+// with acl (entries as in acl.h) the ACL sets the mode instead of chmod; with keepPathFd the
+// O_PATH descriptor of the new file is returned too (close-on-exec), for held_file.h
 Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info);
 // probeUnixSocket(path) -> null when something accepts connections there, else the errno code string
 Napi::Value ProbeUnixSocket(const Napi::CallbackInfo& info);

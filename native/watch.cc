@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "errors.h"
+#include "polled_fd.h"
 
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
@@ -24,13 +25,6 @@ namespace sockvisor {
 namespace {
 // Pids with a live ChildWatch: reaper.cc must never reap them. Touched on the JS thread only.
 std::unordered_set<pid_t> watched;
-
-// The pidfd closes only once libuv has let go of the poll handle (closing a polled fd first
-// could let a new fd take its number while epoll still knows the old one).
-struct ClosingPoll {
-  uv_poll_t handle;
-  int pidfd;
-};
 }  // namespace
 
 bool IsWatchedChild(pid_t pid) { return watched.count(pid) > 0; }
@@ -64,17 +58,12 @@ ChildWatch::ChildWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChildW
   onExit_ = Napi::Persistent(info[2].As<Napi::Function>());
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
-  ClosingPoll* poll = new ClosingPoll{{}, pidfd_};
-  poll_ = &poll->handle;
-  int rc = uv_poll_init(loop, poll_, pidfd_);
-  if (rc == 0) rc = uv_poll_start(poll_, UV_READABLE, &ChildWatch::OnReadable);
-  if (rc != 0) {
-    delete poll;
-    poll_ = nullptr;
+  int rc;
+  poll_ = StartPolling(loop, pidfd_, &ChildWatch::OnReadable, this, &rc);
+  if (poll_ == nullptr) {
     ThrowSystemError(env, -rc, "uv_poll_start");
     return;
   }
-  poll_->data = this;
   watched.insert(pid_);
   // Kept alive by the loop while the child runs, even if JS drops every reference to it.
   self_ = Napi::Persistent(Value());
@@ -128,12 +117,7 @@ void ChildWatch::Reap() {
 void ChildWatch::Release() {
   watched.erase(pid_);
   if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) {
-      ClosingPoll* poll = reinterpret_cast<ClosingPoll*>(h);
-      close(poll->pidfd);
-      delete poll;
-    });
+    StopPolling(poll_);
     poll_ = nullptr;
     pidfd_ = -1;
   }

@@ -2,6 +2,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "polled_fd.h"
+
 namespace sockvisor {
 
 // Whether a live ChildWatch owns pid (reaper.cc reaps only the others).
@@ -30,7 +32,7 @@ class ChildWatch : public Napi::ObjectWrap<ChildWatch> {
   int pidfd_;
   int pid_;
   bool exited_ = false;
-  uv_poll_t* poll_ = nullptr;
+  PolledFd* poll_ = nullptr;
   Napi::FunctionReference onExit_;
   Napi::ObjectReference self_;
 };

@@ -36,6 +36,8 @@ export interface UnixSocketRequest {
    * instead of chmod, and it sets the mode itself (group bits = mask).
    */
   acl?: NativeAclEntry[];
+  /** also return the O_PATH descriptor of the new file (pathFd): a handle on its inode for repairs */
+  keepPathFd?: boolean;
 }
 
 export interface ConnectAsRequest {
@@ -51,7 +53,12 @@ export interface CreatedUnixSocket {
   /** device and inode of the path as created: removal later checks it is still ours */
   dev: bigint;
   ino: bigint;
+  /** with keepPathFd: an O_PATH, close-on-exec descriptor of the file's inode, owned by the caller */
+  pathFd?: number;
 }
+
+/** One change to a held file's inode (changeHeldFile): chmod, chown, or its access ACL set or removed. */
+export type HeldFileChange = { mode: number } | { uid: number; gid: number } | { acl: NativeAclEntry[] | null };
 
 export interface TcpSocketRequest {
   family: 4 | 6;
@@ -128,6 +135,11 @@ export interface NotifyReceiver {
   close(): void;
 }
 
+export interface FolderWatchHandle {
+  /** stops watching and closes the inotify descriptor; idempotent */
+  close(): void;
+}
+
 export interface GuardChannel {
   /** sockvisor's end: kept for the whole run; its closing (however sockvisor ends) is the guard's signal */
   ours: number;
@@ -167,9 +179,12 @@ interface Binding {
   createTcpSocket(request: TcpSocketRequest): CreatedTcpSocket;
   probeUnixSocket(path: string): string | null;
   closeFd(fd: number): void;
+  linkHeldFile(pathFd: number, path: string): void;
+  changeHeldFile(pathFd: number, change: HeldFileChange): void;
   spawn(request: SpawnRequest): SpawnedProcess;
   ChildWatch: new (pidfd: number, pid: number, onExit: (exit: NativeExit) => void) => ChildWatch;
   NotifyReceiver: new (address: string, onMessage: (datagram: NotifyDatagram) => void) => NotifyReceiver;
+  FolderWatch: new (path: string, onChange: (names: (string | null)[]) => void) => FolderWatchHandle;
   sendNotify(address: string, text: string): string | null;
   lookupUser(nameOrUid: string | number): UserEntry | null;
   lookupGroup(nameOrGid: string | number): GroupEntry | null;
@@ -229,6 +244,13 @@ export const createUnixSocket = (request: UnixSocketRequest): CreatedUnixSocket 
 export const createTcpSocket = (request: TcpSocketRequest): CreatedTcpSocket => binding.createTcpSocket(request);
 /** Connects without blocking: null when a listener answers, else the errno code (ECONNREFUSED: stale). */
 export const probeUnixSocket = (path: string): string | null => binding.probeUnixSocket(path);
+/**
+ * Gives the inode of an O_PATH descriptor the name path (linkat through /proc/self/fd); EEXIST when
+ * path is taken, ENOENT once the inode has no name left; see native/held_file.h.
+ */
+export const linkHeldFile = (pathFd: number, path: string): void => binding.linkHeldFile(pathFd, path);
+/** chmod, chown, or set/remove the access ACL of the inode an O_PATH descriptor holds, never by name. */
+export const changeHeldFile = (pathFd: number, change: HeldFileChange): void => binding.changeHeldFile(pathFd, change);
 /** Closes a descriptor the addon handed out. */
 export const closeFd = (fd: number): void => binding.closeFd(fd);
 /** fork + exec with an exact fd layout; exec failures throw a NativeError (syscall names the step). */
@@ -239,6 +261,12 @@ export const watchChild = (child: SpawnedProcess, onExit: (exit: NativeExit) => 
 /** Binds a NOTIFY_SOCKET ('@name' abstract, or a path) and delivers each datagram on the event loop. */
 export const openNotifyReceiver = (address: string, onMessage: (datagram: NotifyDatagram) => void): NotifyReceiver =>
   new binding.NotifyReceiver(address, onMessage);
+/**
+ * Watches a folder with inotify for entries created, removed, renamed or given new attributes, and
+ * for its own removal or renaming (never for writes); onChange(names) once per wakeup, null naming
+ * the folder itself (or lost events). See native/folder_watch.h.
+ */
+export const watchFolder = (path: string, onChange: (names: (string | null)[]) => void): FolderWatchHandle => new binding.FolderWatch(path, onChange);
 /** One sd_notify(3) datagram to address; null when sent, else the errno code. */
 export const sendNotify = (address: string, text: string): string | null => binding.sendNotify(address, text);
 /** getpwnam_r / getpwuid_r. */

@@ -4,7 +4,8 @@ import { childEnvironment } from './child/environment.js';
 import type { ChildPlan } from './child/process.js';
 import type { RunPlan } from './config/run-config.js';
 import { describeHandover, describeStop } from './config/run-config.js';
-import { createSockets, removeSocket, type HeldSocket } from './socket/create.js';
+import { closeHeldSocket, createSockets, removeSocket, type HeldSocket, type HeldUnixSocket } from './socket/create.js';
+import { SocketHealer } from './socket/healer.js';
 import { formatAclEntry } from './socket/acl.js';
 import { formatMode } from './socket/mode.js';
 import { describePermissions, fileMode } from './socket/permissions.js';
@@ -95,6 +96,7 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
   for (const socket of held) logHeldSocket(logger, socket);
   const systemd = SystemdNotifier.fromEnv(env, logger);
   const containment = Containment.start(logger, { reapOrphans: options.reapOrphans ?? true });
+  let healer: SocketHealer | null = null;
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
@@ -108,6 +110,16 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
     ...(systemd ? { onStatus: (status) => systemd.update(status) } : {}),
   });
   logger.debug({ event: 'supervisor.config', stop: describeStop(plan), handover: describeHandover(plan), restart: plan.restart }, 'supervision settings');
+  // A socket made anew at its path (the old one had no name left): the children move to it, at the
+  // same fd number, and sockvisor's copy of the old one is closed once no child uses it.
+  const onReplaced = (index: number, fresh: HeldUnixSocket, old: HeldUnixSocket): void => {
+    held[index] = fresh;
+    supervisor.replacePlan(childPlan(plan, held, env), `the socket ${fresh.spec.path} was made anew`);
+    void supervisor.whenFdUnused(old.fd).then(() => {
+      closeHeldSocket(old);
+      logger.info({ event: 'socket.closed-old', path: old.spec.path, inode: Number(old.ino) }, `closed the old socket of ${old.spec.path} (inode ${old.ino}): no child uses it any more`);
+    });
+  };
   return {
     supervisor,
     sockets: held,
@@ -120,9 +132,13 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
         releaseSockets(held, logger);
         throw error;
       }
+      // Watched from the first child on: a socket removed or changed by hand is put right at once.
+      healer = SocketHealer.start(held, { logger, isActive: () => supervisor.status.phase !== 'stopping', onReplaced });
     },
     // The sockets go last: only once nothing of any child is left that could still accept on them.
+    // The healer goes first: the removal of the sockets on stop is no damage to repair.
     done: supervisor.done.finally(async () => {
+      healer?.close();
       await containment.close();
       systemd?.close();
       releaseSockets(held, logger);

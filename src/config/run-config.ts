@@ -242,7 +242,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   }
 
   // Everything that can be refused is checked; the path checks come last, just before creation.
-  const sockets = context.preflight === false ? specs.map((spec) => ({ spec, missingDirs: [], stale: null })) : preflightSockets(specs, { acl: permissions.acl !== null });
+  const sockets = context.preflight === false ? specs.map((spec) => ({ spec, missingDirs: [], stale: null })) : preflightSockets(specs, { acl: permissions.acl !== null, anchor: true });
   return {
     sockets,
     permissions,

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { RunError, ExitCode } from '../errors.js';
 import { closeFd, createTcpSocket, createUnixSocket, type NativeError } from '../native.js';
 import { toNativeAcl } from './acl.js';
+import { anchorPath } from './anchor.js';
 import type { SocketPermissions } from './permissions.js';
 import { noAclSupport, type SocketPreflight } from './preflight.js';
 import { formatTcpAddress, type TcpSocketSpec, type UnixSocketSpec } from './spec.js';
@@ -15,6 +16,11 @@ export interface HeldUnixSocket {
   fd: number;
   dev: bigint;
   ino: bigint;
+  /**
+   * An O_PATH descriptor of the socket file's inode, kept from its creation: its mode and owner are
+   * repaired, and its name linked back, through it (socket/healer.ts), never through the path.
+   */
+  pathFd: number;
   permissions: SocketPermissions;
   backlog: number;
   /** folders sockvisor made for it, removed again on stop when empty */
@@ -45,7 +51,7 @@ export function defaultBacklog(): number {
 }
 
 /** Whether path still names the inode recorded, so that only our own file is ever removed. */
-function isSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
+export function isSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
   try {
     const st = lstatSync(path, { bigint: true });
     return st.isSocket() && st.dev === id.dev && st.ino === id.ino;
@@ -54,7 +60,8 @@ function isSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
   }
 }
 
-function makeDirs(dirs: string[]): void {
+/** Makes the folders, outermost first, each 0755. */
+export function makeDirs(dirs: string[]): void {
   for (const dir of dirs) {
     mkdirSync(dir);
     // 0755 whatever the umask, like systemd's DirectoryMode=: nginx must be able to search it.
@@ -103,11 +110,12 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
   const spec = pre.spec;
   const { path } = spec;
   makeDirs(pre.missingDirs);
-  if (pre.stale) {
-    if (!isSameFile(path, pre.stale)) {
-      throw new RunError(`The stale socket '${path}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
-    }
-    unlinkSync(path);
+  if (pre.stale && !removeStale(path, pre.stale)) {
+    throw new RunError(`The stale socket '${path}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
+  }
+  // The anchor of a sockvisor that was killed: a second name of its stale socket.
+  if (pre.staleAnchor && !removeStale(anchorPath(path), pre.staleAnchor)) {
+    throw new RunError(`The stale socket '${anchorPath(path)}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
   }
   try {
     const created = createUnixSocket({
@@ -117,8 +125,9 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
       mode: permissions.mode,
       backlog,
       ...(permissions.acl ? { acl: toNativeAcl(permissions.acl) } : {}),
+      keepPathFd: true,
     });
-    return { kind: 'unix', spec, fd: created.fd, dev: created.dev, ino: created.ino, permissions, backlog, createdDirs: pre.missingDirs };
+    return { kind: 'unix', spec, fd: created.fd, dev: created.dev, ino: created.ino, pathFd: created.pathFd!, permissions, backlog, createdDirs: [...pre.missingDirs] };
   } catch (error) {
     // The addon removed its own half-made socket; the folders are ours to remove.
     removeDirs(pre.missingDirs);
@@ -145,6 +154,17 @@ function hintFor(code: string): string {
   }
 }
 
+/**
+ * Removes a stale socket file found earlier, only if path still names that very file; false when it
+ * changed meanwhile (then nothing is removed). The check and the unlink are two calls: a file put in
+ * between by someone who may write the folder would be removed, as at any stale-socket replacement.
+ */
+export function removeStale(path: string, stale: { dev: bigint; ino: bigint }): boolean {
+  if (!isSameFile(path, stale)) return false;
+  unlinkSync(path);
+  return true;
+}
+
 /** Creates all sockets, undoing the ones already made if a later one fails. */
 export function createSockets(pres: SocketPreflight[], permissions: SocketPermissions, backlog: number): HeldSocket[] {
   const held: HeldSocket[] = [];
@@ -168,9 +188,15 @@ export function removeSocket(socket: HeldSocket): boolean {
   }
   const removed = isSameFile(socket.spec.path, socket);
   if (removed) unlinkSync(socket.spec.path);
-  closeQuietly(socket.fd);
+  closeHeldSocket(socket);
   removeDirs(socket.createdDirs);
   return removed;
+}
+
+/** Closes a unix socket's descriptors and removes nothing: for a socket another one took the place of. */
+export function closeHeldSocket(socket: HeldUnixSocket): void {
+  closeQuietly(socket.fd);
+  closeQuietly(socket.pathFd);
 }
 
 function closeQuietly(fd: number): void {

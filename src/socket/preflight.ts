@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { probeUnixSocket } from '../native.js';
 import { supportsAcl } from './acl.js';
+import { preflightAnchor } from './anchor.js';
 import { fileSystemOf } from './mounts.js';
 import type { SocketSpec, UnixSocketSpec } from './spec.js';
 
@@ -15,6 +16,8 @@ export interface SocketPreflight {
   missingDirs: string[];
   /** a stale socket file at the path, to be replaced if it is still the same inode */
   stale: { dev: bigint; ino: bigint } | null;
+  /** a stale socket at the anchor's name (socket/anchor.ts), removed with the stale socket */
+  staleAnchor?: { dev: bigint; ino: bigint } | null;
 }
 
 function lstatOrNull(path: string): BigIntStats | null {
@@ -27,7 +30,7 @@ function lstatOrNull(path: string): BigIntStats | null {
 }
 
 /** Names what a non-socket file is, for error sentences. */
-function kindOf(st: BigIntStats): string {
+export function kindOf(st: BigIntStats): string {
   if (st.isSymbolicLink()) return 'a symbolic link';
   if (st.isDirectory()) return 'a directory';
   if (st.isFile()) return 'a regular file';
@@ -79,6 +82,8 @@ export function noAclSupport(path: string, dir: string): UsageError {
 export interface PreflightOptions {
   /** the sockets get an ACL (--socket-allow): their folders must support one */
   acl?: boolean;
+  /** each socket gets an anchor (sockvisor run's self-healing): its name must be free or stale */
+  anchor?: boolean;
 }
 
 /** Checks one socket path; throws a UsageError naming the path and the fix. */
@@ -86,7 +91,9 @@ export function preflightSocket(spec: UnixSocketSpec, options: PreflightOptions 
   const { path } = spec;
   const missingDirs = checkParents(path, options.acl ?? false);
   const st = missingDirs.length > 0 ? null : lstatOrNull(path);
-  if (!st) return { spec, missingDirs, stale: null };
+  // The path first (what the user named), then the anchor's name next to it.
+  const anchor = (): { dev: bigint; ino: bigint } | null => (options.anchor && missingDirs.length === 0 ? preflightAnchor(path) : null);
+  if (!st) return { spec, missingDirs, stale: null, staleAnchor: anchor() };
   if (!st.isSocket()) {
     throw new UsageError(
       `'${path}' is ${kindOf(st)}, not a socket; sockvisor never removes or follows it: move it away yourself, or choose another --socket path.`,
@@ -103,7 +110,7 @@ export function preflightSocket(spec: UnixSocketSpec, options: PreflightOptions 
       `Cannot tell whether the socket '${path}' is still in use (connect failed with ${probe}): remove it yourself if it is stale, or choose another path.`,
     );
   }
-  return { spec, missingDirs, stale: { dev: st.dev, ino: st.ino } };
+  return { spec, missingDirs, stale: { dev: st.dev, ino: st.ino }, staleAnchor: anchor() };
 }
 
 /** Checks every socket before any is created (a TCP address has no file to check: bind() tells). */

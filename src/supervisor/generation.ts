@@ -35,6 +35,8 @@ export interface GenerationOptions {
 /** A started child, its notify channel and its readiness. */
 export class Generation {
   readonly number: number;
+  /** what it was started with: the supervisor's plan at the time (its fds, after a socket was made anew) */
+  readonly plan: ChildPlan;
   readonly child: RunningChild;
   #ready = false;
   #notifier = false;
@@ -47,6 +49,7 @@ export class Generation {
   /** Spawns the child; exec failures throw (RunError) with nothing left open. */
   constructor(options: GenerationOptions) {
     this.number = options.number;
+    this.plan = options.plan;
     this.#events = options.events;
     this.#log = options.logger;
     this.#channel = new NotifyChannel(

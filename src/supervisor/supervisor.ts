@@ -45,11 +45,22 @@ export interface SupervisorStatus {
 /** How long the workers of a child that died on its own get to finish before they are killed. */
 const ORPHAN_GRACE_MS = 1000;
 
+/** Retries of a handover to a new plan (a socket made anew): 1 s, doubling, at most 30 s apart. */
+const PLAN_RETRY_FIRST_MS = 1000;
+const PLAN_RETRY_MAX_MS = 30_000;
+
 type State = 'idle' | 'running' | 'waiting' | 'stopping' | 'done';
 
 /** Supervises the current generation (and, during a handover, the next and the retiring ones). */
 export class Supervisor {
   readonly #options: SupervisorOptions;
+  /** what new generations are started with: options.child until a socket is made anew (replacePlan) */
+  #plan: ChildPlan;
+  /** why the plan was last replaced, for the log */
+  #planReason = '';
+  #planRetries = 0;
+  #planRetryTimer: NodeJS.Timeout | null = null;
+  readonly #fdWaiters: { fd: number; resolve: () => void }[] = [];
   readonly #policy: RestartPolicy;
   readonly #log: Logger;
   #state: State = 'idle';
@@ -66,6 +77,7 @@ export class Supervisor {
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
+    this.#plan = options.child;
     this.#policy = new RestartPolicy(options.restart);
     this.#log = options.logger;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -122,6 +134,34 @@ export class Supervisor {
     this.#dispatch({ type: 'reload' });
   }
 
+  /**
+   * Starts every later generation with `plan` (a socket made anew at its path has another fd in
+   * sockvisor; the child still gets it at the same fd number) and hands over to one now. If that
+   * handover fails, it is tried again, 1 s later, then doubling up to 30 s, until a generation
+   * started with the new plan serves.
+   */
+  replacePlan(plan: ChildPlan, reason: string): void {
+    this.#plan = plan;
+    this.#planReason = reason;
+    this.#planRetries = 0;
+    this.#clearTimer('plan-retry');
+    this.#settleFdWaiters();
+    if (this.#state !== 'running' && this.#state !== 'waiting') return;
+    this.#log.info({ event: 'supervisor.reload', reason }, `handing over to a new child (${reason})`);
+    this.#dispatch({ type: 'reload' });
+  }
+
+  /**
+   * Settles once no running generation was started with fd and the plan no longer has it (or
+   * supervision is over): then sockvisor's copy of an old socket can be closed.
+   */
+  whenFdUnused(fd: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#fdWaiters.push({ fd, resolve });
+      this.#settleFdWaiters();
+    });
+  }
+
   /** Stops every child (stop signal, then SIGKILL to its group after the timeout) and settles done with 0. */
   stop(reason: string): void {
     if (this.#state === 'done') return;
@@ -132,6 +172,7 @@ export class Supervisor {
     }
     this.#clearTimer('restart');
     this.#clearTimer('handover');
+    this.#clearTimer('plan-retry');
     this.#state = 'stopping';
     const { stopSignal } = this.#options;
     const current = this.#current;
@@ -162,7 +203,7 @@ export class Supervisor {
   /** Starts a generation; null when it could not be started (logged). The very first failure throws. */
   #startGeneration(role: 'current' | 'candidate'): Generation | null {
     const number = ++this.#lastGeneration;
-    const plan = this.#options.child;
+    const plan = this.#plan;
     let generation: Generation;
     try {
       generation = new Generation({
@@ -214,6 +255,7 @@ export class Supervisor {
   #onExit(g: Generation, exit: ChildExit): void {
     this.#generations.delete(g.number);
     this.#clearKillTimer(g.number);
+    this.#settleFdWaiters();
     const expected = this.#state === 'stopping' || this.#handover.retiring.includes(g.number);
     this.#log[expected ? 'info' : 'warn'](
       {
@@ -244,7 +286,39 @@ export class Supervisor {
     const { state, effects } = handoverStep(this.#handover, event);
     this.#handover = state;
     for (const effect of effects) this.#apply(effect, exit);
+    // After every effect: a queued reload may have started the next candidate meanwhile.
+    if (effects.some((e) => e.type === 'handover-failed')) this.#retryOutdatedPlan();
     this.#report();
+  }
+
+  /** The current generation runs an old plan (its socket is no longer at the path) and no handover is under way: try again later. */
+  #retryOutdatedPlan(): void {
+    const current = this.#current;
+    if (this.#state !== 'running' || !current || current.plan === this.#plan || inHandover(this.#handover) || this.#planRetryTimer) return;
+    const delayMs = Math.min(PLAN_RETRY_FIRST_MS * 2 ** this.#planRetries, PLAN_RETRY_MAX_MS);
+    this.#planRetries++;
+    this.#log.warn(
+      { event: 'handover.retry', reason: this.#planReason, delayMs, attempt: this.#planRetries + 1, pid: current.pid },
+      `the child ${current.pid} still serves a socket that is no longer at its path (${this.#planReason}): trying the handover again in ${delayMs / 1000} s`,
+    );
+    this.#planRetryTimer = setTimeout(() => {
+      this.#planRetryTimer = null;
+      if (this.#state !== 'running' && this.#state !== 'waiting') return;
+      this.#dispatch({ type: 'reload' });
+    }, delayMs);
+  }
+
+  /** Settles the whenFdUnused waiters whose fd no generation and no longer the plan uses. */
+  #settleFdWaiters(): void {
+    const inUse = new Set(this.#plan.fds);
+    if (this.#state !== 'done') for (const g of this.#generations.values()) for (const fd of g.plan.fds) inUse.add(fd);
+    for (let i = this.#fdWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.#fdWaiters[i]!;
+      if (this.#state === 'done' || !inUse.has(waiter.fd)) {
+        this.#fdWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
   }
 
   #apply(effect: HandoverEffect, exit: ChildExit | undefined): void {
@@ -254,6 +328,7 @@ export class Supervisor {
         const candidate = this.#startGeneration('candidate');
         if (!candidate) {
           this.#log.error({ event: 'handover.failed', reason: 'spawn' }, 'handover abandoned: the new child could not be started; the current one keeps serving');
+          this.#retryOutdatedPlan();
           return;
         }
         const { handoverTimeoutMs } = this.#options;
@@ -379,13 +454,16 @@ export class Supervisor {
     this.#killTimers.delete(number);
   }
 
-  #clearTimer(which: 'restart' | 'handover'): void {
+  #clearTimer(which: 'restart' | 'handover' | 'plan-retry'): void {
     if (which === 'restart') {
       if (this.#restartTimer) clearTimeout(this.#restartTimer);
       this.#restartTimer = null;
-    } else {
+    } else if (which === 'handover') {
       if (this.#handoverTimer) clearTimeout(this.#handoverTimer);
       this.#handoverTimer = null;
+    } else {
+      if (this.#planRetryTimer) clearTimeout(this.#planRetryTimer);
+      this.#planRetryTimer = null;
     }
   }
 
@@ -397,9 +475,11 @@ export class Supervisor {
     for (const number of [...this.#killTimers.keys()]) this.#clearKillTimer(number);
     this.#clearTimer('restart');
     this.#clearTimer('handover');
+    this.#clearTimer('plan-retry');
     // Giving up or exiting with the child's status while an old generation drains: it goes too.
     for (const number of liveGenerations(this.#handover)) this.#generations.get(number)?.child.signalGroup(constants.signals.SIGKILL);
     this.#state = 'done';
+    this.#settleFdWaiters();
     this.#report();
     this.#resolveDone(status);
   }

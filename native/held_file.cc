@@ -1,0 +1,96 @@
+// The held socket file, changed through its O_PATH descriptor (see held_file.h).
+#include "held_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "acl.h"
+#include "errors.h"
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+namespace sockvisor {
+namespace {
+
+std::string ProcPath(int fd) {
+  char proc[64];
+  std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+  return proc;
+}
+
+bool ReadFd(const Napi::CallbackInfo& info, const char* usage, int* fd) {
+  if (info.Length() < 2 || !info[0].IsNumber()) {
+    ThrowTypeError(info.Env(), usage);
+    return false;
+  }
+  *fd = info[0].As<Napi::Number>().Int32Value();
+  return true;
+}
+
+}  // namespace
+
+int ChmodOpath(int opath, mode_t mode) {
+  if (syscall(SYS_fchmodat2, opath, "", mode, AT_EMPTY_PATH) == 0) return 0;
+  if (errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return -1;
+  return chmod(ProcPath(opath).c_str(), mode);
+}
+
+Napi::Value LinkHeldFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ReadFd(info, "linkHeldFile expects (pathFd, path)", &fd)) return env.Undefined();
+  if (!info[1].IsString()) {
+    ThrowTypeError(env, "linkHeldFile expects (pathFd, path)");
+    return env.Undefined();
+  }
+  std::string path = info[1].As<Napi::String>().Utf8Value();
+  // linkat(fd, "", AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; following the /proc magic link
+  // of the descriptor is allowed to its owner (linkat(2), "AT_SYMLINK_FOLLOW").
+  if (linkat(AT_FDCWD, ProcPath(fd).c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    ThrowSystemError(env, errno, "link", path);
+  }
+  return env.Undefined();
+}
+
+Napi::Value ChangeHeldFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "changeHeldFile expects (pathFd, { mode } | { uid, gid } | { acl })";
+  int fd;
+  if (!ReadFd(info, usage, &fd)) return env.Undefined();
+  if (!info[1].IsObject()) {
+    ThrowTypeError(env, usage);
+    return env.Undefined();
+  }
+  Napi::Object change = info[1].As<Napi::Object>();
+  if (change.Get("mode").IsNumber()) {
+    mode_t mode = change.Get("mode").As<Napi::Number>().Uint32Value() & 0777;
+    if (ChmodOpath(fd, mode) != 0) ThrowSystemError(env, errno, "chmod", ProcPath(fd));
+  } else if (change.Get("uid").IsNumber() && change.Get("gid").IsNumber()) {
+    int uid = change.Get("uid").As<Napi::Number>().Int32Value();
+    int gid = change.Get("gid").As<Napi::Number>().Int32Value();
+    if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0) ThrowSystemError(env, errno, "fchownat", ProcPath(fd));
+  } else if (change.Has("acl") && change.Get("acl").IsNull()) {
+    if (RemoveAccessAcl(fd) != 0 && errno != ENODATA) ThrowSystemError(env, errno, "removexattr", ProcPath(fd));
+  } else if (change.Has("acl")) {
+    std::vector<AclEntry> acl;
+    if (!AclFromJs(change.Get("acl"), &acl)) {
+      ThrowTypeError(env, usage);
+      return env.Undefined();
+    }
+    if (SetAccessAcl(fd, acl) != 0) ThrowSystemError(env, errno, "setxattr", ProcPath(fd));
+  } else {
+    ThrowTypeError(env, usage);
+  }
+  return env.Undefined();
+}
+
+}  // namespace sockvisor

@@ -1,0 +1,384 @@
+// Self-healing of the held unix sockets: inotify (socket/folder-watch.ts) says when something
+// happened to a socket file, its anchor or its folder; socket/heal.ts decides; this module looks
+// (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor (never by name) and
+// logs each one as a warning saying what it found. It never throws: a repair that fails is logged
+// and tried again at the next change.
+import { fstatSync, lstatSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, probeUnixSocket, readAcl, type NativeAclEntry, type NativeError } from '../native.js';
+import { formatAclEntry, fromNativeAcl, toNativeAcl } from './acl.js';
+import { anchorPath, isAnchored, removeAnchor } from './anchor.js';
+import { createSocket, makeDirs, removeStale, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { FolderWatcher } from './folder-watch.js';
+import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './heal.js';
+import { formatMode } from './mode.js';
+import { describePermissions, fileMode } from './permissions.js';
+import { kindOf } from './preflight.js';
+
+export interface HealerOptions {
+  logger: Logger;
+  /** repairs are made only while this says so: not while sockvisor stops (it removes the sockets itself) */
+  isActive(): boolean;
+  /**
+   * A new socket took the place of `old` at its path (the old one had no name left): the children
+   * must move to it. `old` is closed by the caller once no child uses it.
+   */
+  onReplaced(index: number, fresh: HeldUnixSocket, old: HeldUnixSocket): void;
+}
+
+interface Entry {
+  /** into the run's held sockets */
+  index: number;
+  socket: HeldUnixSocket;
+  dir: string;
+  /** the folder was a symlink at start (the user's layout, followed then as now) */
+  folderWasLink: boolean;
+  /** the anchor was linked at least once: its removal later is a repair worth a warning */
+  anchored: boolean;
+  /** the last problem logged for the path, the anchor, the folder: logged again only when it changes */
+  problems: Map<'path' | 'anchor' | 'folder', string>;
+}
+
+/** look-again: the path changed meanwhile (EEXIST); folder-missing: it must be made (again) first */
+type Outcome = 'done' | 'look-again' | 'folder-missing';
+
+/** Watches the held unix sockets and puts each right when it is removed, replaced or changed by hand. */
+export class SocketHealer {
+  readonly #options: HealerOptions;
+  readonly #log: Logger;
+  readonly #entries: Entry[];
+  readonly #watcher: FolderWatcher;
+  #closed = false;
+
+  private constructor(entries: Entry[], options: HealerOptions) {
+    this.#entries = entries;
+    this.#options = options;
+    this.#log = options.logger;
+    this.#watcher = new FolderWatcher((dir) => this.#onFolderChange(dir));
+  }
+
+  /** Gives each unix socket its anchor, watches their folders, and checks each once. */
+  static start(held: HeldSocket[], options: HealerOptions): SocketHealer {
+    const entries = held.flatMap((socket, index): Entry[] =>
+      socket.kind === 'unix' ? [{ index, socket, dir: dirname(socket.spec.path), folderWasLink: isSymlink(dirname(socket.spec.path)), anchored: false, problems: new Map() }] : [],
+    );
+    const healer = new SocketHealer(entries, options);
+    for (const entry of entries) {
+      healer.#watcher.addName(entry.dir, basename(entry.socket.spec.path));
+      healer.#watcher.addName(entry.dir, basename(anchorPath(entry.socket.spec.path)));
+    }
+    for (const entry of entries) {
+      healer.#guarded(entry, () => {
+        healer.#check(entry);
+        // Not watched (the error said why): not claimed either.
+        if (!healer.#watcher.isWatching(entry.dir)) return;
+        options.logger.info(
+          { event: 'socket.watched', path: entry.socket.spec.path, anchor: anchorPath(entry.socket.spec.path), anchored: entry.anchored },
+          entry.anchored
+            ? `watching ${entry.socket.spec.path}: removed, replaced or changed by hand, it is put right at once (second name: ${anchorPath(entry.socket.spec.path)})`
+            : `watching ${entry.socket.spec.path}: removed, replaced or changed by hand, it is put right at once`,
+        );
+      });
+    }
+    return healer;
+  }
+
+  /** Stops watching and removes the anchors that are still the held sockets' own. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watcher.close();
+    for (const { socket } of this.#entries) {
+      try {
+        removeAnchor(socket.spec.path, socket);
+      } catch (error) {
+        this.#log.warn({ event: 'socket.anchor-left', path: anchorPath(socket.spec.path), err: error }, `could not remove ${anchorPath(socket.spec.path)} (${(error as NativeError).code})`);
+      }
+    }
+  }
+
+  #onFolderChange(dir: string): void {
+    for (const entry of this.#entries) if (entry.dir === dir) this.#guarded(entry, () => this.#check(entry));
+  }
+
+  /** Runs a check; anything unexpected is logged, never thrown into the event loop (it would end sockvisor). */
+  #guarded(entry: Entry, check: () => void): void {
+    try {
+      check();
+    } catch (error) {
+      this.#log.error({ event: 'socket.heal-failed', path: entry.socket.spec.path, err: error }, `checking the socket ${entry.socket.spec.path} failed: ${(error as Error).message}`);
+    }
+  }
+
+  #check(entry: Entry): void {
+    if (this.#closed || !this.#options.isActive()) return;
+    // A folder someone replaced by a symlink leads elsewhere: no socket is put there (one lstat).
+    if (!entry.folderWasLink && isSymlink(entry.dir)) {
+      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, then restart sockvisor (it watches the folder, not the one above)`);
+      return;
+    }
+    // The path first, the folder after: while the path is missing nginx gets 502s, so the repair
+    // comes before anything that can wait (each call costs tens of microseconds).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found = inspectPath(entry.socket.spec.path, entry.socket);
+      const outcome = this.#repair(entry, found, decidePathRepair(found, isNamed(entry.socket)));
+      if (outcome === 'done') break;
+      if (outcome === 'folder-missing' && !this.#ensureFolder(entry)) return;
+    }
+    if (!this.#ensureFolder(entry)) return;
+    this.#checkAnchor(entry);
+  }
+
+  /** The folder: made again (0755) when removed, watched anew when it is another one now; false when it cannot hold the socket. */
+  #ensureFolder(entry: Entry): boolean {
+    const { dir } = entry;
+    const path = entry.socket.spec.path;
+    let st;
+    try {
+      st = statSync(dir, { throwIfNoEntry: false });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.#problem(entry, 'folder', code === 'ENOTDIR' ? notAFolder(dir, path) : `cannot examine the folder ${dir} of the socket ${path} (${code})`);
+      return false;
+    }
+    if (st && !st.isDirectory()) {
+      this.#problem(entry, 'folder', notAFolder(dir, path));
+      return false;
+    }
+    if (!st) {
+      let made: string[];
+      try {
+        made = missingFolders(dir);
+        makeDirs(made);
+      } catch (mkdirError) {
+        this.#problem(entry, 'folder', `the folder ${dir} of the socket ${path} was removed and cannot be made again (${(mkdirError as NodeJS.ErrnoException).code})`);
+        return false;
+      }
+      for (const d of made) if (!entry.socket.createdDirs.includes(d)) entry.socket.createdDirs.push(d);
+      this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders: made }, `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`);
+    }
+    try {
+      this.#watcher.arm(dir);
+    } catch (error) {
+      this.#problem(entry, 'folder', `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice (ENOSPC: raise the sysctl fs.inotify.max_user_watches; EMFILE: fs.inotify.max_user_instances)`);
+      // The repair now is still worth making.
+      return true;
+    }
+    entry.problems.delete('folder');
+    return true;
+  }
+
+  #repair(entry: Entry, found: PathFinding, repair: PathRepair): Outcome {
+    const { socket } = entry;
+    const path = socket.spec.path;
+    switch (repair.action) {
+      case 'check-permissions':
+        entry.problems.delete('path');
+        this.#repairPermissions(entry);
+        return 'done';
+      case 'leave':
+        this.#problem(
+          entry,
+          'path',
+          `the socket path ${path} now holds ${describeFinding(found)}, not the socket sockvisor holds, so nginx cannot reach the app there; ${repair.why}: move it away and sockvisor puts its socket back at once (or stop sockvisor and choose another --socket path)`,
+          { found: found.kind },
+        );
+        return 'done';
+      case 'relink':
+      case 'create':
+        if (repair.stale && !removeStale(path, repair.stale)) return 'look-again';
+        return repair.action === 'relink' ? this.#relink(entry, found) : this.#create(entry, found);
+    }
+  }
+
+  /** Links the held inode back at the path: the same socket, its permissions, the child on it untouched. */
+  #relink(entry: Entry, found: PathFinding): Outcome {
+    const { socket } = entry;
+    const path = socket.spec.path;
+    try {
+      linkHeldFile(socket.pathFd, path);
+    } catch (error) {
+      const code = (error as NativeError).code;
+      if (code === 'EEXIST') return 'look-again';
+      if (code === 'ENOTDIR' || (code === 'ENOENT' && isNamed(socket))) return 'folder-missing';
+      // ENOENT: its last name went meanwhile; EPERM: fs.protected_hardlinks (someone else owns it now).
+      this.#log.warn({ event: 'socket.relink-failed', path, code }, `could not link the socket ${path} back (${code}): making a new one instead`);
+      return this.#create(entry, found);
+    }
+    entry.problems.delete('path');
+    const what = found.kind === 'missing' ? `someone removed the socket ${path}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
+    this.#log.warn(
+      { event: 'socket.healed', path, action: 'relinked', found: found.kind, inode: Number(socket.ino) },
+      `${what}: linked the same socket back (inode ${socket.ino}, kept by its second name ${anchorPath(path)}); nothing else changes`,
+    );
+    return 'done';
+  }
+
+  /** The held inode has no name left: a new socket at the path (born 0000, then its permissions), and a handover to it. */
+  #create(entry: Entry, found: PathFinding): Outcome {
+    const old = entry.socket;
+    const path = old.spec.path;
+    let fresh: HeldUnixSocket;
+    try {
+      fresh = createSocket({ spec: old.spec, missingDirs: [], stale: null }, old.permissions, old.backlog) as HeldUnixSocket;
+    } catch (error) {
+      const cause = (error as Error).cause as NativeError | undefined;
+      if (cause?.code === 'EADDRINUSE') return 'look-again';
+      if (cause?.code === 'ENOENT' || cause?.code === 'ENOTDIR') return 'folder-missing';
+      this.#problem(entry, 'path', `the socket ${path} was removed and a new one cannot be made: ${(error as Error).message}`);
+      return 'done';
+    }
+    fresh.createdDirs = old.createdDirs;
+    // An anchor still naming the old inode (linking back was refused) would keep the new one from its own.
+    if (isAnchored(path, old)) removeAnchor(path, old);
+    entry.socket = fresh;
+    entry.anchored = false;
+    entry.problems.delete('path');
+    const what = found.kind === 'missing' ? `someone removed the socket ${path} and its second name ${anchorPath(path)}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
+    this.#log.warn(
+      { event: 'socket.healed', path, action: 'created', found: found.kind, inode: Number(fresh.ino), oldInode: Number(old.ino) },
+      `${what}: made a new socket there (${describePermissions(fresh.permissions)}, inode ${fresh.ino}); a new child takes over on it, then the old one finishes its requests and exits`,
+    );
+    this.#options.onReplaced(entry.index, fresh, old);
+    return 'done';
+  }
+
+  /** Mode, owner and ACL of the held inode, compared with what they should be, and restored in place. */
+  #repairPermissions(entry: Entry): void {
+    const { socket } = entry;
+    const path = socket.spec.path;
+    const found = heldAttributes(socket);
+    const p = socket.permissions;
+    const wanted: FileAttributes = { mode: fileMode(p), uid: p.uid, gid: p.gid, acl: p.acl ? toNativeAcl(p.acl) : null };
+    const steps = permissionRepair(found, wanted);
+    if (steps.length === 0) return;
+    try {
+      for (const step of steps) changeHeldFile(socket.pathFd, step);
+    } catch (error) {
+      const e = error as NativeError;
+      this.#problem(entry, 'path', `someone changed the socket ${path} to ${describeAttributes(found)} and it cannot be restored (${e.syscall}: ${e.code}): restore ${describePermissions(p)} by hand`);
+      return;
+    }
+    this.#log.warn(
+      { event: 'socket.healed', path, action: 'permissions-restored', found: describeAttributes(found), restored: describePermissions(p) },
+      `someone changed the socket ${path}: found ${describeAttributes(found)}, restored ${describePermissions(p)}`,
+    );
+  }
+
+  /** The anchor: linked again when removed; something else at its name is left alone (said once). */
+  #checkAnchor(entry: Entry): void {
+    const { socket } = entry;
+    const path = socket.spec.path;
+    const anchor = anchorPath(path);
+    const found = inspectPath(anchor, socket);
+    if (found.kind === 'ours') {
+      entry.anchored = true;
+      entry.problems.delete('anchor');
+      return;
+    }
+    if (!isNamed(socket)) return;
+    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeStale(anchor, found))) {
+      try {
+        linkHeldFile(socket.pathFd, anchor);
+      } catch (error) {
+        const code = (error as NativeError).code;
+        if (code !== 'EEXIST') {
+          this.#problem(entry, 'anchor', `cannot give the socket ${path} its second name ${anchor} (${code}): if the socket is removed, sockvisor makes a new one and hands the child over to it, instead of linking the same socket back`);
+        }
+        return;
+      }
+      if (entry.anchored) {
+        this.#log.warn({ event: 'socket.healed', path: anchor, action: 'anchor-relinked', found: found.kind }, `someone removed ${anchor}, the second name of the socket ${path}: linked it again`);
+      }
+      entry.anchored = true;
+      entry.problems.delete('anchor');
+      return;
+    }
+    this.#problem(
+      entry,
+      'anchor',
+      `'${anchor}' holds ${describeFinding(found)}, not a second name of the socket ${path}: sockvisor leaves it alone; if the socket is removed, sockvisor makes a new one and hands the child over to it, instead of linking the same socket back`,
+    );
+  }
+
+  /** Logs a problem once (as an error for the path and folder, a warning for the anchor), not at every change. */
+  #problem(entry: Entry, where: 'path' | 'anchor' | 'folder', message: string, fields: Record<string, unknown> = {}): void {
+    if (entry.problems.get(where) === message) return;
+    entry.problems.set(where, message);
+    const level = where === 'anchor' ? 'warn' : 'error';
+    this.#log[level]({ event: where === 'anchor' ? 'socket.anchor-problem' : 'socket.heal-refused', path: entry.socket.spec.path, ...fields }, message);
+  }
+}
+
+/** What is at path (the socket's, or its anchor's): the held inode, nothing, or something else (a socket is probed with connect()). */
+function inspectPath(path: string, held: { dev: bigint; ino: bigint }): PathFinding {
+  let st;
+  try {
+    // No exception for the usual case, a removed file: building one costs more than the lstat.
+    st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // The folder itself is gone or replaced: the repair finds out (folder-missing).
+    if (code === 'ENOTDIR') return { kind: 'missing' };
+    return { kind: 'not-a-socket', what: `something sockvisor cannot examine (lstat: ${code})` };
+  }
+  if (!st) return { kind: 'missing' };
+  if (!st.isSocket()) {
+    const kind = kindOf(st);
+    return { kind: 'not-a-socket', what: kind === 'not a socket' ? 'a file that is not a socket' : kind };
+  }
+  if (st.dev === held.dev && st.ino === held.ino) return { kind: 'ours' };
+  const probe = probeUnixSocket(path);
+  if (probe === null || probe === 'EAGAIN') return { kind: 'live-socket' };
+  if (probe === 'ECONNREFUSED') return { kind: 'stale-socket', dev: st.dev, ino: st.ino };
+  return { kind: 'unknown-socket', code: probe };
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the held inode still has a name somewhere (the kernel links it again only then). */
+function isNamed(socket: HeldUnixSocket): boolean {
+  return fstatSync(socket.pathFd).nlink > 0;
+}
+
+/** The held inode's mode, owner and ACL, read through its descriptor (getxattr follows /proc/self/fd/N to it). */
+function heldAttributes(socket: HeldUnixSocket): FileAttributes {
+  const st = fstatSync(socket.pathFd);
+  let acl: NativeAclEntry[] | null;
+  try {
+    acl = readAcl(`/proc/self/fd/${socket.pathFd}`);
+  } catch (error) {
+    if ((error as NativeError).code !== 'EOPNOTSUPP') throw error;
+    acl = null;
+  }
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl };
+}
+
+/** 0777 nobody:nogroup, + ACL user:evil:rw- when it has named entries. */
+function describeAttributes(a: FileAttributes): string {
+  const owner = lookupUser(a.uid)?.name ?? String(a.uid);
+  const group = lookupGroup(a.gid)?.name ?? String(a.gid);
+  const named = a.acl ? fromNativeAcl(a.acl).filter((e) => e.tag === 'user' || e.tag === 'group') : [];
+  return `${formatMode(a.mode)} ${owner}:${group}${named.length > 0 ? ` + ACL ${named.map(formatAclEntry).join(',')}` : ''}`;
+}
+
+function notAFolder(dir: string, path: string): string {
+  return `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; move it away, then restart sockvisor (it watches the folder, not the one above)`;
+}
+
+/** The folders from the first missing one down to dir, outermost first. */
+function missingFolders(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = dir; dirname(d) !== d; d = dirname(d)) {
+    if (statSync(d, { throwIfNoEntry: false })) break;
+    missing.unshift(d);
+  }
+  return missing;
+}

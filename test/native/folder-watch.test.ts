@@ -1,0 +1,48 @@
+// The addon's inotify watch on a folder (native/folder_watch.cc): what a socket file can go through
+// is reported by name, the folder's own removal without one, and writes to a file next to it not at all.
+import assert from 'node:assert/strict';
+import { appendFileSync, chmodSync, mkdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { watchFolder } from '../../src/native.js';
+import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+
+let dir: string;
+before(async () => {
+  dir = await makeTempDir('sockvisor-watch-');
+});
+after(cleanupTempDirs);
+
+/** Runs change() and collects the names the watch reports in the next 50 ms. */
+async function reported(folder: string, change: () => void): Promise<(string | null)[]> {
+  const names: (string | null)[] = [];
+  const watch = watchFolder(folder, (batch) => names.push(...batch));
+  try {
+    change();
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    watch.close();
+  }
+  return names;
+}
+
+test('create, chmod, rename and remove are reported by name; 1,000 writes to a file next to it are not reported at all', async () => {
+  const folder = join(dir, 'a');
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'app.log'), '');
+  assert.deepEqual(await reported(folder, () => {
+    for (let i = 0; i < 1000; i++) appendFileSync(join(folder, 'app.log'), 'a request\n');
+  }), []);
+  assert.deepEqual(await reported(folder, () => writeFileSync(join(folder, 'x'), '')), ['x']);
+  assert.deepEqual(await reported(folder, () => chmodSync(join(folder, 'x'), 0o600)), ['x']);
+  assert.deepEqual(await reported(folder, () => renameSync(join(folder, 'x'), join(folder, 'y'))), ['x', 'y']);
+  assert.deepEqual(await reported(folder, () => unlinkSync(join(folder, 'y'))), ['y']);
+});
+
+test('the folder itself removed: reported without a name; a missing folder cannot be watched (ENOENT)', async () => {
+  const folder = join(dir, 'b');
+  mkdirSync(folder);
+  const names = await reported(folder, () => rmdirSync(folder));
+  assert.ok(names.includes(null), `got ${JSON.stringify(names)}`);
+  assert.throws(() => watchFolder(folder, () => {}), { code: 'ENOENT', syscall: 'inotify_add_watch', path: folder });
+});
