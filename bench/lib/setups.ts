@@ -116,7 +116,17 @@ export async function startSockvisorSetup(dir: string, processes: number, env: N
   const socketPath = join(dir, 'sockvisor.sock');
   const args = [cliPath, '--log-format', 'json', '-s', socketPath, '--socket-owner', 'root:www-data', ...extra, '--', ...(command ?? [UWSGI, ...appArgs(processes)])];
   const proc = startGroup(process.execPath, args, env, join(dir, 'sockvisor.log'));
-  const child = (): number | null => childrenOf(proc.pid!)[0] ?? null;
+  // The current child as sockvisor's log names it: sockvisor's other children are sockvisor-guard
+  // and, for a moment after a kill -9, the dead master's workers (sockvisor is their subreaper).
+  const logFile = join(dir, 'sockvisor.log');
+  const child = (): number | null => {
+    const started = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"event":"child.started"'))
+      .map((line) => (JSON.parse(line) as { pid: number }).pid);
+    const pid = started.at(-1);
+    return pid !== undefined && isAlive(pid) && childrenOf(proc.pid!).includes(pid) ? pid : null;
+  };
   await waitFor('sockvisor to start its child', () => child() !== null && existsSync(socketPath));
   return {
     name: 'sockvisor',

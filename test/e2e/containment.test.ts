@@ -2,11 +2,10 @@
 // dropped its own privileges (which clears PR_SET_PDEATHSIG), kill -9 of the uWSGI master leaves no
 // worker behind, and orphans re-parented to sockvisor are reaped. Real uWSGI, real users, real signals.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGetUnix } from '../helpers/http.js';
-import { childrenOf, existsInProc, isAlive, killGroup, parentOf, processGroupMembers, uidOf, waitUntil, zombieChildrenOf } from '../helpers/proc.js';
+import { childrenOf, commOf, existsInProc, isAlive, killGroup, parentOf, processGroupMembers, uidOf, waitUntil, zombieChildrenOf } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
@@ -30,15 +29,6 @@ after(async () => {
 /** Starts a request that keeps a uWSGI worker busy for `seconds`; its failure (the worker killed) is expected. */
 function occupyWorker(socketPath: string, seconds: number): void {
   httpGetUnix(socketPath, `/sleep?s=${seconds}`, (seconds + 5) * 1000).catch(() => undefined);
-}
-
-/** The command name of a process (what ps -o comm shows); null when it is gone. */
-function commOf(pid: number): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return null;
-  }
 }
 
 /** The uWSGI workers of a master: its children in its process group. */

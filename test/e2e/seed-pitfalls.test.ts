@@ -1,7 +1,7 @@
 // The seed's pitfalls, reproduced with real uWSGI and real nginx (workers as www-data) and no
 // sockvisor, then gone with it: the two 502s, and the hand-made chmod lost at every restart.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';

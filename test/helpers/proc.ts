@@ -151,3 +151,12 @@ export function existsInProc(pid: number): boolean {
     return false;
   }
 }
+
+/** The command name of pid (/proc/PID/comm, what ps -o comm shows); null when it is gone. */
+export function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
