@@ -16,6 +16,7 @@
         "native/acl.cc",
         "native/probe.cc",
         "native/notify.cc",
+        "native/unix_address.cc",
         "native/reaper.cc",
         "native/guard_channel.cc",
         "native/exit.cc"

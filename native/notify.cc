@@ -18,26 +18,13 @@
 #include <string>
 
 #include "errors.h"
+#include "unix_address.h"
 
 namespace sockvisor {
 namespace {
 
 // systemd's own limit for one notification (NOTIFY_BUFFER_MAX in src/core/manager.c is 4096 + 1).
 constexpr size_t kMaxMessage = 4096;
-
-// Fills addr for '@name' (abstract: leading NUL, length without a trailing NUL, as sd_notify and
-// uWSGI's core/notify.c compute it) or a path. Returns the address length, or 0 when too long.
-socklen_t FillAddress(const std::string& address, sockaddr_un* addr) {
-  memset(addr, 0, sizeof(*addr));
-  addr->sun_family = AF_UNIX;
-  if (address.empty() || address.size() >= sizeof(addr->sun_path)) return 0;
-  memcpy(addr->sun_path, address.data(), address.size());
-  if (address[0] == '@') {
-    addr->sun_path[0] = '\0';
-    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size());
-  }
-  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() + 1);
-}
 
 }  // namespace
 
@@ -53,7 +40,7 @@ NotifyReceiver::NotifyReceiver(const Napi::CallbackInfo& info) : Napi::ObjectWra
   }
   std::string address = info[0].As<Napi::String>().Utf8Value();
   sockaddr_un addr;
-  socklen_t len = FillAddress(address, &addr);
+  socklen_t len = FillUnixAddress(address, &addr, /*allowAbstract=*/true);
   if (len == 0) {
     ThrowSystemError(env, ENAMETOOLONG, "bind", address);
     return;
@@ -78,27 +65,20 @@ NotifyReceiver::NotifyReceiver(const Napi::CallbackInfo& info) : Napi::ObjectWra
   }
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
-  poll_ = new uv_poll_t;
-  int rc = uv_poll_init(loop, poll_, fd);
-  if (rc == 0) rc = uv_poll_start(poll_, UV_READABLE, &NotifyReceiver::OnReadable);
-  if (rc != 0) {
-    // uv_poll_init may have registered the handle: close it through the loop either way.
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
+  int rc = 0;
+  poll_ = StartPolling(loop, fd, &NotifyReceiver::OnReadable, this, &rc);
+  if (poll_ == nullptr) {
     close(fd);
     ThrowSystemError(env, -rc, "uv_poll_start");
     return;
   }
   fd_ = fd;
-  poll_->data = this;
   onMessage_ = Napi::Persistent(info[1].As<Napi::Function>());
   // Kept alive while open, even if JS drops every reference: close() releases it.
   self_ = Napi::Persistent(Value());
 }
 
-NotifyReceiver::~NotifyReceiver() {
-  if (fd_ >= 0) close(fd_);
-}
+NotifyReceiver::~NotifyReceiver() = default;
 
 void NotifyReceiver::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
   NotifyReceiver* self = static_cast<NotifyReceiver*>(handle->data);
@@ -166,12 +146,8 @@ void NotifyReceiver::Drain() {
 
 void NotifyReceiver::Release() {
   if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    StopPolling(poll_);  // closes fd_ once libuv has let go of the handle
     poll_ = nullptr;
-  }
-  if (fd_ >= 0) {
-    close(fd_);
     fd_ = -1;
   }
   onMessage_.Reset();
@@ -192,7 +168,7 @@ Napi::Value SendNotify(const Napi::CallbackInfo& info) {
   std::string address = info[0].As<Napi::String>().Utf8Value();
   std::string text = info[1].As<Napi::String>().Utf8Value();
   sockaddr_un addr;
-  socklen_t len = FillAddress(address, &addr);
+  socklen_t len = FillUnixAddress(address, &addr, /*allowAbstract=*/true);
   if (len == 0) return Napi::String::New(env, ErrnoName(ENAMETOOLONG));
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Napi::String::New(env, ErrnoName(errno));

@@ -2,6 +2,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "polled_fd.h"
+
 namespace sockvisor {
 
 // The receiving end of a NOTIFY_SOCKET (sd_notify(3) protocol): a unix datagram socket polled on
@@ -22,7 +24,7 @@ class NotifyReceiver : public Napi::ObjectWrap<NotifyReceiver> {
   void Release();
 
   int fd_ = -1;
-  uv_poll_t* poll_ = nullptr;
+  PolledFd* poll_ = nullptr;
   Napi::FunctionReference onMessage_;
   Napi::ObjectReference self_;
 };

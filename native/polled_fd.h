@@ -1,6 +1,6 @@
 // A descriptor polled for readability on libuv's loop, closed only once libuv has let go of its
 // handle: closing a polled fd first could let a new fd take its number while epoll still knows
-// the old one. Used by watch.cc (pidfds) and folder_watch.cc (inotify).
+// the old one. Used by watch.cc (pidfds), folder_watch.cc (inotify) and notify.cc (datagrams).
 #pragma once
 #include <uv.h>
 

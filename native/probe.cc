@@ -19,6 +19,7 @@
 
 #include "errors.h"
 #include "fork_report.h"
+#include "unix_address.h"
 
 namespace sockvisor {
 namespace {
@@ -72,10 +73,7 @@ Napi::Value ConnectAs(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < array.Length(); i++) groups.push_back(array.Get(i).As<Napi::Number>().Uint32Value());
 
   sockaddr_un addr;
-  std::memset(&addr, 0, sizeof(addr));
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) return Napi::String::New(env, "ENAMETOOLONG");
-  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  if (FillUnixAddress(path, &addr) == 0) return Napi::String::New(env, "ENAMETOOLONG");
 
   // Signals stay blocked in the child (it only connects and exits).
   Report result{-1, 0};

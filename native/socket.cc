@@ -32,17 +32,10 @@
 #include "acl.h"
 #include "errors.h"
 #include "held_file.h"
+#include "unix_address.h"
 
 namespace sockvisor {
 namespace {
-
-bool FillAddress(const std::string& path, sockaddr_un* addr) {
-  std::memset(addr, 0, sizeof(*addr));
-  addr->sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof(addr->sun_path)) return false;
-  std::memcpy(addr->sun_path, path.c_str(), path.size());
-  return true;
-}
 
 struct Failure {
   int err;
@@ -71,7 +64,7 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
   }
 
   sockaddr_un addr;
-  if (!FillAddress(path, &addr)) {
+  if (FillUnixAddress(path, &addr) == 0) {
     ThrowSystemError(env, ENAMETOOLONG, "bind", path);
     return env.Undefined();
   }
@@ -141,7 +134,7 @@ Napi::Value ProbeUnixSocket(const Napi::CallbackInfo& info) {
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
   sockaddr_un addr;
-  if (!FillAddress(path, &addr)) return Napi::String::New(env, "ENAMETOOLONG");
+  if (FillUnixAddress(path, &addr) == 0) return Napi::String::New(env, "ENAMETOOLONG");
   // Non-blocking, so a listener whose backlog is full answers EAGAIN instead of hanging us.
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {

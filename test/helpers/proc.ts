@@ -1,14 +1,33 @@
 // Reading /proc: what a user would check with ls -l /proc/PID/fd, ps and cat /proc/PID/environ.
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 
-/** Whether pid exists and is not a zombie. */
-export function isAlive(pid: number): boolean {
+/** The fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...); null when pid is gone. */
+function statOf(pid: number | string): { state: string; ppid: number; pgrp: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    // The command name is in parentheses and may itself hold ') ', so cut at the last one.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** Every pid in /proc whose stat fields satisfy keep. */
+function pidsWhere(keep: (stat: { state: string; ppid: number; pgrp: number }) => boolean): number[] {
+  const result: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = statOf(name);
+    if (stat !== null && keep(stat)) result.push(Number(name));
+  }
+  return result;
+}
+
+/** Whether pid exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  const stat = statOf(pid);
+  return stat !== null && stat.state !== 'Z';
 }
 
 /** Polls until pid is gone; false on timeout. */
@@ -46,34 +65,12 @@ export function environOf(pid: number): Record<string, string> {
 
 /** Pids whose parent is ppid. */
 export function childrenOf(ppid: number): number[] {
-  const result: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === ppid) result.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return result;
+  return pidsWhere((stat) => stat.ppid === ppid);
 }
 
 /** Every live pid in process group pgid. */
 export function processGroupMembers(pgid: number): number[] {
-  const result: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') result.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return result;
+  return pidsWhere((stat) => stat.pgrp === pgid && stat.state !== 'Z');
 }
 
 /** Kills whatever is left of a process group (test cleanup, by group id, never by name). */
@@ -122,34 +119,17 @@ export function uidOf(pid: number): number | null {
 
 /** Pids whose parent is ppid and that are zombies (state Z): exited, never reaped. */
 export function zombieChildrenOf(ppid: number): number[] {
-  return childrenOf(ppid).filter((pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-    } catch {
-      return false;
-    }
-  });
+  return pidsWhere((stat) => stat.ppid === ppid && stat.state === 'Z');
 }
 
 /** The parent pid of pid (as this pid namespace sees it); null when it is gone. */
 export function parentOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return null;
-  }
+  return statOf(pid)?.ppid ?? null;
 }
 
 /** Whether /proc/PID exists at all: a zombie does, a reaped process does not. */
 export function existsInProc(pid: number): boolean {
-  try {
-    readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return true;
-  } catch {
-    return false;
-  }
+  return statOf(pid) !== null;
 }
 
 /** The command name of pid (/proc/PID/comm, what ps -o comm shows); null when it is gone. */

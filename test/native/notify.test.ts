@@ -67,6 +67,8 @@ test('another local user can reach an abstract socket: its datagram carries its 
 });
 
 test('descriptors passed along with a datagram (SCM_RIGHTS) are closed, not leaked', async () => {
+  // A receiver closed by an earlier test releases its fd in libuv's close phase: let it pass first.
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const r = receive();
   try {
     const before = readdirSync('/proc/self/fd').length;
@@ -83,4 +85,17 @@ test('descriptors passed along with a datagram (SCM_RIGHTS) are closed, not leak
 test('sending to nobody gives the errno code, not an exception', () => {
   assert.equal(sendNotify(`@sockvisor-test/nobody/${randomBytes(6).toString('hex')}`, 'READY=1'), 'ECONNREFUSED');
   assert.equal(sendNotify('/nonexistent/notify.sock', 'READY=1'), 'ENOENT');
+});
+
+test('close() releases the socket: its fd is closed and its abstract name is free again', async () => {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const before = readdirSync('/proc/self/fd').length;
+  const r = receive();
+  assert.equal(readdirSync('/proc/self/fd').length, before + 1);
+  r.close();
+  // The fd is closed once libuv has let go of the poll handle, in this loop turn's close phase.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(readdirSync('/proc/self/fd').length, before);
+  const again = openNotifyReceiver(r.address, () => undefined);
+  again.close();
 });
