@@ -16,6 +16,7 @@ import { formatTcpAddress, parseSocketSpecs, type SocketSpec, type UnixSocketSpe
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
 import type { SockvisorOptions } from './options.js';
+import type { SupervisionSettings } from '../supervisor/supervisor.js';
 
 /** The options of `sockvisor run` as the user gave them (times in seconds), and COMMAND. */
 export interface RunOptions extends SockvisorOptions {
@@ -30,7 +31,7 @@ export const DEFAULT_READY_AFTER_S = 1;
 export const DEFAULT_HANDOVER_TIMEOUT_S = 60;
 
 /** A run, fully resolved: what to create, what to start, how to supervise. */
-export interface RunPlan {
+export interface RunPlan extends SupervisionSettings {
   sockets: SocketPreflight[];
   permissions: SocketPermissions;
   backlog: number;
@@ -38,16 +39,8 @@ export interface RunPlan {
   command: { file: string; argv: string[]; uwsgi: boolean };
   /** the systemd protocol for the child (with --pass fd): not when {fd} placeholders gave the fds */
   listenFds: boolean;
-  /** child fd i = socket (by index into sockets) or a stdio fd */
+  /** the user the child runs as (--user), when it changes */
   childUser: Identity | undefined;
-  restart: RestartPolicyOptions;
-  stopSignal: number;
-  stopTimeoutMs: number;
-  /** makes an old generation finish its requests and exit during a handover */
-  drainSignal: number;
-  /** null: only READY=1 counts (uWSGI always sends it) */
-  readyAfterMs: number | null;
-  handoverTimeoutMs: number;
   cwd: string;
   /** sentences to log as warnings at start */
   warnings: string[];

@@ -11,17 +11,21 @@ import { Generation, type ReadyReason } from './generation.js';
 import { handoverStep, inHandover, initialHandoverState, liveGenerations, type HandoverEffect, type HandoverEvent, type HandoverState } from './handover.js';
 import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
-export interface SupervisorOptions {
-  child: ChildPlan;
+/** How children are supervised: the part of a run's plan the supervisor takes as it is. */
+export interface SupervisionSettings {
   restart: RestartPolicyOptions;
   stopSignal: number;
   stopTimeoutMs: number;
   /** makes an old generation finish its in-flight requests and exit (handover) */
   drainSignal: number;
-  /** a child silent on its NOTIFY_SOCKET this long is taken as ready; null: only READY=1 counts */
+  /** a child silent on its NOTIFY_SOCKET this long is taken as ready; null: only READY=1 counts (uWSGI always sends it) */
   readyAfterMs: number | null;
   /** how long a reload's new child gets to become ready before it is dropped */
   handoverTimeoutMs: number;
+}
+
+export interface SupervisorOptions extends SupervisionSettings {
+  child: ChildPlan;
   logger: Logger;
   /** reaps and kills what a child leaves in its process group; protects children if sockvisor dies */
   containment: Containment;
