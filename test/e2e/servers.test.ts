@@ -8,7 +8,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { httpGet, httpGetUnix } from '../helpers/http.js';
 import { freePort } from '../helpers/nginx.js';
 import { environOf, processGroupMembers, waitGone } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, repoRoot, runSockvisor, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
+import { assertNothingLeft, childPid, killAndRequest, repoRoot, runSockvisor, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 /** Debian's Python, which has gunicorn and uvicorn (python3 in PATH may be another one). */
@@ -38,10 +38,7 @@ async function survivesKill9(sv: SockvisorProcess, path: string, expected: RegEx
   assert.match(first.body, expected);
   const inode = statSync(path).ino;
   for (let i = 0; i < 2; i++) {
-    process.kill(pid, 'SIGKILL');
-    const response = await httpGetUnix(path);
-    assert.equal(response.status, 200, `request right after kill -9 of ${pid}`);
-    pid = await childPid(sv, pid);
+    pid = await killAndRequest(sv, pid, () => httpGetUnix(path));
     assert.equal(statSync(path).ino, inode, 'the socket file changed');
   }
   assert.equal((await sv.stop('SIGTERM')).code, 0);

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';
 import { freePort, startNginx, stopAllNginx } from '../helpers/nginx.js';
-import { environOf, identify, processGroupMembers } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
+import { environOf, identify } from '../helpers/proc.js';
+import { assertNothingLeft, childPid, killAndRequest, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 import { APP, UWSGI } from '../helpers/uwsgi.js';
@@ -36,20 +36,6 @@ function writeIni(name: string, lines: string[]): string {
   const path = join(dir, name);
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
-}
-
-/**
- * kill -9 of the master, a request at once (it waits in the held socket's backlog), the next
- * master's pid. With `afterGroup`, the request waits until the old master's workers are gone too:
- * with uWSGI's no-orphans (Debian's default.ini) a worker may accept it in the instant before the
- * kernel kills it for its master's death, and that request is lost whoever holds the socket.
- */
-async function killAndRequest(sv: SockvisorProcess, pid: number, request: () => Promise<{ status: number }>, afterGroup = false): Promise<number> {
-  process.kill(pid, 'SIGKILL');
-  const end = Date.now() + 5000;
-  while (afterGroup && processGroupMembers(pid).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-  assert.equal((await request()).status, 200, `request right after kill -9 of ${pid}`);
-  return childPid(sv, pid);
 }
 
 test("uwsgi --ini app.ini: the ini's socket, chmod-socket, chown-socket, uid and gid are used; the socket survives kill -9 and uWSGI's SIGHUP reload untouched", async () => {

@@ -7,7 +7,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { environOf, identify, waitGone } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
+import { assertNothingLeft, childPid, killAndRequest, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
@@ -28,14 +28,6 @@ after(async () => {
   await cleanupTempDirs();
 });
 
-async function killMasterAndRequest(sv: ReturnType<typeof startSockvisor>, port: number, pid: number): Promise<number> {
-  process.kill(pid, 'SIGKILL');
-  // Sent right after the kill: it waits in the held socket's backlog for the next uWSGI.
-  const response = await httpGet(port, '/');
-  assert.equal(response.status, 200, `request right after kill -9 of ${pid} got ${response.status}`);
-  return childPid(sv, pid);
-}
-
 test('behind sockvisor nginx gets 200, and still 200 with the same socket file after repeated kill -9 of the uWSGI master', async () => {
   const path = join(dir, 'run', 'app.sock');
   const sv = startSockvisor(['-s', path, '--socket-owner', `root:www-data`, '--socket-mode', '0660', '--', UWSGI, ...uwsgiArgs()]);
@@ -50,7 +42,7 @@ test('behind sockvisor nginx gets 200, and still 200 with the same socket file a
   assert.equal(statSync(join(dir, 'run')).mode & 0o7777, 0o755, 'the missing parent folder was not created 0755');
 
   for (let i = 0; i < 5; i++) {
-    pid = await killMasterAndRequest(sv, nginx.port, pid);
+    pid = await killAndRequest(sv, pid, () => httpGet(nginx.port, '/'));
     assert.deepEqual(identify(path), before, `the socket file changed after kill ${i + 1}`);
     // uWSGI is told its socket once, on its command line (fd://3), not a second time by LISTEN_FDS.
     assert.equal(environOf(pid).LISTEN_FDS, undefined);
@@ -79,7 +71,7 @@ test("the seed's own uWSGI command line works unchanged behind `sockvisor --`", 
   const started = sv.records.find((r) => r.event === 'child.started')!;
   const argv = started.argv as string[];
   assert.equal(argv[argv.indexOf('-s') + 1], 'fd://3');
-  await killMasterAndRequest(sv, nginx.port, pid);
+  await killAndRequest(sv, pid, () => httpGet(nginx.port, '/'));
   assert.deepEqual(identify(path), st);
 });
 
@@ -98,7 +90,7 @@ test('an unprivileged user (no sudo) runs sockvisor with a 0666 socket in a fold
   const before = identify(path);
   assert.equal(before.uid, appUser.uid);
   assert.equal(before.mode, 0o666);
-  for (let i = 0; i < 3; i++) pid = await killMasterAndRequest(sv, nginx.port, pid);
+  for (let i = 0; i < 3; i++) pid = await killAndRequest(sv, pid, () => httpGet(nginx.port, '/'));
   assert.deepEqual(identify(path), before);
   const { code } = await sv.stop('SIGTERM');
   assert.equal(code, 0);

@@ -1,4 +1,5 @@
 // Running the real sockvisor CLI as a child of the test, reading its JSON log records from stderr.
+import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
@@ -233,6 +234,22 @@ export async function childPid(sv: SockvisorProcess, after?: number): Promise<nu
   }
   await sv.waitFor(() => starts().length > seen, 15000, after === undefined ? 'a child to start' : `a child started after ${after}`);
   return starts()[seen]!.pid as number;
+}
+
+/**
+ * kill -9 of the child with pid (a uWSGI master), a request at once (it waits in the held socket's
+ * backlog for the next child), asserted 200; returns the next child's pid. With `afterGroup`, the
+ * request waits until the old master's workers are gone too: with uWSGI's no-orphans (Debian's
+ * default.ini) a worker may accept it in the instant before the kernel kills it for its master's
+ * death, and that request is lost whoever holds the socket.
+ */
+export async function killAndRequest(sv: SockvisorProcess, pid: number, request: () => Promise<{ status: number }>, afterGroup = false): Promise<number> {
+  process.kill(pid, 'SIGKILL');
+  const end = Date.now() + 5000;
+  while (afterGroup && processGroupMembers(pid).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  const { status } = await request();
+  assert.equal(status, 200, `request right after kill -9 of ${pid} got ${status}`);
+  return childPid(sv, pid);
 }
 
 /**
