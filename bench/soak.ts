@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpGetUnix } from '../test/helpers/http.js';
-import { childrenOf, isAlive, parentOf, processGroupMembers, waitGone, waitUntil, zombieChildrenOf } from '../test/helpers/proc.js';
+import { childrenOf, isAlive, processGroupMembers, waitGone, waitUntil, workersOf, zombieChildrenOf } from '../test/helpers/proc.js';
 import { childPid, startSockvisor } from '../test/helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../test/helpers/tmp.js';
 import { UWSGI, uwsgiArgs } from '../test/helpers/uwsgi.js';
@@ -63,7 +63,7 @@ export function sample(pid: number): Sample {
 
 /** Waits until the master has forked its worker (what each round needs: an orphan to leave). */
 async function waitWorker(master: number): Promise<void> {
-  if (!(await waitUntil(() => processGroupMembers(master).some((pid) => parentOf(pid) === master), 15000))) {
+  if (!(await waitUntil(() => workersOf(master).length > 0, 15000))) {
     throw new Error(`uWSGI master ${master} started no worker`);
   }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGetUnix } from '../helpers/http.js';
-import { childrenOf, commOf, existsInProc, isAlive, killGroup, parentOf, processGroupMembers, uidOf, waitUntil, zombieChildrenOf } from '../helpers/proc.js';
+import { childrenOf, commOf, existsInProc, isAlive, killGroup, parentOf, processGroupMembers, uidOf, waitUntil, workersOf, zombieChildrenOf } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
@@ -29,11 +29,6 @@ after(async () => {
 /** Starts a request that keeps a uWSGI worker busy for `seconds`; its failure (the worker killed) is expected. */
 function occupyWorker(socketPath: string, seconds: number): void {
   httpGetUnix(socketPath, `/sleep?s=${seconds}`, (seconds + 5) * 1000).catch(() => undefined);
-}
-
-/** The uWSGI workers of a master: its children in its process group. */
-function workersOf(master: number): number[] {
-  return processGroupMembers(master).filter((pid) => parentOf(pid) === master);
 }
 
 /** Waits until the uWSGI master has a worker that is busy in a request. */

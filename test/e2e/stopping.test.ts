@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGetUnix } from '../helpers/http.js';
-import { parentOf, processGroupMembers, waitUntil } from '../helpers/proc.js';
+import { processGroupMembers, waitUntil, workersOf } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
@@ -26,7 +26,7 @@ async function startUwsgi(path: string, extra: string[] = []): Promise<{ sv: Soc
   const sv = startSockvisor([...extra, '--', UWSGI, ...uwsgiArgs(['--http-socket', path])]);
   const master = await childPid(sv);
   let worker = 0;
-  assert.ok(await waitUntil(() => (worker = processGroupMembers(master).find((pid) => parentOf(pid) === master) ?? 0) > 0, 10000), 'uWSGI started no worker');
+  assert.ok(await waitUntil(() => (worker = workersOf(master)[0] ?? 0) > 0, 10000), 'uWSGI started no worker');
   assert.equal((await httpGetUnix(path, '/')).status, 200);
   return { sv, master, worker };
 }

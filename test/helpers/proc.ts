@@ -73,6 +73,11 @@ export function processGroupMembers(pgid: number): number[] {
   return pidsWhere((stat) => stat.pgrp === pgid && stat.state !== 'Z');
 }
 
+/** The workers of a uWSGI master: its live children in its process group. */
+export function workersOf(master: number): number[] {
+  return pidsWhere((stat) => stat.pgrp === master && stat.ppid === master && stat.state !== 'Z');
+}
+
 /** Kills whatever is left of a process group (test cleanup, by group id, never by name). */
 export function killGroup(pgid: number): void {
   try {
