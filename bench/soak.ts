@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpGetUnix } from '../test/helpers/http.js';
-import { childrenOf, isAlive, processGroupMembers, waitGone, waitUntil, workersOf, zombieChildrenOf } from '../test/helpers/proc.js';
+import { childrenOf, isAlive, processGroupMembers, statusField, waitGone, waitUntil, workersOf, zombieChildrenOf } from '../test/helpers/proc.js';
 import { childPid, startSockvisor } from '../test/helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../test/helpers/tmp.js';
 import { UWSGI, uwsgiArgs } from '../test/helpers/uwsgi.js';
@@ -51,14 +51,16 @@ interface Subject {
   stop(): Promise<void>;
 }
 
-function statusField(pid: number, field: string): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-  return Number(line?.split(/\s+/)[1] ?? NaN);
+/** A kB figure of /proc/PID/status (VmRSS, VmHWM); throws when the process is gone. */
+function kib(pid: number, field: string): number {
+  const value = statusField(pid, field);
+  if (value === null) throw new Error(`no ${field} for pid ${pid}: gone, or a zombie`);
+  return value;
 }
 
 /** RSS, fd count, zombie children and children of pid, as /proc shows them now. */
 export function sample(pid: number): Sample {
-  return { rssKiB: statusField(pid, 'VmRSS'), fds: readdirSync(`/proc/${pid}/fd`).length, zombies: zombieChildrenOf(pid).length, children: childrenOf(pid).length };
+  return { rssKiB: kib(pid, 'VmRSS'), fds: readdirSync(`/proc/${pid}/fd`).length, zombies: zombieChildrenOf(pid).length, children: childrenOf(pid).length };
 }
 
 /** Waits until the master has forked its worker (what each round needs: an orphan to leave). */
@@ -154,7 +156,7 @@ async function soak(subject: Subject, socket: string, restarts: number, settleMs
     groups.push(master);
     process.kill(master, 'SIGKILL');
     master = await subject.master(master);
-    if ((i + 1) % Math.max(1, Math.floor(restarts / 10)) === 0) rssTrendKiB.push(statusField(subject.pid, 'VmRSS'));
+    if ((i + 1) % Math.max(1, Math.floor(restarts / 10)) === 0) rssTrendKiB.push(kib(subject.pid, 'VmRSS'));
   }
   const seconds = (performance.now() - started) / 1000;
   await waitServing(socket, master);
@@ -168,7 +170,7 @@ async function soak(subject: Subject, socket: string, restarts: number, settleMs
     seconds,
     before,
     after,
-    peakRssKiB: statusField(subject.pid, 'VmHWM'),
+    peakRssKiB: kib(subject.pid, 'VmHWM'),
     rssTrendKiB,
     orphansKilled: subject.orphansKilled(),
     leftovers: left.length,

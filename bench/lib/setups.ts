@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { childrenOf, isAlive, killGroup, waitGone } from '../../test/helpers/proc.js';
+import { childrenOf, cpuTimeMs, isAlive, killGroup, statusField, waitGone } from '../../test/helpers/proc.js';
 import { cliPath } from '../../test/helpers/sockvisor.js';
 import { UWSGI, uwsgiArgs } from '../../test/helpers/uwsgi.js';
 
@@ -154,11 +154,8 @@ export async function waitServing(get: () => Promise<number>, timeoutMs = 20000)
 
 /** VmRSS in kB and CPU time (user + system) in ms of a process. */
 export function usage(pid: number): { rssKb: number; cpuMs: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime, stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ = 100 on Linux).
-  const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  const rssKb = statusField(pid, 'VmRSS');
+  const cpuMs = cpuTimeMs(pid);
+  if (rssKb === null || cpuMs === null) throw new Error(`no VmRSS or CPU time for pid ${pid}: gone, or a zombie`);
   return { rssKb, cpuMs };
 }

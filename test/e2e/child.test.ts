@@ -1,10 +1,10 @@
 // The child exactly as handed: fds 0-3, LISTEN_* with its own pid, its own process group,
 // death with sockvisor, stop and restart behaviour, exec failures. Real processes throughout.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { environOf, isAlive, openFds, waitGone } from '../helpers/proc.js';
+import { environOf, isAlive, openFds, pgrpOf, waitGone } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, runSockvisor, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
@@ -30,8 +30,7 @@ test('the child holds exactly fds 0-3, fd 3 is the socket, and LISTEN_PID is its
   assert.equal(env.LISTEN_FDS, '1');
   assert.equal(env.LISTEN_FDNAMES, 'web');
   // Its own process group, so a stop can kill its workers with it.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]), pid);
+  assert.equal(pgrpOf(pid), pid);
   const { code } = await sv.stop('SIGTERM');
   assert.equal(code, 0);
   assert.ok(await waitGone(pid, 5000), 'the child survived the stop');

@@ -1,20 +1,30 @@
 // Reading /proc: what a user would check with ls -l /proc/PID/fd, ps and cat /proc/PID/environ.
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 
+/** What the tests read of /proc/PID/stat (proc(5)); utime and stime in clock ticks. */
+interface Stat {
+  state: string;
+  ppid: number;
+  pgrp: number;
+  utime: number;
+  stime: number;
+}
+
 /** The fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...); null when pid is gone. */
-function statOf(pid: number | string): { state: string; ppid: number; pgrp: number } | null {
+function statOf(pid: number | string): Stat | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name is in parentheses and may itself hold ') ', so cut at the last one.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+    // fields[0] is stat(5)'s field 3 (state): utime and stime, its fields 14 and 15, are 11 and 12.
+    return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), utime: Number(fields[11]), stime: Number(fields[12]) };
   } catch {
     return null;
   }
 }
 
 /** Every pid in /proc whose stat fields satisfy keep. */
-function pidsWhere(keep: (stat: { state: string; ppid: number; pgrp: number }) => boolean): number[] {
+function pidsWhere(keep: (stat: Stat) => boolean): number[] {
   const result: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -112,14 +122,28 @@ export async function waitUntil(predicate: () => boolean, timeoutMs = 10000): Pr
   return predicate();
 }
 
-/** The real uid a process runs as (the Uid: line of /proc/PID/status); null when it is gone. */
-export function uidOf(pid: number): number | null {
+/**
+ * The first value of the `name:` line of /proc/PID/status (VmRSS and VmHWM in kB, Uid the real
+ * uid, ...); null when pid is gone or has no such line (a zombie has no Vm* lines).
+ */
+export function statusField(pid: number, name: string): number | null {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
     return line ? Number(line.split(/\s+/)[1]) : null;
   } catch {
     return null;
   }
+}
+
+/** The real uid a process runs as (the Uid: line of /proc/PID/status); null when it is gone. */
+export function uidOf(pid: number): number | null {
+  return statusField(pid, 'Uid');
+}
+
+/** The CPU time pid has used, user + system, in ms (USER_HZ is 100 on Linux); null when it is gone. */
+export function cpuTimeMs(pid: number): number | null {
+  const stat = statOf(pid);
+  return stat === null ? null : ((stat.utime + stat.stime) * 1000) / 100;
 }
 
 /** Pids whose parent is ppid and that are zombies (state Z): exited, never reaped. */
@@ -130,6 +154,11 @@ export function zombieChildrenOf(ppid: number): number[] {
 /** The parent pid of pid (as this pid namespace sees it); null when it is gone. */
 export function parentOf(pid: number): number | null {
   return statOf(pid)?.ppid ?? null;
+}
+
+/** The process group of pid; null when it is gone. */
+export function pgrpOf(pid: number): number | null {
+  return statOf(pid)?.pgrp ?? null;
 }
 
 /** Whether /proc/PID exists at all: a zombie does, a reaped process does not. */

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { openNotifyReceiver, sendNotify, type NotifyDatagram } from '../../src/native.js';
+import { pgrpOf } from '../helpers/proc.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 
 const run = promisify(execFile);
@@ -38,14 +39,12 @@ function receive(): { address: string; datagrams: NotifyDatagram[]; next: () => 
   return { address, datagrams, next, close: () => receiver.close() };
 }
 
-const ownPgid = (): number => Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[2]);
-
 test('a datagram arrives with the sender pid, uid and process group the kernel reports', async () => {
   const r = receive();
   try {
     assert.equal(sendNotify(r.address, 'READY=1\nSTATUS=hi'), null);
     const d = await r.next();
-    assert.deepEqual({ text: d.text, pid: d.pid, uid: d.uid, pgid: d.pgid, truncated: d.truncated }, { text: 'READY=1\nSTATUS=hi', pid: process.pid, uid: process.getuid!(), pgid: ownPgid(), truncated: false });
+    assert.deepEqual({ text: d.text, pid: d.pid, uid: d.uid, pgid: d.pgid, truncated: d.truncated }, { text: 'READY=1\nSTATUS=hi', pid: process.pid, uid: process.getuid!(), pgid: pgrpOf(process.pid), truncated: false });
   } finally {
     r.close();
   }
