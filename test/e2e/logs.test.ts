@@ -2,10 +2,9 @@
 // stuck log collector, a pager left open), and supervision goes on; what was logged meanwhile
 // arrives once the reader is back, and the last records wait for a slow reader before exit.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { childrenOf, waitGone, waitUntil } from '../helpers/proc.js';
+import { childrenOf, commOf, waitGone, waitUntil } from '../helpers/proc.js';
 import { assertNothingLeft, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { closeAllPipes, drainAllPipes, StuckPipe } from '../helpers/pipe.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
@@ -26,13 +25,7 @@ after(cleanupTempDirs);
 
 /** The `sleep` children of sockvisor (not sockvisor-guard). */
 function sleepChildren(sv: SockvisorProcess): number[] {
-  return childrenOf(sv.pid).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep\0');
-    } catch {
-      return false;
-    }
-  });
+  return childrenOf(sv.pid).filter((pid) => commOf(pid) === 'sleep');
 }
 
 /** Reads the pipe into sv's records until predicate holds (or timeoutMs). */
