@@ -1,8 +1,8 @@
 // Requests through nginx from a worker thread, so that they go on while the test's own thread is
 // busy (spinning on lstat to time a gap of a few microseconds). Start and end of each request are on
 // the monotonic clock both threads share (process.hrtime), as ns since the load began.
-import { request } from 'node:http';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { httpGet } from './http.js';
 
 export interface LoadRecord {
   /** ns since base */
@@ -46,20 +46,6 @@ export function startLoadThread(port: number, connections = 4): LoadThread {
   };
 }
 
-function get(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', (error) => resolve({ status: 0, body: error.message }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out after 5 s')));
-    req.on('error', (error) => resolve({ status: 0, body: error.message }));
-    req.end();
-  });
-}
-
 async function runLoad(data: LoadData): Promise<void> {
   const records: LoadRecord[] = [];
   let running = true;
@@ -68,7 +54,8 @@ async function runLoad(data: LoadData): Promise<void> {
   const loop = async (): Promise<void> => {
     while (running) {
       const start = since();
-      const { status, body } = await get(data.port);
+      // A network error or a timeout is a result too: status 0, the error as body.
+      const { status, body } = await httpGet(data.port, '/', 5000).catch((error: Error) => ({ status: 0, body: error.message }));
       records.push({ start, end: since(), status, body });
     }
   };
