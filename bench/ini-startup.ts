@@ -3,26 +3,24 @@
 // whose sockets sockvisor reads and then confirms with `uwsgi --ini ... --get ...`.
 // Run as root after `npm run build`: node dist/bench/ini-startup.js [runs]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath } from '../test/helpers/sockvisor.js';
+import { cleanupTempDirs, makeTempDir } from '../test/helpers/tmp.js';
+import { APP, UWSGI, uwsgiArgs } from '../test/helpers/uwsgi.js';
 
-const root = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
-const cli = join(root, 'dist', 'src', 'cli', 'main.js');
-const app = join(root, 'examples', 'app.py');
 const runs = Number(process.argv[2] ?? 20);
-const dir = mkdtempSync(join(tmpdir(), 'sockvisor-bench-'));
+const dir = await makeTempDir('sockvisor-bench-');
 const socket = join(dir, 'app.sock');
-const uwsgiArgs = ['--plugin', 'python3', '--master', '--processes', '1', '--wsgi-file', app, '--need-app', '--disable-logging'];
 const ini = join(dir, 'app.ini');
-writeFileSync(ini, `[uwsgi]\nplugin = python3\nmaster = true\nprocesses = 1\nwsgi-file = ${app}\nneed-app = true\ndisable-logging = true\nsocket = ${socket}\n`);
+// uwsgiArgs() as ini lines.
+writeFileSync(ini, `[uwsgi]\nplugin = python3\nmaster = true\nprocesses = 1\nwsgi-file = ${APP}\nneed-app = true\ndisable-logging = true\nsocket = ${socket}\n`);
 
 /** ms from spawning sockvisor to its child.started record; then stops it and waits for its exit. */
 function timeToChild(args: string[]): Promise<number> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const proc = spawn(process.execPath, [cli, '--log-format', 'json', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, [cliPath, '--log-format', 'json', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let buffer = '';
     let elapsed: number | null = null;
     proc.stderr.setEncoding('utf8').on('data', (chunk: string) => {
@@ -36,23 +34,26 @@ function timeToChild(args: string[]): Promise<number> {
   });
 }
 
+/** The middle value (the upper one of the two middles for an even count). */
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+}
+
 function summary(values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  return `median ${median.toFixed(1)} ms, min ${sorted[0]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`;
+  return `median ${median(values).toFixed(1)} ms, min ${Math.min(...values).toFixed(1)} ms, max ${Math.max(...values).toFixed(1)} ms`;
 }
 
 const commandLine: number[] = [];
 const viaIni: number[] = [];
 try {
   for (let i = 0; i < runs; i++) {
-    commandLine.push(await timeToChild(['-s', socket, '--', 'uwsgi', ...uwsgiArgs]));
-    viaIni.push(await timeToChild(['--', 'uwsgi', '--ini', ini]));
+    commandLine.push(await timeToChild(['-s', socket, '--', UWSGI, ...uwsgiArgs()]));
+    viaIni.push(await timeToChild(['--', UWSGI, '--ini', ini]));
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  await cleanupTempDirs();
 }
 console.log(`runs: ${runs} each, alternating`);
 console.log(`sockvisor -s PATH -- uwsgi <options>        start to child: ${summary(commandLine)}`);
 console.log(`sockvisor -- uwsgi --ini app.ini (+ --get)   start to child: ${summary(viaIni)}`);
-console.log(`cost of reading and confirming the ini: ${(viaIni.sort((a, b) => a - b)[Math.floor(runs / 2)]! - commandLine.sort((a, b) => a - b)[Math.floor(runs / 2)]!).toFixed(1)} ms (medians)`);
+console.log(`cost of reading and confirming the ini: ${(median(viaIni) - median(commandLine)).toFixed(1)} ms (medians)`);
