@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { childrenOf, cpuTimeMs, isAlive, killGroup, statusField, waitGone } from '../../test/helpers/proc.js';
+import { childrenOf, cpuTimeMs, isAlive, killGroup, statusField, waitGone, waitUntil } from '../../test/helpers/proc.js';
 import { cliPath } from '../../test/helpers/sockvisor.js';
 import { UWSGI, uwsgiArgs } from '../../test/helpers/uwsgi.js';
 
@@ -36,17 +36,14 @@ function startGroup(file: string, args: string[], env: NodeJS.ProcessEnv, log: s
 }
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 20000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  if (!(await waitUntil(check, timeoutMs))) throw new Error(`timed out waiting for ${what}`);
 }
 
+/** signal to the group's leader, up to 15 s for it to go, then SIGKILL to whatever is left of the group. */
 async function stopGroup(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   const pid = proc.pid!;
   if (isAlive(pid)) process.kill(pid, signal);
-  if (!(await waitGone(pid, 15000))) killGroup(pid);
+  await waitGone(pid, 15000);
   killGroup(pid);
 }
 
