@@ -1,13 +1,14 @@
 // `npm run bench`: every comparison in one run on this machine, written to docs/benchmarks.md with
 // the commands, the machine and the figures side by side, plus SVG plots of latency over time.
 // The machine may be shared and noisy: compare the setups within one run (ratios), not across runs.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { httpGet, type HttpResult } from '../test/helpers/http.js';
 import { startNginx, type RunningNginx } from '../test/helpers/nginx.js';
 import { repoRoot } from '../test/helpers/sockvisor.js';
+import { cleanupTempDirs, makeTempDir } from '../test/helpers/tmp.js';
 import { timeline, wrk, type TimedResult, type WrkResult } from './lib/load.js';
 import { startRawLoop, startSockvisorSetup, startSupervisord, usage, waitServing, type Setup } from './lib/setups.js';
 import { latencyPlot, type Series } from './lib/svg.js';
@@ -211,7 +212,7 @@ async function footprint(env: Env): Promise<Footprint[]> {
 }
 
 /** kill -9 of the child, then the time until the next child's first command ran (date +%s%N). */
-async function restartLatency(env: Env, setup: Setup, file: string, count: number): Promise<number[]> {
+async function restartLatency(setup: Setup, file: string, count: number): Promise<number[]> {
   const latencies: number[] = [];
   const lines = (): string[] => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
   for (let i = 0; i < count; i++) {
@@ -228,13 +229,11 @@ async function restartLatency(env: Env, setup: Setup, file: string, count: numbe
     latencies.push(Number(BigInt(lines()[before]!) / 1000n) / 1000 - killedAt);
     await sleep(150); // past --healthy-after
   }
-  void env;
   return latencies;
 }
 
 /** The same child started straight from here (spawn → its date): what starting sh and date costs. */
 async function baseline(dir: string, script: (file: string) => string, count: number): Promise<number[]> {
-  const { spawn } = await import('node:child_process');
   const file = join(dir, 'baseline');
   const latencies: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -258,7 +257,7 @@ async function restartLatencies(env: Env): Promise<{ sv: number[]; sup: number[]
   env.started.setups.push(sv);
   await sleep(300);
   console.log('restart latency: sockvisor, 100 restarts');
-  const svLat = await restartLatency(env, sv, svFile, 100);
+  const svLat = await restartLatency(sv, svFile, 100);
   const base = await baseline(svDir, script, 100);
   const supFile = join(supDir, 'starts');
   // supervisord's config interpolates %(name)s: date's % must be doubled there.
@@ -266,7 +265,7 @@ async function restartLatencies(env: Env): Promise<{ sv: number[]; sup: number[]
   env.started.setups.push(sup);
   await sleep(500);
   console.log('restart latency: supervisord, 20 restarts');
-  const supLat = await restartLatency(env, sup, supFile, 20);
+  const supLat = await restartLatency(sup, supFile, 20);
   await stopAll(env);
   return { sv: svLat, sup: supLat, base, command: script('FILE') };
 }
@@ -286,8 +285,8 @@ const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[M
 async function main(): Promise<void> {
   ensurePackages();
   const started = new Date();
-  const env: Env = { dir: mkdtempSync(join(tmpdir(), 'sockvisor-bench-')), started: { setups: [], nginx: [] } };
-  execFileSync('chmod', ['755', env.dir]);
+  // makeTempDir: mode 0755, so that nginx's www-data reaches the sockets inside.
+  const env: Env = { dir: await makeTempDir('sockvisor-bench-'), started: { setups: [], nginx: [] } };
   const machineLines = machine();
   try {
     const restarts = await restartsUnderLoad(env);
@@ -397,19 +396,19 @@ async function main(): Promise<void> {
     console.log(`wrote docs/benchmarks.md, docs/bench-restarts.svg, docs/bench-reload.svg`);
   } finally {
     await stopAll(env);
-    rmSync(env.dir, { recursive: true, force: true });
+    await cleanupTempDirs();
   }
 }
 
 if (process.argv[2] === 'latency') {
   // A quick check of one part: `node dist/bench/run.js latency` prints, writes nothing.
-  const env: Env = { dir: mkdtempSync(join(tmpdir(), 'sockvisor-bench-')), started: { setups: [], nginx: [] } };
+  const env: Env = { dir: await makeTempDir('sockvisor-bench-'), started: { setups: [], nginx: [] } };
   try {
     const l = await restartLatencies(env);
     console.log(`sockvisor median ${median(l.sv).toFixed(1)} ms, supervisord median ${median(l.sup).toFixed(1)} ms, sh+date alone ${median(l.base).toFixed(1)} ms`);
   } finally {
     await stopAll(env);
-    rmSync(env.dir, { recursive: true, force: true });
+    await cleanupTempDirs();
   }
 } else {
   await main();
