@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { classifyUwsgiSocket, isUwsgi, readUwsgiArgs, rewriteUwsgiArgs } from '../../src/child/uwsgi.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { readUwsgiConfig } from '../../src/child/uwsgi-config.js';
+import { classifyUwsgiSocket, isUwsgi, readUwsgiArgs, rewriteUwsgiArgs, usesUwsgiMaster } from '../../src/child/uwsgi.js';
+import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+
+after(cleanupTempDirs);
 
 const held = [{ path: '/run/app/app.sock', fd: 3 }];
 
@@ -80,25 +86,16 @@ test('values uWSGI binds in its own ways are not paths: fd://, @abstract, =share
 });
 
 test('uWSGI master mode is read from --master, -M and master = true in an --ini file', async () => {
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { usesUwsgiMaster } = await import('../../src/child/uwsgi.js');
-  const { readUwsgiConfig } = await import('../../src/child/uwsgi-config.js');
   const master = (args: string[], cwd = '/'): boolean => usesUwsgiMaster(args, readUwsgiConfig(args, { cwd, env: {} }));
   assert.ok(master(['--master']));
   assert.ok(master(['-M']));
   assert.ok(master(['--master=true']));
   assert.ok(!master(['--master=false']));
   assert.ok(!master(['--processes', '2']));
-  const dir = mkdtempSync(join(tmpdir(), 'sockvisor-ini-'));
-  try {
-    writeFileSync(join(dir, 'on.ini'), '[other]\nmaster = false\n[uwsgi]\nmodule = app\nmaster = true\n');
-    writeFileSync(join(dir, 'off.ini'), '[uwsgi]\nmodule = app\n');
-    assert.ok(master(['--ini', 'on.ini'], dir));
-    assert.ok(!master(['--ini', join(dir, 'off.ini')]));
-    assert.ok(usesUwsgiMaster([], { options: [{ key: 'master', value: '1', origin: 'env' }] }), 'UWSGI_MASTER=1');
-  } finally {
-    rmSync(dir, { recursive: true });
-  }
+  const dir = await makeTempDir('sockvisor-ini-');
+  writeFileSync(join(dir, 'on.ini'), '[other]\nmaster = false\n[uwsgi]\nmodule = app\nmaster = true\n');
+  writeFileSync(join(dir, 'off.ini'), '[uwsgi]\nmodule = app\n');
+  assert.ok(master(['--ini', 'on.ini'], dir));
+  assert.ok(!master(['--ini', join(dir, 'off.ini')]));
+  assert.ok(usesUwsgiMaster([], { options: [{ key: 'master', value: '1', origin: 'env' }] }), 'UWSGI_MASTER=1');
 });
