@@ -122,6 +122,9 @@ test(
       assert.deepEqual(identify(path), before);
       assert.equal((await sv.stop('SIGTERM')).code, 0);
     } finally {
+      // Stopped first (stop() is a no-op once it has exited): a sockvisor still running would heal
+      // the folder removed below, and leave it under /run when an assertion above failed.
+      await sv.stop('SIGTERM');
       // uWSGI's pid file is left in the folder sockvisor made; the folders this test caused go too.
       rmSync(appDir, { recursive: true, force: true });
       for (const d of runDirs.reverse()) if (existsSync(d) && readdirSync(d).length === 0) rmdirSync(d);
