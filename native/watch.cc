@@ -12,13 +12,7 @@
 
 #include "errors.h"
 #include "polled_fd.h"
-
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "syscalls.h"
 
 namespace sockvisor {
 
