@@ -10,6 +10,7 @@
 
 #include <unordered_set>
 
+#include "child_exit.h"
 #include "errors.h"
 #include "polled_fd.h"
 #include "syscalls.h"
@@ -75,27 +76,17 @@ void ChildWatch::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
 
 void ChildWatch::Reap() {
   siginfo_t si = {};
-  int rc;
-  do {
-    rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &si, WEXITED | WNOHANG);
-  } while (rc < 0 && errno == EINTR);
+  int rc = WaitId(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &si, WEXITED | WNOHANG);
   if (rc == 0 && si.si_pid == 0) return;  // readable but not yet reapable: wait for the next wakeup
   exited_ = true;
 
   Napi::Env env = onExit_.Env();
   Napi::HandleScope scope(env);
-  Napi::Object result = Napi::Object::New(env);
+  Napi::Object result = rc == 0 ? ExitObject(env, si) : Napi::Object::New(env);
   if (rc < 0) {
     result.Set("code", env.Null());
     result.Set("signal", env.Null());
     result.Set("error", Napi::Number::New(env, errno));
-  } else if (si.si_code == CLD_EXITED) {
-    result.Set("code", Napi::Number::New(env, si.si_status));
-    result.Set("signal", env.Null());
-  } else {
-    result.Set("code", env.Null());
-    result.Set("signal", Napi::Number::New(env, si.si_status));
-    result.Set("coreDumped", Napi::Boolean::New(env, si.si_code == CLD_DUMPED));
   }
   Napi::Function callback = onExit_.Value();
   Release();

@@ -101,12 +101,13 @@ export interface SpawnedProcess {
   pidfd: number;
 }
 
+/** How a reaped child ended (a ChildWatch's onExit, reapOrphan): native/child_exit.h. */
 export interface NativeExit {
   code: number | null;
   /** signal number */
   signal: number | null;
   coreDumped?: boolean;
-  /** errno of waitid when reaping failed */
+  /** errno of waitid when a ChildWatch could not reap (reapOrphan throws instead) */
   error?: number;
 }
 
@@ -154,12 +155,6 @@ export interface GuardAnswer {
   error: string | null;
 }
 
-/** How an orphan that was reaped ended. */
-export interface OrphanExit {
-  code: number | null;
-  signal: number | null;
-}
-
 export interface UserEntry {
   name: string;
   uid: number;
@@ -193,7 +188,7 @@ interface Binding {
   connectAs(request: ConnectAsRequest): string | null;
   isWatchedChild(pid: number): boolean;
   setChildSubreaper(): void;
-  reapOrphan(pid: number): OrphanExit | null;
+  reapOrphan(pid: number): NativeExit | null;
   signalOrphan(pid: number, signo: number): string | null;
   openGuardChannel(): GuardChannel;
   guardProtect(channel: number, pid: number, pidfd: number, timeoutMs: number): GuardAnswer;
@@ -284,7 +279,7 @@ export const isWatchedChild = (pid: number): boolean => binding.isWatchedChild(p
 /** prctl(PR_SET_CHILD_SUBREAPER): orphans below sockvisor become its children (native/reaper.cc). */
 export const setChildSubreaper = (): void => binding.setChildSubreaper();
 /** Reaps an exited orphan by pid (null while it runs); refuses sockvisor's own watched children. */
-export const reapOrphan = (pid: number): OrphanExit | null => binding.reapOrphan(pid);
+export const reapOrphan = (pid: number): NativeExit | null => binding.reapOrphan(pid);
 /** Signals an unreaped orphan by pid: null, or the errno code (ECHILD: not an orphan of ours). */
 export const signalOrphan = (pid: number, signo: number): string | null => binding.signalOrphan(pid, signo);
 /** The SOCK_SEQPACKET socketpair to sockvisor-guard (native/guard_channel.cc). */
