@@ -200,6 +200,12 @@ interface Binding {
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
+ * Where the addon and sockvisor-guard are looked for, in node-gyp-build's order: the local builds,
+ * then the prebuilt binaries shipped in the package (the guard next to them: scripts/prebuild-guard.mjs).
+ */
+const BINARY_FOLDERS = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((folder) => join(packageRoot, folder));
+
+/**
  * Loads the addon the way node-gyp-build resolves it: a local build (build/Release, build/Debug:
  * a developer's `npm run build`, or the fallback build at install) first, then the prebuilt binary
  * shipped in the package (prebuilds/linux-x64/, N-API, any Node >= 20). The install script
@@ -211,9 +217,8 @@ function loadBinding(): Binding {
   try {
     return load(packageRoot);
   } catch (error) {
-    const tried = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((d) => join(packageRoot, d));
     throw new Error(
-      `sockvisor's native addon could not be loaded (${(error as Error).message.split('\n')[0]}); looked in:\n  ${tried.join('\n  ')}\n` +
+      `sockvisor's native addon could not be loaded (${(error as Error).message.split('\n')[0]}); looked in:\n  ${BINARY_FOLDERS.join('\n  ')}\n` +
         `Build it with 'npm run build' in ${packageRoot} (needs g++, make and python3).`,
       { cause: error },
     );
@@ -224,13 +229,7 @@ const binding = loadBinding();
 
 /** The sockvisor-guard executable built next to the addon (native/guard.cc); null when missing. */
 export function guardExecutable(): string | null {
-  const candidates = [
-    join(packageRoot, 'build', 'Release', 'sockvisor-guard'),
-    join(packageRoot, 'build', 'Debug', 'sockvisor-guard'),
-    // shipped next to the prebuilt addon (scripts/prebuild-guard.mjs)
-    join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'sockvisor-guard'),
-  ];
-  return candidates.find((candidate) => existsSync(candidate)) ?? null;
+  return BINARY_FOLDERS.map((folder) => join(folder, 'sockvisor-guard')).find((candidate) => existsSync(candidate)) ?? null;
 }
 
 /** Creates, owns, chmods and listens a unix socket at exactly request.path; see native/socket.cc. */
