@@ -17,7 +17,6 @@ export interface ChildExit extends ExitStatus {
 /** A started child; `exited` settles once it has been reaped. */
 export interface RunningChild {
   pid: number;
-  startedAt: number;
   exited: Promise<ChildExit>;
   /** null when sent, else the errno code (ESRCH: already gone) */
   signal(signo: number): string | null;
@@ -48,7 +47,6 @@ export function startChild(plan: ChildPlan, onSpawned?: (spawned: SpawnedProcess
   });
   return {
     pid: spawned.pid,
-    startedAt,
     exited,
     signal: (signo) => watch!.signal(signo),
     signalGroup: (signo) => watch!.signalGroup(signo),

@@ -95,10 +95,6 @@ export class Supervisor {
     return this.#current?.pid ?? null;
   }
 
-  get restarts(): number {
-    return this.#restarts;
-  }
-
   /** A snapshot for systemd's STATUS= and the watchdog. */
   get status(): SupervisorStatus {
     const current = this.#current;
