@@ -9,7 +9,7 @@ import type { ChildExit, ChildPlan } from '../child/process.js';
 import type { Containment } from './containment.js';
 import { Generation, type ReadyReason } from './generation.js';
 import { handoverStep, inHandover, initialHandoverState, liveGenerations, type HandoverEffect, type HandoverEvent, type HandoverState } from './handover.js';
-import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
+import { backoffMs, RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 /** How children are supervised: the part of a run's plan the supervisor takes as it is. */
 export interface SupervisionSettings {
@@ -295,7 +295,7 @@ export class Supervisor {
   #retryOutdatedPlan(): void {
     const current = this.#current;
     if (this.#state !== 'running' || !current || current.plan === this.#plan || inHandover(this.#handover) || this.#planRetryTimer) return;
-    const delayMs = Math.min(PLAN_RETRY_FIRST_MS * 2 ** this.#planRetries, PLAN_RETRY_MAX_MS);
+    const delayMs = backoffMs(PLAN_RETRY_FIRST_MS, PLAN_RETRY_MAX_MS, this.#planRetries);
     this.#planRetries++;
     this.#log.warn(
       { event: 'handover.retry', reason: this.#planReason, delayMs, attempt: this.#planRetries + 1, pid: current.pid },
