@@ -90,11 +90,7 @@ void ChildWatch::Reap() {
   }
   Napi::Function callback = onExit_.Value();
   Release();
-  callback.MakeCallback(env.Global(), {result});
-  if (env.IsExceptionPending()) {
-    Napi::Error error = env.GetAndClearPendingException();
-    napi_fatal_exception(env, error.Value());
-  }
+  CallFromLoop(env, callback, {result});
 }
 
 // Stops polling and lets the object be collected. The pidfd closes now (with the poll handle),
