@@ -52,7 +52,6 @@ FolderWatch::FolderWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Fold
     ThrowSystemError(env, -rc, "uv_poll_start", path);
     return;
   }
-  fd_ = fd;
   // Unreferenced: a watch alone does not keep sockvisor running (its children do).
   uv_unref(reinterpret_cast<uv_handle_t*>(&poll_->handle));
   onChange_ = Napi::Persistent(info[1].As<Napi::Function>());
@@ -75,7 +74,7 @@ void FolderWatch::Drain() {
   bool folder = false;
   alignas(inotify_event) char buffer[16 * 1024];
   for (;;) {
-    ssize_t n = read(fd_, buffer, sizeof(buffer));
+    ssize_t n = read(poll_->fd, buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // EAGAIN: drained
     for (char* at = buffer; at < buffer + n;) {
@@ -98,18 +97,13 @@ void FolderWatch::Drain() {
   Napi::Array list = Napi::Array::New(env, names.size() + (folder ? 1 : 0));
   for (size_t i = 0; i < names.size(); i++) list.Set(static_cast<uint32_t>(i), Napi::String::New(env, names[i]));
   if (folder) list.Set(static_cast<uint32_t>(names.size()), env.Null());
-  onChange_.Value().MakeCallback(env.Global(), {list});
-  if (env.IsExceptionPending()) {
-    Napi::Error error = env.GetAndClearPendingException();
-    napi_fatal_exception(env, error.Value());
-  }
+  CallFromLoop(env, onChange_.Value(), {list});
 }
 
 void FolderWatch::Release() {
   if (poll_ != nullptr) {
     StopPolling(poll_);
     poll_ = nullptr;
-    fd_ = -1;
   }
   onChange_.Reset();
   self_.Reset();

@@ -28,7 +28,7 @@ class FolderWatch : public Napi::ObjectWrap<FolderWatch> {
   void Drain();
   void Release();
 
-  int fd_ = -1;
+  // the inotify descriptor (poll_->fd) while open
   PolledFd* poll_ = nullptr;
   Napi::FunctionReference onChange_;
   Napi::ObjectReference self_;

@@ -1,4 +1,5 @@
-// fork() with a close-on-exec report pipe, shared by spawn.cc and probe.cc.
+// fork() with a close-on-exec report pipe, shared by spawn.cc and probe.cc; ReapChild is used by
+// sockvisor-guard (guard.cc) too, an executable without Node: system headers only here.
 //
 // The child of a multi-threaded process (Node) may only make async-signal-safe calls, so the
 // caller prepares everything before fork and its child function makes system calls only. The

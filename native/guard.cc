@@ -45,19 +45,15 @@
 
 #include <vector>
 
+#include "fork_report.h"
 #include "guard_protocol.h"
-
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
+#include "syscalls.h"
 
 namespace {
 
 using sockvisor::GuardReply;
 using sockvisor::GuardRequest;
+using sockvisor::ReapChild;
 
 constexpr int kControlFd = 0;
 
@@ -74,11 +70,6 @@ void IgnoreTerminationSignals() {
   ignore.sa_handler = SIG_IGN;
   for (int sig : signals) sigaction(sig, &ignore, nullptr);
   // SIGCHLD keeps its default: anchors must stay unreaped (as zombies too) until the guard reaps them.
-}
-
-void Reap(pid_t pid) {
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
 }
 
 // The anchor: waits, in the child's process group, for the guard to kill it. It dies with the
@@ -106,7 +97,7 @@ int Pin(Protected* child) {
   if (setpgid(anchor, child->pid) != 0) {
     int err = errno;
     kill(anchor, SIGKILL);
-    Reap(anchor);
+    ReapChild(anchor);
     return err;
   }
   // setpgid() found a group `pid` in our session. It is the child's own group only if the child
@@ -115,7 +106,7 @@ int Pin(Protected* child) {
   if (syscall(SYS_pidfd_send_signal, child->pidfd, 0, nullptr, 0) != 0) {
     int err = errno;
     kill(anchor, SIGKILL);
-    Reap(anchor);
+    ReapChild(anchor);
     return err;
   }
   child->anchor = anchor;
@@ -125,7 +116,7 @@ int Pin(Protected* child) {
 void Unpin(Protected* child) {
   if (child->anchor <= 0) return;
   kill(child->anchor, SIGKILL);
-  Reap(child->anchor);
+  ReapChild(child->anchor);
   child->anchor = -1;
 }
 
@@ -167,7 +158,7 @@ void KillAll(std::vector<Protected>* children) {
     syscall(SYS_pidfd_send_signal, child.pidfd, SIGKILL, nullptr, 0);
   }
   for (Protected& child : *children) {
-    if (child.anchor > 0) Reap(child.anchor);
+    if (child.anchor > 0) ReapChild(child.anchor);
     close(child.pidfd);
   }
   children->clear();

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "errors.h"
+#include "polled_fd.h"
 #include "unix_address.h"
 
 namespace sockvisor {
@@ -72,7 +73,6 @@ NotifyReceiver::NotifyReceiver(const Napi::CallbackInfo& info) : Napi::ObjectWra
     ThrowSystemError(env, -rc, "uv_poll_start");
     return;
   }
-  fd_ = fd;
   onMessage_ = Napi::Persistent(info[1].As<Napi::Function>());
   // Kept alive while open, even if JS drops every reference: close() releases it.
   self_ = Napi::Persistent(Value());
@@ -93,7 +93,7 @@ void NotifyReceiver::Drain() {
   // Keeps this object alive through the callbacks, which may close() it and drop the last reference.
   Napi::Object keep = Value();
   (void)keep;
-  while (fd_ >= 0) {
+  while (poll_ != nullptr) {  // a callback may close() the receiver
     char buffer[kMaxMessage];
     // Room for credentials and a few passed fds (FDSTORE=1 senders), which we close unread.
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * 16)];
@@ -103,7 +103,7 @@ void NotifyReceiver::Drain() {
     msg.msg_iovlen = 1;
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
-    ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    ssize_t n = recvmsg(poll_->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;  // EAGAIN: drained
@@ -135,20 +135,14 @@ void NotifyReceiver::Drain() {
     message.Set("gid", Napi::Number::New(env, haveCred ? static_cast<double>(cred.gid) : -1));
     message.Set("pgid", Napi::Number::New(env, pgid));
     message.Set("truncated", Napi::Boolean::New(env, (msg.msg_flags & MSG_TRUNC) != 0));
-    onMessage_.Value().MakeCallback(env.Global(), {message});
-    if (env.IsExceptionPending()) {
-      Napi::Error error = env.GetAndClearPendingException();
-      napi_fatal_exception(env, error.Value());
-      return;
-    }
+    if (!CallFromLoop(env, onMessage_.Value(), {message})) return;
   }
 }
 
 void NotifyReceiver::Release() {
   if (poll_ != nullptr) {
-    StopPolling(poll_);  // closes fd_ once libuv has let go of the handle
+    StopPolling(poll_);  // closes the socket once libuv has let go of the handle
     poll_ = nullptr;
-    fd_ = -1;
   }
   onMessage_.Reset();
   self_.Reset();

@@ -23,7 +23,7 @@ class NotifyReceiver : public Napi::ObjectWrap<NotifyReceiver> {
   void Drain();
   void Release();
 
-  int fd_ = -1;
+  // the socket (poll_->fd) while open
   PolledFd* poll_ = nullptr;
   Napi::FunctionReference onMessage_;
   Napi::ObjectReference self_;

@@ -22,6 +22,14 @@ PolledFd* StartPolling(uv_loop_t* loop, int fd, uv_poll_cb onReadable, void* dat
   return polled;
 }
 
+bool CallFromLoop(Napi::Env env, const Napi::Function& callback, const std::initializer_list<napi_value>& args) {
+  callback.MakeCallback(env.Global(), args);
+  if (!env.IsExceptionPending()) return true;
+  Napi::Error error = env.GetAndClearPendingException();
+  napi_fatal_exception(env, error.Value());
+  return false;
+}
+
 void StopPolling(PolledFd* polled) {
   uv_poll_stop(&polled->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&polled->handle), [](uv_handle_t* h) {

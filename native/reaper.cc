@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "child_exit.h"
 #include "errors.h"
 #include "watch.h"
 
@@ -46,20 +47,12 @@ Napi::Value ReapOrphan(const Napi::CallbackInfo& info) {
   pid_t pid;
   if (!ReadPid(info, "reapOrphan(pid)", &pid)) return env.Undefined();
   siginfo_t si = {};
-  int rc;
-  do {
-    rc = waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG);
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) {
+  if (WaitId(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG) < 0) {
     ThrowSystemError(env, errno, "waitid");
     return env.Undefined();
   }
   if (si.si_pid == 0) return env.Null();  // still running
-  Napi::Object result = Napi::Object::New(env);
-  bool exited = si.si_code == CLD_EXITED;
-  result.Set("code", exited ? Napi::Value(Napi::Number::New(env, si.si_status)) : env.Null());
-  result.Set("signal", exited ? env.Null() : Napi::Value(Napi::Number::New(env, si.si_status)));
-  return result;
+  return ExitObject(env, si);
 }
 
 Napi::Value SignalOrphan(const Napi::CallbackInfo& info) {
@@ -73,11 +66,7 @@ Napi::Value SignalOrphan(const Napi::CallbackInfo& info) {
   // WNOWAIT peeks without reaping: ECHILD unless pid is our child and not yet reaped, which is
   // exactly when its pid cannot have been reused.
   siginfo_t si = {};
-  int rc;
-  do {
-    rc = waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT);
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) return Napi::String::New(env, ErrnoName(errno));
+  if (WaitId(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) < 0) return Napi::String::New(env, ErrnoName(errno));
   if (kill(pid, info[1].As<Napi::Number>().Int32Value()) != 0) return Napi::String::New(env, ErrnoName(errno));
   return env.Null();
 }

@@ -20,16 +20,7 @@
 
 #include "errors.h"
 #include "fork_report.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
+#include "syscalls.h"
 
 namespace sockvisor {
 namespace {
@@ -217,7 +208,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   }
 
   // The child cannot be reaped by anyone else (we never waitpid(-1)), so its pid stays valid
-  // until we reap it: pidfd_open here is free of pid-reuse races.
+  // until we reap it: pidfd_open here is free of pid-reuse races. pidfd_open(2) sets close-on-exec
+  // on the new fd itself (the kernel opens pidfds O_CLOEXEC), so no later server inherits it.
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
     int err = errno;
@@ -226,7 +218,6 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, err, "pidfd_open");
     return env.Undefined();
   }
-  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, pid));

@@ -10,15 +10,10 @@
 
 #include <unordered_set>
 
+#include "child_exit.h"
 #include "errors.h"
 #include "polled_fd.h"
-
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "syscalls.h"
 
 namespace sockvisor {
 
@@ -81,35 +76,21 @@ void ChildWatch::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
 
 void ChildWatch::Reap() {
   siginfo_t si = {};
-  int rc;
-  do {
-    rc = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &si, WEXITED | WNOHANG);
-  } while (rc < 0 && errno == EINTR);
+  int rc = WaitId(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &si, WEXITED | WNOHANG);
   if (rc == 0 && si.si_pid == 0) return;  // readable but not yet reapable: wait for the next wakeup
   exited_ = true;
 
   Napi::Env env = onExit_.Env();
   Napi::HandleScope scope(env);
-  Napi::Object result = Napi::Object::New(env);
+  Napi::Object result = rc == 0 ? ExitObject(env, si) : Napi::Object::New(env);
   if (rc < 0) {
     result.Set("code", env.Null());
     result.Set("signal", env.Null());
     result.Set("error", Napi::Number::New(env, errno));
-  } else if (si.si_code == CLD_EXITED) {
-    result.Set("code", Napi::Number::New(env, si.si_status));
-    result.Set("signal", env.Null());
-  } else {
-    result.Set("code", env.Null());
-    result.Set("signal", Napi::Number::New(env, si.si_status));
-    result.Set("coreDumped", Napi::Boolean::New(env, si.si_code == CLD_DUMPED));
   }
   Napi::Function callback = onExit_.Value();
   Release();
-  callback.MakeCallback(env.Global(), {result});
-  if (env.IsExceptionPending()) {
-    Napi::Error error = env.GetAndClearPendingException();
-    napi_fatal_exception(env, error.Value());
-  }
+  CallFromLoop(env, callback, {result});
 }
 
 // Stops polling and lets the object be collected. The pidfd closes now (with the poll handle),

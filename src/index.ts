@@ -14,7 +14,7 @@ import { currentIdentity } from './socket/identity.js';
 import { formatMode } from './socket/mode.js';
 import { resolveSocketPermissions } from './socket/permissions.js';
 import { preflightSocket } from './socket/preflight.js';
-import { formatTcpAddress, parseSocketSpec } from './socket/spec.js';
+import { describeHeldSocket, parseSocketSpec } from './socket/spec.js';
 
 export { ExitCode, RunError, UsageError } from './errors.js';
 export type { SockvisorOptions } from './config/options.js';
@@ -99,7 +99,7 @@ export class Supervisor {
   /** The sockets held, with their fds in this process (empty before start()). */
   get sockets(): HeldSocketInfo[] {
     return (this.#run?.sockets ?? []).map((s) =>
-      s.kind === 'unix' ? { name: s.spec.name, fd: s.fd, path: s.spec.path } : { name: s.spec.name, fd: s.fd, address: formatTcpAddress({ ...s.spec, port: s.port }) },
+      s.kind === 'unix' ? { name: s.spec.name, fd: s.fd, path: s.spec.path } : { name: s.spec.name, fd: s.fd, address: describeHeldSocket(s) },
     );
   }
 }

@@ -101,12 +101,13 @@ export interface SpawnedProcess {
   pidfd: number;
 }
 
+/** How a reaped child ended (a ChildWatch's onExit, reapOrphan): native/child_exit.h. */
 export interface NativeExit {
   code: number | null;
   /** signal number */
   signal: number | null;
   coreDumped?: boolean;
-  /** errno of waitid when reaping failed */
+  /** errno of waitid when a ChildWatch could not reap (reapOrphan throws instead) */
   error?: number;
 }
 
@@ -154,12 +155,6 @@ export interface GuardAnswer {
   error: string | null;
 }
 
-/** How an orphan that was reaped ended. */
-export interface OrphanExit {
-  code: number | null;
-  signal: number | null;
-}
-
 export interface UserEntry {
   name: string;
   uid: number;
@@ -193,7 +188,7 @@ interface Binding {
   connectAs(request: ConnectAsRequest): string | null;
   isWatchedChild(pid: number): boolean;
   setChildSubreaper(): void;
-  reapOrphan(pid: number): OrphanExit | null;
+  reapOrphan(pid: number): NativeExit | null;
   signalOrphan(pid: number, signo: number): string | null;
   openGuardChannel(): GuardChannel;
   guardProtect(channel: number, pid: number, pidfd: number, timeoutMs: number): GuardAnswer;
@@ -203,6 +198,12 @@ interface Binding {
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Where the addon and sockvisor-guard are looked for, in node-gyp-build's order: the local builds,
+ * then the prebuilt binaries shipped in the package (the guard next to them: scripts/prebuild-guard.mjs).
+ */
+const BINARY_FOLDERS = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((folder) => join(packageRoot, folder));
 
 /**
  * Loads the addon the way node-gyp-build resolves it: a local build (build/Release, build/Debug:
@@ -216,9 +217,8 @@ function loadBinding(): Binding {
   try {
     return load(packageRoot);
   } catch (error) {
-    const tried = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((d) => join(packageRoot, d));
     throw new Error(
-      `sockvisor's native addon could not be loaded (${(error as Error).message.split('\n')[0]}); looked in:\n  ${tried.join('\n  ')}\n` +
+      `sockvisor's native addon could not be loaded (${(error as Error).message.split('\n')[0]}); looked in:\n  ${BINARY_FOLDERS.join('\n  ')}\n` +
         `Build it with 'npm run build' in ${packageRoot} (needs g++, make and python3).`,
       { cause: error },
     );
@@ -229,13 +229,7 @@ const binding = loadBinding();
 
 /** The sockvisor-guard executable built next to the addon (native/guard.cc); null when missing. */
 export function guardExecutable(): string | null {
-  const candidates = [
-    join(packageRoot, 'build', 'Release', 'sockvisor-guard'),
-    join(packageRoot, 'build', 'Debug', 'sockvisor-guard'),
-    // shipped next to the prebuilt addon (scripts/prebuild-guard.mjs)
-    join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'sockvisor-guard'),
-  ];
-  return candidates.find((candidate) => existsSync(candidate)) ?? null;
+  return BINARY_FOLDERS.map((folder) => join(folder, 'sockvisor-guard')).find((candidate) => existsSync(candidate)) ?? null;
 }
 
 /** Creates, owns, chmods and listens a unix socket at exactly request.path; see native/socket.cc. */
@@ -284,7 +278,7 @@ export const isWatchedChild = (pid: number): boolean => binding.isWatchedChild(p
 /** prctl(PR_SET_CHILD_SUBREAPER): orphans below sockvisor become its children (native/reaper.cc). */
 export const setChildSubreaper = (): void => binding.setChildSubreaper();
 /** Reaps an exited orphan by pid (null while it runs); refuses sockvisor's own watched children. */
-export const reapOrphan = (pid: number): OrphanExit | null => binding.reapOrphan(pid);
+export const reapOrphan = (pid: number): NativeExit | null => binding.reapOrphan(pid);
 /** Signals an unreaped orphan by pid: null, or the errno code (ECHILD: not an orphan of ours). */
 export const signalOrphan = (pid: number, signo: number): string | null => binding.signalOrphan(pid, signo);
 /** The SOCK_SEQPACKET socketpair to sockvisor-guard (native/guard_channel.cc). */

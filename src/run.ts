@@ -9,7 +9,7 @@ import { SocketHealer } from './socket/healer.js';
 import { formatAclEntry } from './socket/acl.js';
 import { formatMode } from './socket/mode.js';
 import { describePermissions, fileMode } from './socket/permissions.js';
-import { formatTcpAddress } from './socket/spec.js';
+import { describeHeldSocket } from './socket/spec.js';
 import { Containment } from './supervisor/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
@@ -39,7 +39,7 @@ function childPlan(plan: RunPlan, held: HeldSocket[], env: NodeJS.ProcessEnv): C
 /** One record per socket held: fields for machines, a sentence for people. */
 function logHeldSocket(logger: Logger, socket: HeldSocket): void {
   if (socket.kind === 'tcp') {
-    const address = formatTcpAddress({ ...socket.spec, port: socket.port });
+    const address = describeHeldSocket(socket);
     logger.info({ event: 'socket.created', name: socket.spec.name, kind: 'tcp', address, port: socket.port, backlog: socket.backlog }, `holding ${address} (TCP, backlog ${socket.backlog})`);
     return;
   }
@@ -65,7 +65,7 @@ function logHeldSocket(logger: Logger, socket: HeldSocket): void {
 function releaseSockets(held: HeldSocket[], logger: Logger): void {
   for (const socket of held) {
     const removed = removeSocket(socket);
-    const where = socket.kind === 'unix' ? socket.spec.path : formatTcpAddress({ ...socket.spec, port: socket.port });
+    const where = describeHeldSocket(socket);
     const msg = socket.kind === 'tcp' ? `closed ${where}` : removed ? `removed ${where}` : `left ${where}: it is no longer the socket sockvisor created`;
     logger.info({ event: 'socket.removed', name: socket.spec.name, path: where, removed }, msg);
   }

@@ -1,21 +1,14 @@
 // One running child: spawned through the addon, watched through its pidfd.
 import { constants } from 'node:os';
 import { ExitCode, RunError } from '../errors.js';
-import { spawn, watchChild, type ChildWatch, type NativeError, type SpawnedProcess } from '../native.js';
+import { spawn, watchChild, type ChildWatch, type NativeError, type SpawnedProcess, type SpawnRequest } from '../native.js';
 import type { ExitStatus } from './exit.js';
 
-/** Everything needed to start the child, resolved: the same for every restart. */
-export interface ChildPlan {
-  file: string;
-  argv: string[];
-  envp: string[];
-  fds: number[];
-  listenPid: boolean;
-  uid?: number | undefined;
-  gid?: number | undefined;
-  groups?: number[] | undefined;
-  cwd: string;
-}
+/**
+ * Everything needed to start the child, resolved: the same for every restart. A spawn request
+ * without the two settings every child gets (startChild sets them), and always with a folder.
+ */
+export type ChildPlan = Omit<SpawnRequest, 'pdeathsig' | 'processGroup' | 'cwd'> & { cwd: string };
 
 export interface ChildExit extends ExitStatus {
   uptimeMs: number;
@@ -24,7 +17,6 @@ export interface ChildExit extends ExitStatus {
 /** A started child; `exited` settles once it has been reaped. */
 export interface RunningChild {
   pid: number;
-  startedAt: number;
   exited: Promise<ChildExit>;
   /** null when sent, else the errno code (ESRCH: already gone) */
   signal(signo: number): string | null;
@@ -40,20 +32,9 @@ export function startChild(plan: ChildPlan, onSpawned?: (spawned: SpawnedProcess
   const startedAt = performance.now();
   let spawned;
   try {
-    spawned = spawn({
-      file: plan.file,
-      argv: plan.argv,
-      envp: plan.envp,
-      fds: plan.fds,
-      listenPid: plan.listenPid,
-      // SIGKILL: the one signal uWSGI cannot turn into a reload (SIGTERM reloads it).
-      pdeathsig: constants.signals.SIGKILL,
-      processGroup: true,
-      cwd: plan.cwd,
-      ...(plan.uid !== undefined ? { uid: plan.uid } : {}),
-      ...(plan.gid !== undefined ? { gid: plan.gid } : {}),
-      ...(plan.groups !== undefined ? { groups: plan.groups } : {}),
-    });
+    // uid, gid and groups left undefined are skipped by the addon (native/spawn.cc ReadPlan), as if absent.
+    // SIGKILL: the one signal uWSGI cannot turn into a reload (SIGTERM reloads it).
+    spawned = spawn({ ...plan, pdeathsig: constants.signals.SIGKILL, processGroup: true });
   } catch (error) {
     throw explainSpawnError(error as NativeError, plan);
   }
@@ -66,7 +47,6 @@ export function startChild(plan: ChildPlan, onSpawned?: (spawned: SpawnedProcess
   });
   return {
     pid: spawned.pid,
-    startedAt,
     exited,
     signal: (signo) => watch!.signal(signo),
     signalGroup: (signo) => watch!.signalGroup(signo),

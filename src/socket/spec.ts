@@ -49,6 +49,14 @@ export function describeSocket(spec: SocketSpec): string {
 }
 
 /**
+ * describeSocket of a socket as held (HeldSocket in create.ts, typed here by shape: create.ts
+ * imports this module): a TCP address with the port it listens on, the kernel's choice for port 0.
+ */
+export function describeHeldSocket(socket: { kind: 'unix'; spec: UnixSocketSpec } | { kind: 'tcp'; spec: TcpSocketSpec; port: number }): string {
+  return socket.kind === 'unix' ? socket.spec.path : formatTcpAddress({ ...socket.spec, port: socket.port });
+}
+
+/**
  * Reads HOST:PORT, [V6]:PORT, :PORT and *:PORT (every IPv4 interface, as uWSGI reads `:PORT`);
  * null when the value is not written as an address (then it is a path). Host names other than
  * localhost are refused: an address to listen on is a number, and a name may resolve to several.

@@ -114,6 +114,8 @@ export class Reaper {
         this.#log.debug({ event: 'orphan.reaped', orphan: pid, code: exit.code, signal: exit.signal }, `reaped orphan ${pid}, which ${describeExit(exit)}`);
         continue;
       }
+      // Only orphans of a group being emptied are killed: no /proc read while none is.
+      if (this.#sweeps.size === 0) continue;
       const pgid = processGroupOf(pid);
       if (pgid === null || !this.#sweeps.has(pgid)) continue;
       live.set(pgid, [...(live.get(pgid) ?? []), pid]);

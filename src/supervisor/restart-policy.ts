@@ -37,6 +37,11 @@ export type RestartDecision =
   | { action: 'give-up'; quickExits: number; streakMs: number }
   | { action: 'exit'; reason: 'never' | 'clean-exit' };
 
+/** Capped doubling: firstMs for attempt 0, twice as long each attempt after, never over maxMs. */
+export function backoffMs(firstMs: number, maxMs: number, attempt: number): number {
+  return Math.min(firstMs * 2 ** attempt, maxMs);
+}
+
 /** Refuses option combinations that cannot mean anything. */
 export function validateRestartOptions(options: RestartPolicyOptions): void {
   if (!RESTART_MODES.includes(options.mode)) {
@@ -77,7 +82,7 @@ export class RestartPolicy {
     if (giveUpAfterMs > 0 && streakMs >= giveUpAfterMs) {
       return { action: 'give-up', quickExits: this.#quickExits, streakMs };
     }
-    const delayMs = Math.min(initialDelayMs * 2 ** (this.#quickExits - 1), maxDelayMs);
+    const delayMs = backoffMs(initialDelayMs, maxDelayMs, this.#quickExits - 1);
     return { action: 'restart', delayMs, quickExits: this.#quickExits };
   }
 }

@@ -9,7 +9,7 @@ import type { ChildExit, ChildPlan } from '../child/process.js';
 import type { Containment } from './containment.js';
 import { Generation, type ReadyReason } from './generation.js';
 import { handoverStep, inHandover, initialHandoverState, liveGenerations, type HandoverEffect, type HandoverEvent, type HandoverState } from './handover.js';
-import { RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
+import { backoffMs, RestartPolicy, type RestartPolicyOptions } from './restart-policy.js';
 
 /** How children are supervised: the part of a run's plan the supervisor takes as it is. */
 export interface SupervisionSettings {
@@ -55,6 +55,9 @@ const PLAN_RETRY_MAX_MS = 30_000;
 
 type State = 'idle' | 'running' | 'waiting' | 'stopping' | 'done';
 
+/** The supervisor's timers: the pending restart, the candidate's readiness, the plan retry; a number is that generation's SIGKILL. */
+type TimerKey = 'restart' | 'handover' | 'plan-retry' | number;
+
 /** Supervises the current generation (and, during a handover, the next and the retiring ones). */
 export class Supervisor {
   readonly #options: SupervisorOptions;
@@ -63,7 +66,6 @@ export class Supervisor {
   /** why the plan was last replaced, for the log */
   #planReason = '';
   #planRetries = 0;
-  #planRetryTimer: NodeJS.Timeout | null = null;
   readonly #fdWaiters: { fd: number; resolve: () => void }[] = [];
   readonly #policy: RestartPolicy;
   readonly #log: Logger;
@@ -72,9 +74,8 @@ export class Supervisor {
   readonly #generations = new Map<number, Generation>();
   #lastGeneration = 0;
   #restarts = 0;
-  #restartTimer: NodeJS.Timeout | null = null;
-  #handoverTimer: NodeJS.Timeout | null = null;
-  readonly #killTimers = new Map<number, NodeJS.Timeout>();
+  /** only armed timers: each removes itself when it fires */
+  readonly #timers = new Map<TimerKey, NodeJS.Timeout>();
   #resolveDone!: (status: number) => void;
   /** sockvisor's exit status once supervision is over */
   readonly done: Promise<number>;
@@ -93,10 +94,6 @@ export class Supervisor {
 
   get childPid(): number | null {
     return this.#current?.pid ?? null;
-  }
-
-  get restarts(): number {
-    return this.#restarts;
   }
 
   /** A snapshot for systemd's STATUS= and the watchdog. */
@@ -258,7 +255,7 @@ export class Supervisor {
 
   #onExit(g: Generation, exit: ChildExit): void {
     this.#generations.delete(g.number);
-    this.#clearKillTimer(g.number);
+    this.#clearTimer(g.number);
     this.#settleFdWaiters();
     const expected = this.#state === 'stopping' || this.#handover.retiring.includes(g.number);
     this.#log[expected ? 'info' : 'warn'](
@@ -298,18 +295,17 @@ export class Supervisor {
   /** The current generation runs an old plan (its socket is no longer at the path) and no handover is under way: try again later. */
   #retryOutdatedPlan(): void {
     const current = this.#current;
-    if (this.#state !== 'running' || !current || current.plan === this.#plan || inHandover(this.#handover) || this.#planRetryTimer) return;
-    const delayMs = Math.min(PLAN_RETRY_FIRST_MS * 2 ** this.#planRetries, PLAN_RETRY_MAX_MS);
+    if (this.#state !== 'running' || !current || current.plan === this.#plan || inHandover(this.#handover) || this.#timers.has('plan-retry')) return;
+    const delayMs = backoffMs(PLAN_RETRY_FIRST_MS, PLAN_RETRY_MAX_MS, this.#planRetries);
     this.#planRetries++;
     this.#log.warn(
       { event: 'handover.retry', reason: this.#planReason, delayMs, attempt: this.#planRetries + 1, pid: current.pid },
       `the child ${current.pid} still serves a socket that is no longer at its path (${this.#planReason}): trying the handover again in ${delayMs / 1000} s`,
     );
-    this.#planRetryTimer = setTimeout(() => {
-      this.#planRetryTimer = null;
+    this.#setTimer('plan-retry', delayMs, () => {
       if (this.#state !== 'running' && this.#state !== 'waiting') return;
       this.#dispatch({ type: 'reload' });
-    }, delayMs);
+    });
   }
 
   /** Settles the whenFdUnused waiters whose fd no generation and no longer the plan uses. */
@@ -336,10 +332,7 @@ export class Supervisor {
           return;
         }
         const { handoverTimeoutMs } = this.#options;
-        this.#handoverTimer = setTimeout(() => {
-          this.#handoverTimer = null;
-          this.#dispatch({ type: 'ready-timeout', generation: candidate.number });
-        }, handoverTimeoutMs);
+        this.#setTimer('handover', handoverTimeoutMs, () => this.#dispatch({ type: 'ready-timeout', generation: candidate.number }));
         this.#dispatch({ type: 'candidate-started', generation: candidate.number });
         return;
       }
@@ -418,13 +411,12 @@ export class Supervisor {
       this.#restarts++;
       this.#log.info({ event: 'child.restart', delayMs: decision.delayMs, quickExits: decision.quickExits, restarts: this.#restarts }, `restarting the child in ${decision.delayMs} ms`);
       const restart = (): void => {
-        this.#restartTimer = null;
         this.#startCurrent();
         this.#report();
       };
       // No timer for an immediate restart: even setTimeout(0) costs a loop turn (>= 1 ms).
       if (decision.delayMs === 0) restart();
-      else this.#restartTimer = setTimeout(restart, decision.delayMs);
+      else this.#setTimer('restart', decision.delayMs, restart);
     } else if (decision.action === 'give-up') {
       this.#log.error(
         { event: 'supervisor.giving-up', quickExits: decision.quickExits, streakMs: Math.round(decision.streakMs) },
@@ -440,35 +432,28 @@ export class Supervisor {
 
   /** SIGKILL to g's process group if it has not exited after the stop timeout. */
   #armKill(g: Generation, event: string, message: string): void {
-    this.#clearKillTimer(g.number);
     const { stopTimeoutMs } = this.#options;
-    this.#killTimers.set(
-      g.number,
+    this.#setTimer(g.number, stopTimeoutMs, () => {
+      this.#log.warn({ event, pid: g.pid, timeoutMs: stopTimeoutMs }, `${message}: SIGKILL to its process group`);
+      g.child.signalGroup(constants.signals.SIGKILL);
+    });
+  }
+
+  /** Runs fn after ms, replacing (and clearing) the timer of the same key. */
+  #setTimer(key: TimerKey, ms: number, fn: () => void): void {
+    this.#clearTimer(key);
+    this.#timers.set(
+      key,
       setTimeout(() => {
-        this.#killTimers.delete(g.number);
-        this.#log.warn({ event, pid: g.pid, timeoutMs: stopTimeoutMs }, `${message}: SIGKILL to its process group`);
-        g.child.signalGroup(constants.signals.SIGKILL);
-      }, stopTimeoutMs),
+        this.#timers.delete(key);
+        fn();
+      }, ms),
     );
   }
 
-  #clearKillTimer(number: number): void {
-    const timer = this.#killTimers.get(number);
-    if (timer) clearTimeout(timer);
-    this.#killTimers.delete(number);
-  }
-
-  #clearTimer(which: 'restart' | 'handover' | 'plan-retry'): void {
-    if (which === 'restart') {
-      if (this.#restartTimer) clearTimeout(this.#restartTimer);
-      this.#restartTimer = null;
-    } else if (which === 'handover') {
-      if (this.#handoverTimer) clearTimeout(this.#handoverTimer);
-      this.#handoverTimer = null;
-    } else {
-      if (this.#planRetryTimer) clearTimeout(this.#planRetryTimer);
-      this.#planRetryTimer = null;
-    }
+  #clearTimer(key: TimerKey): void {
+    clearTimeout(this.#timers.get(key));
+    this.#timers.delete(key);
   }
 
   #report(): void {
@@ -476,10 +461,7 @@ export class Supervisor {
   }
 
   #finish(status: number): void {
-    for (const number of [...this.#killTimers.keys()]) this.#clearKillTimer(number);
-    this.#clearTimer('restart');
-    this.#clearTimer('handover');
-    this.#clearTimer('plan-retry');
+    for (const key of [...this.#timers.keys()]) this.#clearTimer(key);
     // Giving up or exiting with the child's status while an old generation drains: it goes too.
     for (const number of liveGenerations(this.#handover)) this.#generations.get(number)?.child.signalGroup(constants.signals.SIGKILL);
     this.#state = 'done';
