@@ -5,7 +5,7 @@
 // its link count falls to 0 it never does (vfs_link: ENOENT). So when someone removes the socket
 // file, the anchor keeps the inode linkable and sockvisor links the very same socket back at the
 // path: same inode, same permissions, the same child serving it, nothing queued lost.
-import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { probeUnixSocket } from '../native.js';
@@ -40,17 +40,4 @@ export function preflightAnchor(socketPath: string): { dev: bigint; ino: bigint 
     throw new UsageError(`Cannot tell whether the socket '${anchor}' is still in use (connect failed with ${probe}); ${why}: remove it yourself if it is stale, or choose another --socket path.`);
   }
   return { dev: st.dev, ino: st.ino };
-}
-
-/** Whether the anchor name is the held socket's inode. */
-export function isAnchored(socketPath: string, id: { dev: bigint; ino: bigint }): boolean {
-  const st = lstatOrNull(anchorPath(socketPath));
-  return st !== null && st.isSocket() && st.dev === id.dev && st.ino === id.ino;
-}
-
-/** Removes the anchor on stop, only if it is still a name of the held socket; false when it was left. */
-export function removeAnchor(socketPath: string, id: { dev: bigint; ino: bigint }): boolean {
-  if (!isAnchored(socketPath, id)) return false;
-  unlinkSync(anchorPath(socketPath));
-  return true;
 }

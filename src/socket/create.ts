@@ -50,16 +50,6 @@ export function defaultBacklog(): number {
   return 4096;
 }
 
-/** Whether path still names the inode recorded, so that only our own file is ever removed. */
-export function isSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
-  try {
-    const st = lstatSync(path, { bigint: true });
-    return st.isSocket() && st.dev === id.dev && st.ino === id.ino;
-  } catch {
-    return false;
-  }
-}
-
 /** Makes the folders, outermost first, each 0755. */
 export function makeDirs(dirs: string[]): void {
   for (const dir of dirs) {
@@ -110,11 +100,11 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
   const spec = pre.spec;
   const { path } = spec;
   makeDirs(pre.missingDirs);
-  if (pre.stale && !removeStale(path, pre.stale)) {
+  if (pre.stale && !removeIfSameFile(path, pre.stale)) {
     throw new RunError(`The stale socket '${path}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
   }
   // The anchor of a sockvisor that was killed: a second name of its stale socket.
-  if (pre.staleAnchor && !removeStale(anchorPath(path), pre.staleAnchor)) {
+  if (pre.staleAnchor && !removeIfSameFile(anchorPath(path), pre.staleAnchor)) {
     throw new RunError(`The stale socket '${anchorPath(path)}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
   }
   try {
@@ -155,12 +145,19 @@ function hintFor(code: string): string {
 }
 
 /**
- * Removes a stale socket file found earlier, only if path still names that very file; false when it
- * changed meanwhile (then nothing is removed). The check and the unlink are two calls: a file put in
- * between by someone who may write the folder would be removed, as at any stale-socket replacement.
+ * Removes the socket file at path only if path still names the inode recorded (a stale socket found
+ * earlier, or one of our own on stop); false when it is gone or changed meanwhile (then nothing is
+ * removed). The check and the unlink are two calls: a file put in between by someone who may write
+ * the folder would be removed, as at any stale-socket replacement.
  */
-export function removeStale(path: string, stale: { dev: bigint; ino: bigint }): boolean {
-  if (!isSameFile(path, stale)) return false;
+export function removeIfSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
+  let st;
+  try {
+    st = lstatSync(path, { bigint: true });
+  } catch {
+    return false;
+  }
+  if (!st.isSocket() || st.dev !== id.dev || st.ino !== id.ino) return false;
   unlinkSync(path);
   return true;
 }
@@ -186,8 +183,7 @@ export function removeSocket(socket: HeldSocket): boolean {
     closeQuietly(socket.fd);
     return true;
   }
-  const removed = isSameFile(socket.spec.path, socket);
-  if (removed) unlinkSync(socket.spec.path);
+  const removed = removeIfSameFile(socket.spec.path, socket);
   closeHeldSocket(socket);
   removeDirs(socket.createdDirs);
   return removed;

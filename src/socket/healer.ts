@@ -8,8 +8,8 @@ import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, probeUnixSocket, readAcl, type NativeAclEntry, type NativeError } from '../native.js';
 import { formatAclEntry, fromNativeAcl, toNativeAcl } from './acl.js';
-import { anchorPath, isAnchored, removeAnchor } from './anchor.js';
-import { createSocket, makeDirs, removeStale, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { anchorPath } from './anchor.js';
+import { createSocket, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
 import { FolderWatcher } from './folder-watch.js';
 import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './heal.js';
 import { formatMode } from './mode.js';
@@ -91,7 +91,7 @@ export class SocketHealer {
     this.#watcher.close();
     for (const { socket } of this.#entries) {
       try {
-        removeAnchor(socket.spec.path, socket);
+        removeIfSameFile(anchorPath(socket.spec.path), socket);
       } catch (error) {
         this.#log.warn({ event: 'socket.anchor-left', path: anchorPath(socket.spec.path), err: error }, `could not remove ${anchorPath(socket.spec.path)} (${(error as NativeError).code})`);
       }
@@ -187,7 +187,7 @@ export class SocketHealer {
         return 'done';
       case 'relink':
       case 'create':
-        if (repair.stale && !removeStale(path, repair.stale)) return 'look-again';
+        if (repair.stale && !removeIfSameFile(path, repair.stale)) return 'look-again';
         return repair.action === 'relink' ? this.#relink(entry, found) : this.#create(entry, found);
     }
   }
@@ -231,7 +231,7 @@ export class SocketHealer {
     }
     fresh.createdDirs = old.createdDirs;
     // An anchor still naming the old inode (linking back was refused) would keep the new one from its own.
-    if (isAnchored(path, old)) removeAnchor(path, old);
+    removeIfSameFile(anchorPath(path), old);
     entry.socket = fresh;
     entry.anchored = false;
     entry.problems.delete('path');
@@ -278,7 +278,7 @@ export class SocketHealer {
       return;
     }
     if (!isNamed(socket)) return;
-    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeStale(anchor, found))) {
+    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeIfSameFile(anchor, found))) {
       try {
         linkHeldFile(socket.pathFd, anchor);
       } catch (error) {
