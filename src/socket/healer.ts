@@ -6,7 +6,7 @@
 import { fstatSync, lstatSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, probeUnixSocket, readAcl, type NativeAclEntry, type NativeError } from '../native.js';
+import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, readAcl, type NativeAclEntry, type NativeError } from '../native.js';
 import { formatAclEntry, fromNativeAcl, toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
 import { createSocket, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
@@ -15,6 +15,7 @@ import { decidePathRepair, describeFinding, permissionRepair, type FileAttribute
 import { formatMode } from './mode.js';
 import { describePermissions, fileMode } from './permissions.js';
 import { kindOf } from './preflight.js';
+import { lstatOrNull, probeListening } from './probe.js';
 
 export interface HealerOptions {
   logger: Logger;
@@ -315,8 +316,7 @@ export class SocketHealer {
 function inspectPath(path: string, held: { dev: bigint; ino: bigint }): PathFinding {
   let st;
   try {
-    // No exception for the usual case, a removed file: building one costs more than the lstat.
-    st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    st = lstatOrNull(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // The folder itself is gone or replaced: the repair finds out (folder-missing).
@@ -329,10 +329,10 @@ function inspectPath(path: string, held: { dev: bigint; ino: bigint }): PathFind
     return { kind: 'not-a-socket', what: kind === 'not a socket' ? 'a file that is not a socket' : kind };
   }
   if (st.dev === held.dev && st.ino === held.ino) return { kind: 'ours' };
-  const probe = probeUnixSocket(path);
-  if (probe === null || probe === 'EAGAIN') return { kind: 'live-socket' };
-  if (probe === 'ECONNREFUSED') return { kind: 'stale-socket', dev: st.dev, ino: st.ino };
-  return { kind: 'unknown-socket', code: probe };
+  const probe = probeListening(path);
+  if (probe.state === 'live') return { kind: 'live-socket' };
+  if (probe.state === 'stale') return { kind: 'stale-socket', dev: st.dev, ino: st.ino };
+  return { kind: 'unknown-socket', code: probe.code };
 }
 
 function isSymlink(path: string): boolean {
