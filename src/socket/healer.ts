@@ -123,7 +123,8 @@ export class SocketHealer {
     // comes before anything that can wait (each call costs tens of microseconds).
     for (let attempt = 0; attempt < 3; attempt++) {
       const found = inspectPath(entry.socket.spec.path, entry.socket);
-      const outcome = this.#repair(entry, found, decidePathRepair(found, isNamed(entry.socket)));
+      // Whether the inode has a name left matters only for one to give back: no fstat when the path is ours.
+      const outcome = this.#repair(entry, found, decidePathRepair(found, found.kind !== 'ours' && isNamed(entry.socket)));
       if (outcome === 'done') break;
       if (outcome === 'folder-missing' && !this.#ensureFolder(entry)) return;
     }
@@ -160,7 +161,8 @@ export class SocketHealer {
       this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders: made }, `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`);
     }
     try {
-      this.#watcher.arm(dir);
+      // The stat above, unless the folder was just made.
+      this.#watcher.arm(dir, st);
     } catch (error) {
       this.#problem(entry, 'folder', `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice (ENOSPC: raise the sysctl fs.inotify.max_user_watches; EMFILE: fs.inotify.max_user_instances)`);
       // The repair now is still worth making.
