@@ -19,7 +19,7 @@ export interface AclEntry {
 }
 
 // Tag values of <linux/posix_acl.h>; their numeric order is the order the kernel requires.
-const TAG_VALUES: Record<AclTag, number> = { user_obj: 0x01, user: 0x02, group_obj: 0x04, group: 0x08, mask: 0x10, other: 0x20 };
+export const TAG_VALUES: Record<AclTag, number> = { user_obj: 0x01, user: 0x02, group_obj: 0x04, group: 0x08, mask: 0x10, other: 0x20 };
 const UNDEFINED_ID = 0xffffffff;
 
 /** The entries as the addon passes them: sorted by tag, then id (posix_acl_valid refuses anything else). */
@@ -75,15 +75,20 @@ export function formatAclEntry(e: AclEntry): string {
   return `${kind}:${who}:${formatPerm(e.perm)}`;
 }
 
-/** The access ACL of path, or null when it has none or its file system keeps none (EOPNOTSUPP). */
-export function readAclOrNull(path: string): AclEntry[] | null {
+/** The access ACL of path as the addon reads it, or null when it has none or its file system keeps none (EOPNOTSUPP). */
+export function readNativeAclOrNull(path: string): NativeAclEntry[] | null {
   try {
-    const entries = readAcl(path);
-    return entries ? fromNativeAcl(entries) : null;
+    return readAcl(path);
   } catch (error) {
     if ((error as NativeError).code === 'EOPNOTSUPP') return null;
     throw error;
   }
+}
+
+/** The access ACL of path, or null when it has none or its file system keeps none (EOPNOTSUPP). */
+export function readAclOrNull(path: string): AclEntry[] | null {
+  const entries = readNativeAclOrNull(path);
+  return entries ? fromNativeAcl(entries) : null;
 }
 
 /** Whether the file system holding path stores POSIX ACLs (getxattr answers EOPNOTSUPP where not). */

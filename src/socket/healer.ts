@@ -6,8 +6,8 @@
 import { fstatSync, lstatSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, readAcl, type NativeAclEntry, type NativeError } from '../native.js';
-import { formatAclEntry, fromNativeAcl, toNativeAcl } from './acl.js';
+import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, type NativeError } from '../native.js';
+import { formatAclEntry, fromNativeAcl, readNativeAclOrNull, toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
 import { createSocket, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
 import { FolderWatcher } from './folder-watch.js';
@@ -353,14 +353,7 @@ function isNamed(socket: HeldUnixSocket): boolean {
 /** The held inode's mode, owner and ACL, read through its descriptor (getxattr follows /proc/self/fd/N to it). */
 function heldAttributes(socket: HeldUnixSocket): FileAttributes {
   const st = fstatSync(socket.pathFd);
-  let acl: NativeAclEntry[] | null;
-  try {
-    acl = readAcl(`/proc/self/fd/${socket.pathFd}`);
-  } catch (error) {
-    if ((error as NativeError).code !== 'EOPNOTSUPP') throw error;
-    acl = null;
-  }
-  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl };
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl: readNativeAclOrNull(`/proc/self/fd/${socket.pathFd}`) };
 }
 
 /** 0777 nobody:nogroup, + ACL user:evil:rw- when it has named entries. */
