@@ -107,6 +107,15 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
   if (pre.staleAnchor && !removeIfSameFile(anchorPath(path), pre.staleAnchor)) {
     throw new RunError(`The stale socket '${anchorPath(path)}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
   }
+  return createUnixListener(spec, permissions, backlog, pre.missingDirs);
+}
+
+/**
+ * Binds a new unix socket at a free path, born 0000 and then given its permissions; createdDirs: the
+ * folders just made for it, removed again if it fails. Errors become sentences (exit 2).
+ */
+export function createUnixListener(spec: UnixSocketSpec, permissions: SocketPermissions, backlog: number, createdDirs: string[] = []): HeldUnixSocket {
+  const { path } = spec;
   try {
     const created = createUnixSocket({
       path,
@@ -117,10 +126,10 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
       ...(permissions.acl ? { acl: toNativeAcl(permissions.acl) } : {}),
       keepPathFd: true,
     });
-    return { kind: 'unix', spec, fd: created.fd, dev: created.dev, ino: created.ino, pathFd: created.pathFd!, permissions, backlog, createdDirs: [...pre.missingDirs] };
+    return { kind: 'unix', spec, fd: created.fd, dev: created.dev, ino: created.ino, pathFd: created.pathFd!, permissions, backlog, createdDirs: [...createdDirs] };
   } catch (error) {
     // The addon removed its own half-made socket; the folders are ours to remove.
-    removeDirs(pre.missingDirs);
+    removeDirs(createdDirs);
     const e = error as NativeError;
     if (e.code === 'EOPNOTSUPP' && e.syscall === 'setxattr') {
       throw new RunError(noAclSupport(path, dirname(path)).message, ExitCode.usage, { cause: error });

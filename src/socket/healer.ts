@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, type NativeError } from '../native.js';
 import { formatAclEntry, fromNativeAcl, readNativeAclOrNull, toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
-import { createSocket, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { createUnixListener, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
 import { FolderWatcher } from './folder-watch.js';
 import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './heal.js';
 import { formatMode } from './mode.js';
@@ -224,7 +224,7 @@ export class SocketHealer {
     const path = old.spec.path;
     let fresh: HeldUnixSocket;
     try {
-      fresh = createSocket({ spec: old.spec, missingDirs: [], stale: null }, old.permissions, old.backlog) as HeldUnixSocket;
+      fresh = createUnixListener(old.spec, old.permissions, old.backlog);
     } catch (error) {
       const cause = (error as Error).cause as NativeError | undefined;
       if (cause?.code === 'EADDRINUSE') return 'look-again';
