@@ -79,11 +79,6 @@ export function accessOf(who: Identity, file: FileOwnership): Access {
   return { bits: acl.find((e) => e.tag === 'other')?.perm ?? file.mode & 7, via: 'other' };
 }
 
-/** The permission bits (rwx) that apply to who on a file, as the kernel picks them. */
-export function permissionBits(who: Identity, file: FileOwnership): number {
-  return accessOf(who, file).bits;
-}
-
 /**
  * As ls -l shows it, 0700 alice:alice; with an ACL, 0660+ alice:alice (ACL user:www-data:rw-,
  * group::---,mask::rw-): the mode's group bits are then the mask, and group:: is the owning group's.
