@@ -4,9 +4,8 @@
 // `run`'s start-up warnings and `doctor` both decide here, so they never disagree.
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { lookupGroup, lookupUser } from '../native.js';
 import { formatAclEntry, formatPerm, readAclOrNull, type AclEntry } from './acl.js';
-import type { Identity } from './identity.js';
+import { groupNameOf, userNameOf, type Identity } from './identity.js';
 import { formatMode } from './mode.js';
 
 export interface FileOwnership {
@@ -114,8 +113,8 @@ export function readOwnership(path: string): FileOwnership {
     gid: st.gid,
     mode: st.mode & 0o7777,
     acl: readAclOrNull(path),
-    owner: lookupUser(st.uid)?.name ?? String(st.uid),
-    group: lookupGroup(st.gid)?.name ?? String(st.gid),
+    owner: userNameOf(st.uid),
+    group: groupNameOf(st.gid),
   };
 }
 

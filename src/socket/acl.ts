@@ -5,7 +5,8 @@
 // group entry (and the owning group) can get. So a socket made with `--socket-mode 0600
 // --socket-allow www-data` shows `srw-rw----+` in `ls -l`: owner rw, mask rw (www-data's entry),
 // other none; the owning group itself keeps no access (`getfacl` shows `group::---`).
-import { lookupGroup, lookupUser, readAcl, type NativeAclEntry, type NativeError } from '../native.js';
+import { readAcl, type NativeAclEntry, type NativeError } from '../native.js';
+import { groupNameOf, userNameOf } from './identity.js';
 
 export type AclTag = 'user_obj' | 'user' | 'group_obj' | 'group' | 'mask' | 'other';
 
@@ -35,8 +36,8 @@ export function fromNativeAcl(entries: NativeAclEntry[]): AclEntry[] {
   return entries.flatMap((e): AclEntry[] => {
     const tag = byValue.get(e.tag);
     if (!tag) return [];
-    if (tag === 'user') return [{ tag, id: e.id, perm: e.perm, name: lookupUser(e.id)?.name ?? String(e.id) }];
-    if (tag === 'group') return [{ tag, id: e.id, perm: e.perm, name: lookupGroup(e.id)?.name ?? String(e.id) }];
+    if (tag === 'user') return [{ tag, id: e.id, perm: e.perm, name: userNameOf(e.id) }];
+    if (tag === 'group') return [{ tag, id: e.id, perm: e.perm, name: groupNameOf(e.id) }];
     return [{ tag, perm: e.perm }];
   });
 }

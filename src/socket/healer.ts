@@ -6,11 +6,12 @@
 import { fstatSync, lstatSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, type NativeError } from '../native.js';
+import { changeHeldFile, linkHeldFile, type NativeError } from '../native.js';
 import { formatAclEntry, fromNativeAcl, readNativeAclOrNull, toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
 import { createUnixListener, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
 import { FolderWatcher } from './folder-watch.js';
+import { groupNameOf, userNameOf } from './identity.js';
 import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './heal.js';
 import { formatMode } from './mode.js';
 import { describePermissions, fileMode } from './permissions.js';
@@ -358,8 +359,8 @@ function heldAttributes(socket: HeldUnixSocket): FileAttributes {
 
 /** 0777 nobody:nogroup, + ACL user:evil:rw- when it has named entries. */
 function describeAttributes(a: FileAttributes): string {
-  const owner = lookupUser(a.uid)?.name ?? String(a.uid);
-  const group = lookupGroup(a.gid)?.name ?? String(a.gid);
+  const owner = userNameOf(a.uid);
+  const group = groupNameOf(a.gid);
   const named = a.acl ? fromNativeAcl(a.acl).filter((e) => e.tag === 'user' || e.tag === 'group') : [];
   return `${formatMode(a.mode)} ${owner}:${group}${named.length > 0 ? ` + ACL ${named.map(formatAclEntry).join(',')}` : ''}`;
 }
