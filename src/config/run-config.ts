@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
 import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
-import { childEnvironment } from '../child/environment.js';
+import { childVariables } from '../child/environment.js';
 import { isUwsgi, namesHeldSocket, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL } from '../child/uwsgi.js';
 import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../child/uwsgi-config.js';
 import { checkConnectAccess, describeAccess, describeOwnership, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
@@ -173,7 +173,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   const uwsgi = isUwsgi(command);
   const childUser = resolveChildUser(options, invoking);
   // What the child will see (less LISTEN_*): uWSGI's UWSGI_* options and $(ENV) come from it.
-  const childEnv = Object.fromEntries(childEnvironment(context.env, { socketNames: [], user: childUser }).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const childEnv = childVariables(context.env, { socketNames: [], user: childUser });
   const uwsgiConfig = uwsgi ? readUwsgiConfig(args, { cwd: context.cwd, env: childEnv }) : undefined;
 
   let socketValues = options.socket ?? [];
