@@ -88,20 +88,23 @@ function checkSeconds(value: number | undefined, option: string, fallback: numbe
   return value;
 }
 
+/** A signal option's value as a number; `like`: two names to suggest in the refusal. */
+function checkSignal(value: string, option: string, like: string): number {
+  const signo = parseSignal(value);
+  if (signo === null) throw new UsageError(`Invalid ${option} '${value}': give a signal name like ${like}, or its number.`);
+  return signo;
+}
+
 function resolveStopSignal(value: string | undefined, uwsgi: boolean): number {
   // uWSGI 2.0 treats SIGTERM as a brutal reload, not a stop; SIGINT shuts it down (FACTS.md).
   if (value === undefined) return uwsgi ? constants.signals.SIGINT : constants.signals.SIGTERM;
-  const signo = parseSignal(value);
-  if (signo === null) throw new UsageError(`Invalid --stop-signal '${value}': give a signal name like SIGINT or SIGTERM, or its number.`);
-  return signo;
+  return checkSignal(value, '--stop-signal', 'SIGINT or SIGTERM');
 }
 
 /** uWSGI with a master: SIGPWR, mapped to its graceful shutdown by the hook sockvisor adds; else the stop signal. */
 function resolveDrainSignal(value: string | undefined, stopSignal: number, uwsgiMaster: boolean): number {
   if (value === undefined) return uwsgiMaster ? UWSGI_DRAIN_SIGNAL : stopSignal;
-  const signo = parseSignal(value);
-  if (signo === null) throw new UsageError(`Invalid --drain-signal '${value}': give a signal name like SIGTERM or SIGQUIT, or its number.`);
-  return signo;
+  return checkSignal(value, '--drain-signal', 'SIGTERM or SIGQUIT');
 }
 
 function checkPositiveSeconds(value: number | undefined, option: string, fallback: number): number {
