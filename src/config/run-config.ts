@@ -8,7 +8,7 @@ import { childVariables } from '../child/environment.js';
 import { isUwsgi, namesHeldSocket, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL } from '../child/uwsgi.js';
 import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../child/uwsgi-config.js';
 import { checkConnectAccess, describeAccess, describeOwnership, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
-import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity } from '../socket/identity.js';
+import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity, type NginxUser } from '../socket/identity.js';
 import { formatMode } from '../socket/mode.js';
 import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
@@ -145,10 +145,9 @@ function accessWarning(who: Identity, role: string, path: string, verdict: Acces
 }
 
 /** Warns when nginx's user, or a user given to --socket-allow, could not connect with the permissions chosen, naming the fix. */
-function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions): string[] {
+function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions, nginx: NginxUser | null): string[] {
   const sockets = specs.filter((s): s is UnixSocketSpec => s.kind === 'unix');
   const socket: FileOwnership = { ...permissions, mode: fileMode(permissions) };
-  const nginx = findNginxUser();
   const people: { who: Identity; role: string; groupName: string }[] = [];
   if (nginx) people.push({ who: nginxIdentity(nginx), role: "nginx's user", groupName: nginx.group.name });
   for (const allowed of permissions.allow) {
@@ -194,10 +193,13 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     throw new UsageError(`--pass stdin hands over one socket (as fd 0), but ${specs.length} are given: use --pass fd for several sockets.`);
   }
 
+  // nginx.conf and NSS, read once: the socket's default group (as root), and the warnings below.
+  const nginx = findNginxUser();
   const permissions = resolveSocketPermissions(
     { socketMode: options.socketMode, socketOwner: options.socketOwner, socketGroup: options.socketGroup, socketAllow: options.socketAllow },
     uwsgiConfig ?? {},
     invoking,
+    nginx,
   );
   const backlog = resolveBacklog(options.socketBacklog);
 
@@ -228,10 +230,10 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     confirmWithUwsgi(file, command, args, uwsgiConfig, { cwd: context.cwd, env: childEnv, uid: childUser?.uid, gid: childUser?.gid });
   }
 
-  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions)];
+  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions, nginx)];
   if (uwsgiConfig) warnings.push(...unheldUwsgiWarnings(uwsgiConfig, passed));
   if ((permissions.mode & 0o002) !== 0) {
-    const nginxName = findNginxUser()?.user.name ?? 'www-data';
+    const nginxName = nginx?.user.name ?? 'www-data';
     warnings.push(
       `The socket mode ${formatMode(permissions.mode)} lets every local user connect to the app: prefer --socket-mode 0600 --socket-allow ${nginxName} (an ACL entry for nginx alone, no root needed), or 0660 with the group nginx runs as.`,
     );
