@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { findNginxUser, groupNameOf, identityOf, nginxIdentity, resolveNginxUser, resolveUser, type Identity } from '../socket/identity.js';
 import { MAX_SOCKET_PATH_BYTES } from '../socket/spec.js';
-import { expectedNginxError, judgeSocket, type Check, type NginxError, type Reference } from './checks.js';
+import { expectedNginxError, formatPlace, judgeSocket, type Check, type NginxError, type Reference } from './checks.js';
 import { explainErrno, readErrorLog, type FailureCount, type LogGroup } from './error-log.js';
 import { gatherSocketFacts } from './facts.js';
 import { readNginxSetup, type NginxOptions, type NginxSetup } from './nginx.js';
@@ -76,7 +76,7 @@ function chooseUser(options: DoctorOptions, setup: NginxSetup | null): { who: Id
   }
   if (setup) {
     const nginx = resolveNginxUser(setup.user.name, setup.user.group);
-    const where = setup.user.place ? `${setup.user.place.file}:${setup.user.place.line}` : "nginx's compiled-in default";
+    const where = setup.user.place ? formatPlace(setup.user.place) : "nginx's compiled-in default";
     if (!nginx) {
       throw new UsageError(`nginx's user '${setup.user.name}' (${where}) does not exist on this machine, so nginx cannot start its workers: fix the user directive, or give --as USER.`);
     }
