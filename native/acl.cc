@@ -7,11 +7,11 @@
 #include <errno.h>
 #include <sys/xattr.h>
 
-#include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "errors.h"
+#include "held_file.h"
 
 namespace sockvisor {
 namespace {
@@ -73,15 +73,11 @@ bool AclFromJs(Napi::Value value, std::vector<AclEntry>* entries) {
 
 int SetAccessAcl(int opath, const std::vector<AclEntry>& entries) {
   std::vector<char> value = Encode(entries);
-  char proc[64];
-  std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", opath);
-  return setxattr(proc, kAccessAcl, value.data(), value.size(), 0);
+  return setxattr(ProcPath(opath).c_str(), kAccessAcl, value.data(), value.size(), 0);
 }
 
 int RemoveAccessAcl(int opath) {
-  char proc[64];
-  std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", opath);
-  return removexattr(proc, kAccessAcl);
+  return removexattr(ProcPath(opath).c_str(), kAccessAcl);
 }
 
 std::vector<AclEntry> WithoutPermissions(std::vector<AclEntry> entries) {

@@ -19,13 +19,14 @@
 #endif
 
 namespace sockvisor {
-namespace {
 
 std::string ProcPath(int fd) {
   char proc[64];
   std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
   return proc;
 }
+
+namespace {
 
 bool ReadFd(const Napi::CallbackInfo& info, const char* usage, int* fd) {
   if (info.Length() < 2 || !info[0].IsNumber()) {

@@ -5,7 +5,13 @@
 #include <napi.h>
 #include <sys/types.h>
 
+#include <string>
+
 namespace sockvisor {
+
+// "/proc/self/fd/N": the way to a descriptor's inode for the calls that refuse an O_PATH fd
+// (chmod, setxattr, linkat...) but follow that magic link.
+std::string ProcPath(int fd);
 
 // chmod through an O_PATH fd: fchmod() gives EBADF there and glibc's fchmodat(AT_EMPTY_PATH) gives
 // EINVAL; fchmodat2 (Linux 6.6) works, and /proc/self/fd/N works on older kernels. 0, or -1 + errno.

@@ -101,8 +101,6 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
     failure = {errno, "chmod"};
   } else if (listen(fd, backlog) != 0) {
     failure = {errno, "listen"};
-  } else if (fstat(opath, &st) != 0) {
-    failure = {errno, "fstat"};
   }
 
   if (failure.syscall != nullptr) {
@@ -121,6 +119,7 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
     close(opath);
   }
   result.Set("fd", Napi::Number::New(env, fd));
+  // st: the fstat that verified the path; chown, chmod and setxattr leave its device and inode as they are.
   result.Set("dev", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_dev)));
   result.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));
   return result;

@@ -12,8 +12,8 @@ export interface EnvironmentPlan {
   user?: Identity | undefined;
 }
 
-/** Builds envp; LISTEN_PID is not in it: native spawn appends the child's own pid after fork. */
-export function childEnvironment(base: NodeJS.ProcessEnv, plan: EnvironmentPlan): string[] {
+/** The child's variables by name; LISTEN_PID is not among them: native spawn appends the child's own pid after fork. */
+export function childVariables(base: NodeJS.ProcessEnv, plan: EnvironmentPlan): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) {
     if (value !== undefined && !INHERITED_ONLY_BY_US.includes(key)) env[key] = value;
@@ -28,5 +28,10 @@ export function childEnvironment(base: NodeJS.ProcessEnv, plan: EnvironmentPlan)
     env.LISTEN_FDS = String(plan.socketNames.length);
     env.LISTEN_FDNAMES = plan.socketNames.join(':');
   }
-  return Object.entries(env).map(([key, value]) => `${key}=${value}`);
+  return env;
+}
+
+/** Builds envp (KEY=VALUE strings) from childVariables. */
+export function childEnvironment(base: NodeJS.ProcessEnv, plan: EnvironmentPlan): string[] {
+  return Object.entries(childVariables(base, plan)).map(([key, value]) => `${key}=${value}`);
 }

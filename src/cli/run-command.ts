@@ -59,9 +59,8 @@ export function givenOptions(argv: ArgumentsCamelCase<RunArgs>): SockvisorOption
   return options as SockvisorOptions;
 }
 
-/** The options of a run command line: given ones over the --config file's, and COMMAND from either. */
-export function layeredRunOptions(argv: ArgumentsCamelCase<RunArgs>, commandLine: string[]): { options: SockvisorOptions; command: string[]; file?: ConfigFile } {
-  const given = givenOptions(argv);
+/** The options of a run command line: given ones (givenOptions(argv)) over the --config file's, and COMMAND from either. */
+export function layeredRunOptions(argv: ArgumentsCamelCase<RunArgs>, given: SockvisorOptions, commandLine: string[]): { options: SockvisorOptions; command: string[]; file?: ConfigFile } {
   const file = argv.config === undefined ? undefined : readConfigFile(argv.config, process.cwd());
   const options = layerOptions(given, file?.options ?? {});
   const command = commandLine.length > 0 ? commandLine : (file?.command ?? []);
@@ -76,7 +75,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   let status: number;
   let logger = createLogger(given.logFormat, given.logLevel);
   try {
-    const { options, command, file } = layeredRunOptions(argv, commandLine);
+    const { options, command, file } = layeredRunOptions(argv, given, commandLine);
     if (file && (options.logFormat !== given.logFormat || options.logLevel !== given.logLevel)) logger = createLogger(options.logFormat, options.logLevel);
     if (file) logger.debug({ event: 'config.file', path: file.path }, `options read from ${file.path}`);
     const plan = planRun({ ...options, command }, { cwd: process.cwd(), env: process.env });

@@ -36,7 +36,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
     const positional = argv._.map(String);
     const words = splitWords(hideBin(process.argv), positional);
     const { runArgs } = words;
-    const { options, command } = layeredRunOptions(argv, words.command);
+    const { options, command } = layeredRunOptions(argv, given, words.command);
     const plan = planRun({ ...options, command }, { cwd: process.cwd(), env: process.env, preflight: false });
     const script = realpathSync(process.argv[1]!);
     process.stdout.write(systemdUnit({ plan, execStart: [process.execPath, script], runArgs, commandArgs: command.slice(1), env: process.env }));

@@ -4,11 +4,11 @@ import { constants } from 'node:os';
 import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
 import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
-import { childEnvironment } from '../child/environment.js';
+import { childVariables } from '../child/environment.js';
 import { isUwsgi, namesHeldSocket, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL } from '../child/uwsgi.js';
 import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../child/uwsgi-config.js';
 import { checkConnectAccess, describeAccess, describeOwnership, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
-import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity } from '../socket/identity.js';
+import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity, type NginxUser } from '../socket/identity.js';
 import { formatMode } from '../socket/mode.js';
 import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
@@ -88,20 +88,23 @@ function checkSeconds(value: number | undefined, option: string, fallback: numbe
   return value;
 }
 
+/** A signal option's value as a number; `like`: two names to suggest in the refusal. */
+function checkSignal(value: string, option: string, like: string): number {
+  const signo = parseSignal(value);
+  if (signo === null) throw new UsageError(`Invalid ${option} '${value}': give a signal name like ${like}, or its number.`);
+  return signo;
+}
+
 function resolveStopSignal(value: string | undefined, uwsgi: boolean): number {
   // uWSGI 2.0 treats SIGTERM as a brutal reload, not a stop; SIGINT shuts it down (FACTS.md).
   if (value === undefined) return uwsgi ? constants.signals.SIGINT : constants.signals.SIGTERM;
-  const signo = parseSignal(value);
-  if (signo === null) throw new UsageError(`Invalid --stop-signal '${value}': give a signal name like SIGINT or SIGTERM, or its number.`);
-  return signo;
+  return checkSignal(value, '--stop-signal', 'SIGINT or SIGTERM');
 }
 
 /** uWSGI with a master: SIGPWR, mapped to its graceful shutdown by the hook sockvisor adds; else the stop signal. */
 function resolveDrainSignal(value: string | undefined, stopSignal: number, uwsgiMaster: boolean): number {
   if (value === undefined) return uwsgiMaster ? UWSGI_DRAIN_SIGNAL : stopSignal;
-  const signo = parseSignal(value);
-  if (signo === null) throw new UsageError(`Invalid --drain-signal '${value}': give a signal name like SIGTERM or SIGQUIT, or its number.`);
-  return signo;
+  return checkSignal(value, '--drain-signal', 'SIGTERM or SIGQUIT');
 }
 
 function checkPositiveSeconds(value: number | undefined, option: string, fallback: number): number {
@@ -142,10 +145,9 @@ function accessWarning(who: Identity, role: string, path: string, verdict: Acces
 }
 
 /** Warns when nginx's user, or a user given to --socket-allow, could not connect with the permissions chosen, naming the fix. */
-function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions): string[] {
+function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions, nginx: NginxUser | null): string[] {
   const sockets = specs.filter((s): s is UnixSocketSpec => s.kind === 'unix');
   const socket: FileOwnership = { ...permissions, mode: fileMode(permissions) };
-  const nginx = findNginxUser();
   const people: { who: Identity; role: string; groupName: string }[] = [];
   if (nginx) people.push({ who: nginxIdentity(nginx), role: "nginx's user", groupName: nginx.group.name });
   for (const allowed of permissions.allow) {
@@ -173,7 +175,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   const uwsgi = isUwsgi(command);
   const childUser = resolveChildUser(options, invoking);
   // What the child will see (less LISTEN_*): uWSGI's UWSGI_* options and $(ENV) come from it.
-  const childEnv = Object.fromEntries(childEnvironment(context.env, { socketNames: [], user: childUser }).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const childEnv = childVariables(context.env, { socketNames: [], user: childUser });
   const uwsgiConfig = uwsgi ? readUwsgiConfig(args, { cwd: context.cwd, env: childEnv }) : undefined;
 
   let socketValues = options.socket ?? [];
@@ -191,10 +193,13 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     throw new UsageError(`--pass stdin hands over one socket (as fd 0), but ${specs.length} are given: use --pass fd for several sockets.`);
   }
 
+  // nginx.conf and NSS, read once: the socket's default group (as root), and the warnings below.
+  const nginx = findNginxUser();
   const permissions = resolveSocketPermissions(
     { socketMode: options.socketMode, socketOwner: options.socketOwner, socketGroup: options.socketGroup, socketAllow: options.socketAllow },
     uwsgiConfig ?? {},
     invoking,
+    nginx,
   );
   const backlog = resolveBacklog(options.socketBacklog);
 
@@ -225,10 +230,10 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     confirmWithUwsgi(file, command, args, uwsgiConfig, { cwd: context.cwd, env: childEnv, uid: childUser?.uid, gid: childUser?.gid });
   }
 
-  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions)];
+  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions, nginx)];
   if (uwsgiConfig) warnings.push(...unheldUwsgiWarnings(uwsgiConfig, passed));
   if ((permissions.mode & 0o002) !== 0) {
-    const nginxName = findNginxUser()?.user.name ?? 'www-data';
+    const nginxName = nginx?.user.name ?? 'www-data';
     warnings.push(
       `The socket mode ${formatMode(permissions.mode)} lets every local user connect to the app: prefer --socket-mode 0600 --socket-allow ${nginxName} (an ACL entry for nginx alone, no root needed), or 0660 with the group nginx runs as.`,
     );

@@ -71,7 +71,8 @@ function existsCheck(facts: SocketFacts, ctx: CheckContext): Check {
     const where = ctx.references.length > 0 ? ` at ${ctx.references.map(formatPlace).join(', ')}` : '';
     fixes.push({ text: `did you mean '${near.path}' (${near.reason}, listening, held by ${holder})? then point nginx at unix:${near.path}${where}` });
   }
-  fixes.push({ ...START_SERVER(path), ...(fixes.length > 0 ? { text: `or ${START_SERVER(path).text}` } : {}) });
+  const start = START_SERVER(path);
+  fixes.push(fixes.length > 0 ? { ...start, text: `or ${start.text}` } : start);
   return { id: 'exists', status: 'fail', title, detail, fixes };
 }
 

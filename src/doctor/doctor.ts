@@ -2,10 +2,9 @@
 // the command line, nginx's configuration, nginx's error.log), gather the facts of each, judge them.
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { lookupGroup } from '../native.js';
-import { findNginxUser, identityOf, nginxIdentity, resolveNginxUser, resolveUser, type Identity } from '../socket/identity.js';
+import { findNginxUser, groupNameOf, identityOf, nginxIdentity, resolveNginxUser, resolveUser, type Identity } from '../socket/identity.js';
 import { MAX_SOCKET_PATH_BYTES } from '../socket/spec.js';
-import { expectedNginxError, judgeSocket, type Check, type NginxError, type Reference } from './checks.js';
+import { expectedNginxError, formatPlace, judgeSocket, type Check, type NginxError, type Reference } from './checks.js';
 import { explainErrno, readErrorLog, type FailureCount, type LogGroup } from './error-log.js';
 import { gatherSocketFacts } from './facts.js';
 import { readNginxSetup, type NginxOptions, type NginxSetup } from './nginx.js';
@@ -73,11 +72,11 @@ function chooseUser(options: DoctorOptions, setup: NginxSetup | null): { who: Id
   if (options.as !== undefined) {
     const user = resolveUser(options.as, '--as');
     const who = identityOf(user);
-    return { who, groupName: lookupGroup(user.gid)?.name ?? String(user.gid), source: '--as' };
+    return { who, groupName: groupNameOf(user.gid), source: '--as' };
   }
   if (setup) {
     const nginx = resolveNginxUser(setup.user.name, setup.user.group);
-    const where = setup.user.place ? `${setup.user.place.file}:${setup.user.place.line}` : "nginx's compiled-in default";
+    const where = setup.user.place ? formatPlace(setup.user.place) : "nginx's compiled-in default";
     if (!nginx) {
       throw new UsageError(`nginx's user '${setup.user.name}' (${where}) does not exist on this machine, so nginx cannot start its workers: fix the user directive, or give --as USER.`);
     }
@@ -160,7 +159,7 @@ export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
 
   const report: DoctorReport = {
     ok: sockets.every((s) => s.ok) && (read === null || setup !== null),
-    user: { name: who.name, uid: who.uid, gid: who.gid, groups: who.groups.map((gid) => ({ gid, name: lookupGroup(gid)?.name ?? String(gid) })), source },
+    user: { name: who.name, uid: who.uid, gid: who.gid, groups: who.groups.map((gid) => ({ gid, name: groupNameOf(gid) })), source },
     confirmedByConnect: confirm,
     sockets,
   };

@@ -4,9 +4,8 @@
 // `run`'s start-up warnings and `doctor` both decide here, so they never disagree.
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { lookupGroup, lookupUser } from '../native.js';
 import { formatAclEntry, formatPerm, readAclOrNull, type AclEntry } from './acl.js';
-import type { Identity } from './identity.js';
+import { groupNameOf, userNameOf, type Identity } from './identity.js';
 import { formatMode } from './mode.js';
 
 export interface FileOwnership {
@@ -79,11 +78,6 @@ export function accessOf(who: Identity, file: FileOwnership): Access {
   return { bits: acl.find((e) => e.tag === 'other')?.perm ?? file.mode & 7, via: 'other' };
 }
 
-/** The permission bits (rwx) that apply to who on a file, as the kernel picks them. */
-export function permissionBits(who: Identity, file: FileOwnership): number {
-  return accessOf(who, file).bits;
-}
-
 /**
  * As ls -l shows it, 0700 alice:alice; with an ACL, 0660+ alice:alice (ACL user:www-data:rw-,
  * group::---,mask::rw-): the mode's group bits are then the mask, and group:: is the owning group's.
@@ -119,8 +113,8 @@ export function readOwnership(path: string): FileOwnership {
     gid: st.gid,
     mode: st.mode & 0o7777,
     acl: readAclOrNull(path),
-    owner: lookupUser(st.uid)?.name ?? String(st.uid),
-    group: lookupGroup(st.gid)?.name ?? String(st.gid),
+    owner: userNameOf(st.uid),
+    group: groupNameOf(st.gid),
   };
 }
 

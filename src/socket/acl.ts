@@ -5,7 +5,8 @@
 // group entry (and the owning group) can get. So a socket made with `--socket-mode 0600
 // --socket-allow www-data` shows `srw-rw----+` in `ls -l`: owner rw, mask rw (www-data's entry),
 // other none; the owning group itself keeps no access (`getfacl` shows `group::---`).
-import { lookupGroup, lookupUser, readAcl, type NativeAclEntry, type NativeError } from '../native.js';
+import { readAcl, type NativeAclEntry, type NativeError } from '../native.js';
+import { groupNameOf, userNameOf } from './identity.js';
 
 export type AclTag = 'user_obj' | 'user' | 'group_obj' | 'group' | 'mask' | 'other';
 
@@ -19,7 +20,7 @@ export interface AclEntry {
 }
 
 // Tag values of <linux/posix_acl.h>; their numeric order is the order the kernel requires.
-const TAG_VALUES: Record<AclTag, number> = { user_obj: 0x01, user: 0x02, group_obj: 0x04, group: 0x08, mask: 0x10, other: 0x20 };
+export const TAG_VALUES: Record<AclTag, number> = { user_obj: 0x01, user: 0x02, group_obj: 0x04, group: 0x08, mask: 0x10, other: 0x20 };
 const UNDEFINED_ID = 0xffffffff;
 
 /** The entries as the addon passes them: sorted by tag, then id (posix_acl_valid refuses anything else). */
@@ -35,8 +36,8 @@ export function fromNativeAcl(entries: NativeAclEntry[]): AclEntry[] {
   return entries.flatMap((e): AclEntry[] => {
     const tag = byValue.get(e.tag);
     if (!tag) return [];
-    if (tag === 'user') return [{ tag, id: e.id, perm: e.perm, name: lookupUser(e.id)?.name ?? String(e.id) }];
-    if (tag === 'group') return [{ tag, id: e.id, perm: e.perm, name: lookupGroup(e.id)?.name ?? String(e.id) }];
+    if (tag === 'user') return [{ tag, id: e.id, perm: e.perm, name: userNameOf(e.id) }];
+    if (tag === 'group') return [{ tag, id: e.id, perm: e.perm, name: groupNameOf(e.id) }];
     return [{ tag, perm: e.perm }];
   });
 }
@@ -75,15 +76,20 @@ export function formatAclEntry(e: AclEntry): string {
   return `${kind}:${who}:${formatPerm(e.perm)}`;
 }
 
-/** The access ACL of path, or null when it has none or its file system keeps none (EOPNOTSUPP). */
-export function readAclOrNull(path: string): AclEntry[] | null {
+/** The access ACL of path as the addon reads it, or null when it has none or its file system keeps none (EOPNOTSUPP). */
+export function readNativeAclOrNull(path: string): NativeAclEntry[] | null {
   try {
-    const entries = readAcl(path);
-    return entries ? fromNativeAcl(entries) : null;
+    return readAcl(path);
   } catch (error) {
     if ((error as NativeError).code === 'EOPNOTSUPP') return null;
     throw error;
   }
+}
+
+/** The access ACL of path, or null when it has none or its file system keeps none (EOPNOTSUPP). */
+export function readAclOrNull(path: string): AclEntry[] | null {
+  const entries = readNativeAclOrNull(path);
+  return entries ? fromNativeAcl(entries) : null;
 }
 
 /** Whether the file system holding path stores POSIX ACLs (getxattr answers EOPNOTSUPP where not). */

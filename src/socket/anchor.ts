@@ -5,18 +5,13 @@
 // its link count falls to 0 it never does (vfs_link: ENOENT). So when someone removes the socket
 // file, the anchor keeps the inode linkable and sockvisor links the very same socket back at the
 // path: same inode, same permissions, the same child serving it, nothing queued lost.
-import { lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { probeUnixSocket } from '../native.js';
+import { lstatOrNull, probeListening } from './probe.js';
 
 /** The anchor's name for a socket path: /run/app/app.sock -> /run/app/.app.sock.sockvisor. */
 export function anchorPath(socketPath: string): string {
   return join(dirname(socketPath), `.${basename(socketPath)}.sockvisor`);
-}
-
-function lstatOrNull(path: string): BigIntStats | null {
-  return lstatSync(path, { bigint: true, throwIfNoEntry: false }) ?? null;
 }
 
 /**
@@ -32,25 +27,12 @@ export function preflightAnchor(socketPath: string): { dev: bigint; ino: bigint 
   if (!st.isSocket()) {
     throw new UsageError(`'${anchor}' exists and is not a socket; ${why}, and never removes what it did not create: move it away, or choose another --socket path.`);
   }
-  const probe = probeUnixSocket(anchor);
-  if (probe === null || probe === 'EAGAIN') {
+  const probe = probeListening(anchor);
+  if (probe.state === 'live') {
     throw new UsageError(`A server is listening on '${anchor}', the second name of a socket another sockvisor holds (${why}): stop that sockvisor first, or choose another --socket path.`);
   }
-  if (probe !== 'ECONNREFUSED') {
-    throw new UsageError(`Cannot tell whether the socket '${anchor}' is still in use (connect failed with ${probe}); ${why}: remove it yourself if it is stale, or choose another --socket path.`);
+  if (probe.state === 'unknown') {
+    throw new UsageError(`Cannot tell whether the socket '${anchor}' is still in use (connect failed with ${probe.code}); ${why}: remove it yourself if it is stale, or choose another --socket path.`);
   }
   return { dev: st.dev, ino: st.ino };
-}
-
-/** Whether the anchor name is the held socket's inode. */
-export function isAnchored(socketPath: string, id: { dev: bigint; ino: bigint }): boolean {
-  const st = lstatOrNull(anchorPath(socketPath));
-  return st !== null && st.isSocket() && st.dev === id.dev && st.ino === id.ino;
-}
-
-/** Removes the anchor on stop, only if it is still a name of the held socket; false when it was left. */
-export function removeAnchor(socketPath: string, id: { dev: bigint; ino: bigint }): boolean {
-  if (!isAnchored(socketPath, id)) return false;
-  unlinkSync(anchorPath(socketPath));
-  return true;
 }

@@ -50,16 +50,6 @@ export function defaultBacklog(): number {
   return 4096;
 }
 
-/** Whether path still names the inode recorded, so that only our own file is ever removed. */
-export function isSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
-  try {
-    const st = lstatSync(path, { bigint: true });
-    return st.isSocket() && st.dev === id.dev && st.ino === id.ino;
-  } catch {
-    return false;
-  }
-}
-
 /** Makes the folders, outermost first, each 0755. */
 export function makeDirs(dirs: string[]): void {
   for (const dir of dirs) {
@@ -110,13 +100,22 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
   const spec = pre.spec;
   const { path } = spec;
   makeDirs(pre.missingDirs);
-  if (pre.stale && !removeStale(path, pre.stale)) {
+  if (pre.stale && !removeIfSameFile(path, pre.stale)) {
     throw new RunError(`The stale socket '${path}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
   }
   // The anchor of a sockvisor that was killed: a second name of its stale socket.
-  if (pre.staleAnchor && !removeStale(anchorPath(path), pre.staleAnchor)) {
+  if (pre.staleAnchor && !removeIfSameFile(anchorPath(path), pre.staleAnchor)) {
     throw new RunError(`The stale socket '${anchorPath(path)}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
   }
+  return createUnixListener(spec, permissions, backlog, pre.missingDirs);
+}
+
+/**
+ * Binds a new unix socket at a free path, born 0000 and then given its permissions; createdDirs: the
+ * folders just made for it, removed again if it fails. Errors become sentences (exit 2).
+ */
+export function createUnixListener(spec: UnixSocketSpec, permissions: SocketPermissions, backlog: number, createdDirs: string[] = []): HeldUnixSocket {
+  const { path } = spec;
   try {
     const created = createUnixSocket({
       path,
@@ -127,10 +126,10 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
       ...(permissions.acl ? { acl: toNativeAcl(permissions.acl) } : {}),
       keepPathFd: true,
     });
-    return { kind: 'unix', spec, fd: created.fd, dev: created.dev, ino: created.ino, pathFd: created.pathFd!, permissions, backlog, createdDirs: [...pre.missingDirs] };
+    return { kind: 'unix', spec, fd: created.fd, dev: created.dev, ino: created.ino, pathFd: created.pathFd!, permissions, backlog, createdDirs: [...createdDirs] };
   } catch (error) {
     // The addon removed its own half-made socket; the folders are ours to remove.
-    removeDirs(pre.missingDirs);
+    removeDirs(createdDirs);
     const e = error as NativeError;
     if (e.code === 'EOPNOTSUPP' && e.syscall === 'setxattr') {
       throw new RunError(noAclSupport(path, dirname(path)).message, ExitCode.usage, { cause: error });
@@ -155,12 +154,19 @@ function hintFor(code: string): string {
 }
 
 /**
- * Removes a stale socket file found earlier, only if path still names that very file; false when it
- * changed meanwhile (then nothing is removed). The check and the unlink are two calls: a file put in
- * between by someone who may write the folder would be removed, as at any stale-socket replacement.
+ * Removes the socket file at path only if path still names the inode recorded (a stale socket found
+ * earlier, or one of our own on stop); false when it is gone or changed meanwhile (then nothing is
+ * removed). The check and the unlink are two calls: a file put in between by someone who may write
+ * the folder would be removed, as at any stale-socket replacement.
  */
-export function removeStale(path: string, stale: { dev: bigint; ino: bigint }): boolean {
-  if (!isSameFile(path, stale)) return false;
+export function removeIfSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
+  let st;
+  try {
+    st = lstatSync(path, { bigint: true });
+  } catch {
+    return false;
+  }
+  if (!st.isSocket() || st.dev !== id.dev || st.ino !== id.ino) return false;
   unlinkSync(path);
   return true;
 }
@@ -186,8 +192,7 @@ export function removeSocket(socket: HeldSocket): boolean {
     closeQuietly(socket.fd);
     return true;
   }
-  const removed = isSameFile(socket.spec.path, socket);
-  if (removed) unlinkSync(socket.spec.path);
+  const removed = removeIfSameFile(socket.spec.path, socket);
   closeHeldSocket(socket);
   removeDirs(socket.createdDirs);
   return removed;

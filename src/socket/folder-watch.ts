@@ -7,7 +7,7 @@
 // path leads elsewhere and arm() must be called again. (IN_DELETE_SELF may not even come: a removed
 // folder's inode lives on while a descriptor of a file that was in it, sockvisor's O_PATH one, is
 // open. Its entries' removal is seen first, and every check looks at the folder too.)
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { watchFolder, type FolderWatchHandle } from '../native.js';
 
 interface FolderWatch {
@@ -37,12 +37,12 @@ export class FolderWatcher {
   /**
    * Watches dir, or watches it anew when the path now leads to another folder (made again, or
    * another one renamed into its place); true when a new watch was made. Throws the addon's error
-   * (ENOSPC: fs.inotify.max_user_watches is reached; ENOENT: the folder is gone).
+   * (ENOSPC: fs.inotify.max_user_watches is reached; ENOENT: the folder is gone). `st`: the
+   * caller's stat of dir, when it has just made one.
    */
-  arm(dir: string): boolean {
+  arm(dir: string, st: Stats = statSync(dir)): boolean {
     // stat before watching: if the folder is swapped in between, the inode recorded is the older
     // one and the next check watches again (the other order would keep a folder moved away).
-    const st = statSync(dir);
     const known = this.#watches.get(dir);
     if (known && known.dev === st.dev && known.ino === st.ino) return false;
     known?.handle.close();

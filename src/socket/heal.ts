@@ -7,6 +7,7 @@
 // name somewhere, the anchor; else a new socket); a stale socket is replaced; a live socket of
 // another server, a file, a folder or a symlink is never removed or followed.
 import type { HeldFileChange, NativeAclEntry } from '../native.js';
+import { TAG_VALUES } from './acl.js';
 
 /** What lstat (and, for a socket, a connect()) found at a held socket's path. */
 export type PathFinding =
@@ -81,10 +82,7 @@ export interface FileAttributes {
   acl: NativeAclEntry[] | null;
 }
 
-const ACL_USER_OBJ = 0x01;
-const ACL_GROUP_OBJ = 0x04;
-const ACL_MASK = 0x10;
-const ACL_OTHER = 0x20;
+const { user_obj: ACL_USER_OBJ, group_obj: ACL_GROUP_OBJ, mask: ACL_MASK, other: ACL_OTHER } = TAG_VALUES;
 
 function sameAcl(a: NativeAclEntry[] | null, b: NativeAclEntry[] | null): boolean {
   if (a === null || b === null) return a === b;

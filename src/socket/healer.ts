@@ -6,15 +6,17 @@
 import { fstatSync, lstatSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { changeHeldFile, linkHeldFile, lookupGroup, lookupUser, probeUnixSocket, readAcl, type NativeAclEntry, type NativeError } from '../native.js';
-import { formatAclEntry, fromNativeAcl, toNativeAcl } from './acl.js';
-import { anchorPath, isAnchored, removeAnchor } from './anchor.js';
-import { createSocket, makeDirs, removeStale, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { changeHeldFile, linkHeldFile, type NativeError } from '../native.js';
+import { formatAclEntry, fromNativeAcl, readNativeAclOrNull, toNativeAcl } from './acl.js';
+import { anchorPath } from './anchor.js';
+import { createUnixListener, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
 import { FolderWatcher } from './folder-watch.js';
+import { groupNameOf, userNameOf } from './identity.js';
 import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './heal.js';
 import { formatMode } from './mode.js';
 import { describePermissions, fileMode } from './permissions.js';
 import { kindOf } from './preflight.js';
+import { lstatOrNull, probeListening } from './probe.js';
 
 export interface HealerOptions {
   logger: Logger;
@@ -91,7 +93,7 @@ export class SocketHealer {
     this.#watcher.close();
     for (const { socket } of this.#entries) {
       try {
-        removeAnchor(socket.spec.path, socket);
+        removeIfSameFile(anchorPath(socket.spec.path), socket);
       } catch (error) {
         this.#log.warn({ event: 'socket.anchor-left', path: anchorPath(socket.spec.path), err: error }, `could not remove ${anchorPath(socket.spec.path)} (${(error as NativeError).code})`);
       }
@@ -122,7 +124,8 @@ export class SocketHealer {
     // comes before anything that can wait (each call costs tens of microseconds).
     for (let attempt = 0; attempt < 3; attempt++) {
       const found = inspectPath(entry.socket.spec.path, entry.socket);
-      const outcome = this.#repair(entry, found, decidePathRepair(found, isNamed(entry.socket)));
+      // Whether the inode has a name left matters only for one to give back: no fstat when the path is ours.
+      const outcome = this.#repair(entry, found, decidePathRepair(found, found.kind !== 'ours' && isNamed(entry.socket)));
       if (outcome === 'done') break;
       if (outcome === 'folder-missing' && !this.#ensureFolder(entry)) return;
     }
@@ -159,7 +162,8 @@ export class SocketHealer {
       this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders: made }, `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`);
     }
     try {
-      this.#watcher.arm(dir);
+      // The stat above, unless the folder was just made.
+      this.#watcher.arm(dir, st);
     } catch (error) {
       this.#problem(entry, 'folder', `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice (ENOSPC: raise the sysctl fs.inotify.max_user_watches; EMFILE: fs.inotify.max_user_instances)`);
       // The repair now is still worth making.
@@ -187,7 +191,7 @@ export class SocketHealer {
         return 'done';
       case 'relink':
       case 'create':
-        if (repair.stale && !removeStale(path, repair.stale)) return 'look-again';
+        if (repair.stale && !removeIfSameFile(path, repair.stale)) return 'look-again';
         return repair.action === 'relink' ? this.#relink(entry, found) : this.#create(entry, found);
     }
   }
@@ -221,7 +225,7 @@ export class SocketHealer {
     const path = old.spec.path;
     let fresh: HeldUnixSocket;
     try {
-      fresh = createSocket({ spec: old.spec, missingDirs: [], stale: null }, old.permissions, old.backlog) as HeldUnixSocket;
+      fresh = createUnixListener(old.spec, old.permissions, old.backlog);
     } catch (error) {
       const cause = (error as Error).cause as NativeError | undefined;
       if (cause?.code === 'EADDRINUSE') return 'look-again';
@@ -231,7 +235,7 @@ export class SocketHealer {
     }
     fresh.createdDirs = old.createdDirs;
     // An anchor still naming the old inode (linking back was refused) would keep the new one from its own.
-    if (isAnchored(path, old)) removeAnchor(path, old);
+    removeIfSameFile(anchorPath(path), old);
     entry.socket = fresh;
     entry.anchored = false;
     entry.problems.delete('path');
@@ -278,7 +282,7 @@ export class SocketHealer {
       return;
     }
     if (!isNamed(socket)) return;
-    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeStale(anchor, found))) {
+    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeIfSameFile(anchor, found))) {
       try {
         linkHeldFile(socket.pathFd, anchor);
       } catch (error) {
@@ -315,8 +319,7 @@ export class SocketHealer {
 function inspectPath(path: string, held: { dev: bigint; ino: bigint }): PathFinding {
   let st;
   try {
-    // No exception for the usual case, a removed file: building one costs more than the lstat.
-    st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    st = lstatOrNull(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // The folder itself is gone or replaced: the repair finds out (folder-missing).
@@ -329,10 +332,10 @@ function inspectPath(path: string, held: { dev: bigint; ino: bigint }): PathFind
     return { kind: 'not-a-socket', what: kind === 'not a socket' ? 'a file that is not a socket' : kind };
   }
   if (st.dev === held.dev && st.ino === held.ino) return { kind: 'ours' };
-  const probe = probeUnixSocket(path);
-  if (probe === null || probe === 'EAGAIN') return { kind: 'live-socket' };
-  if (probe === 'ECONNREFUSED') return { kind: 'stale-socket', dev: st.dev, ino: st.ino };
-  return { kind: 'unknown-socket', code: probe };
+  const probe = probeListening(path);
+  if (probe.state === 'live') return { kind: 'live-socket' };
+  if (probe.state === 'stale') return { kind: 'stale-socket', dev: st.dev, ino: st.ino };
+  return { kind: 'unknown-socket', code: probe.code };
 }
 
 function isSymlink(path: string): boolean {
@@ -351,20 +354,13 @@ function isNamed(socket: HeldUnixSocket): boolean {
 /** The held inode's mode, owner and ACL, read through its descriptor (getxattr follows /proc/self/fd/N to it). */
 function heldAttributes(socket: HeldUnixSocket): FileAttributes {
   const st = fstatSync(socket.pathFd);
-  let acl: NativeAclEntry[] | null;
-  try {
-    acl = readAcl(`/proc/self/fd/${socket.pathFd}`);
-  } catch (error) {
-    if ((error as NativeError).code !== 'EOPNOTSUPP') throw error;
-    acl = null;
-  }
-  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl };
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl: readNativeAclOrNull(`/proc/self/fd/${socket.pathFd}`) };
 }
 
 /** 0777 nobody:nogroup, + ACL user:evil:rw- when it has named entries. */
 function describeAttributes(a: FileAttributes): string {
-  const owner = lookupUser(a.uid)?.name ?? String(a.uid);
-  const group = lookupGroup(a.gid)?.name ?? String(a.gid);
+  const owner = userNameOf(a.uid);
+  const group = groupNameOf(a.gid);
   const named = a.acl ? fromNativeAcl(a.acl).filter((e) => e.tag === 'user' || e.tag === 'group') : [];
   return `${formatMode(a.mode)} ${owner}:${group}${named.length > 0 ? ` + ACL ${named.map(formatAclEntry).join(',')}` : ''}`;
 }

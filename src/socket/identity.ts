@@ -40,6 +40,16 @@ export function identityOf(user: UserEntry, gid = user.gid): Identity {
   return { name: user.name, uid: user.uid, gid, groups, home: user.home };
 }
 
+/** A uid's user name for messages, the number itself when it has none. */
+export function userNameOf(uid: number): string {
+  return lookupUser(uid)?.name ?? String(uid);
+}
+
+/** A gid's group name for messages, the number itself when it has none. */
+export function groupNameOf(gid: number): string {
+  return lookupGroup(gid)?.name ?? String(gid);
+}
+
 /** The identity sockvisor itself runs with. */
 export function currentIdentity(): Identity {
   const uid = process.geteuid!();

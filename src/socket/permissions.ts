@@ -2,7 +2,7 @@
 // uWSGI command line it replaces, else the defaults of DESIGN.md.
 import { UsageError } from '../errors.js';
 import { formatAclEntry, modeOfAcl, socketAcl, type AclEntry } from './acl.js';
-import { currentIdentity, findNginxUser, resolveGroup, resolveUser, splitOwner, type Identity } from './identity.js';
+import { currentIdentity, findNginxUser, resolveGroup, resolveUser, splitOwner, type Identity, type NginxUser } from './identity.js';
 import { formatMode, parseMode, parseUwsgiChmod } from './mode.js';
 
 export interface SocketPermissions {
@@ -35,11 +35,15 @@ export interface UwsgiPermissionHints {
 
 export const DEFAULT_SOCKET_MODE = 0o660;
 
-/** Decides the socket's mode, owner and group; refuses what the invoking user may not give away. */
+/**
+ * Decides the socket's mode, owner and group; refuses what the invoking user may not give away.
+ * `nginx`: findNginxUser()'s answer when the caller has it; else it is looked up if needed.
+ */
 export function resolveSocketPermissions(
   options: PermissionOptions,
   hints: UwsgiPermissionHints = {},
   invoking: Identity = currentIdentity(),
+  nginx?: NginxUser | null,
 ): SocketPermissions {
   const mode =
     options.socketMode !== undefined
@@ -74,7 +78,7 @@ export function resolveSocketPermissions(
     group = resolveGroup(groupValue, groupOption);
   } else if (invoking.uid === 0 && !ownerValue) {
     // As root with nothing said: the group nginx runs as, so that 0660 lets nginx in.
-    group = findNginxUser()?.group ?? resolveGroup(String(owner.gid), ownerOption);
+    group = (nginx === undefined ? findNginxUser() : nginx)?.group ?? resolveGroup(String(owner.gid), ownerOption);
   } else {
     group = resolveGroup(String(owner.gid), ownerOption);
   }

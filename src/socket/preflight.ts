@@ -1,13 +1,13 @@
 // Checks made on every socket path before anything is created, so that bad input changes nothing.
 // sockvisor never removes or follows what it did not create: only a socket file nobody listens on
 // (a stale one, e.g. left by a crash) is replaced.
-import { accessSync, constants, lstatSync, statSync, type BigIntStats } from 'node:fs';
+import { accessSync, constants, statSync, type BigIntStats } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
-import { probeUnixSocket } from '../native.js';
 import { supportsAcl } from './acl.js';
 import { preflightAnchor } from './anchor.js';
 import { fileSystemOf } from './mounts.js';
+import { lstatOrNull, probeListening } from './probe.js';
 import type { SocketSpec, UnixSocketSpec } from './spec.js';
 
 export interface SocketPreflight {
@@ -18,15 +18,6 @@ export interface SocketPreflight {
   stale: { dev: bigint; ino: bigint } | null;
   /** a stale socket at the anchor's name (socket/anchor.ts), removed with the stale socket */
   staleAnchor?: { dev: bigint; ino: bigint } | null;
-}
-
-function lstatOrNull(path: string): BigIntStats | null {
-  try {
-    return lstatSync(path, { bigint: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
 }
 
 /** Names what a non-socket file is, for error sentences. */
@@ -99,15 +90,15 @@ export function preflightSocket(spec: UnixSocketSpec, options: PreflightOptions 
       `'${path}' is ${kindOf(st)}, not a socket; sockvisor never removes or follows it: move it away yourself, or choose another --socket path.`,
     );
   }
-  const probe = probeUnixSocket(path);
-  if (probe === null || probe === 'EAGAIN') {
+  const probe = probeListening(path);
+  if (probe.state === 'live') {
     throw new UsageError(
       `A server is already listening on '${path}' (another sockvisor or uWSGI?): stop it first, or choose another --socket path.`,
     );
   }
-  if (probe !== 'ECONNREFUSED') {
+  if (probe.state === 'unknown') {
     throw new UsageError(
-      `Cannot tell whether the socket '${path}' is still in use (connect failed with ${probe}): remove it yourself if it is stale, or choose another path.`,
+      `Cannot tell whether the socket '${path}' is still in use (connect failed with ${probe.code}): remove it yourself if it is stale, or choose another path.`,
     );
   }
   return { spec, missingDirs, stale: { dev: st.dev, ino: st.ino }, staleAnchor: anchor() };
