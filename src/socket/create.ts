@@ -91,9 +91,8 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
   } catch (error) {
     removeMadeDirs(made, links);
     const e = error as NativeError;
-    throw new RunError(`Cannot make or open the folder '${dirname(path)}' of the socket '${path}' (${e.syscall ?? 'open'}: ${e.code}): ${folderHintFor(e.code)}`, ExitCode.usage, {
-      cause: error,
-    });
+    const what = `Cannot make or open the folder '${dirname(path)}' of the socket '${path}' (${e.syscall ?? 'open'}: ${e.code})`;
+    throw new RunError(`${what}: ${folderHintFor(e.code)}`, ExitCode.usage, { cause: error });
   }
   try {
     if (pre.stale && !removeIfSame(folder, basename(path), pre.stale, false)) {
@@ -101,7 +100,8 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
     }
     // The anchor of a sockvisor that was killed: a second name of its stale socket.
     if (pre.staleAnchor && !removeIfSame(folder, basename(anchorPath(path)), pre.staleAnchor, false)) {
-      throw new RunError(`The stale socket '${anchorPath(path)}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
+      const anchor = anchorPath(path);
+      throw new RunError(`The stale socket '${anchor}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
     }
     return createUnixListener(spec, permissions, backlog, { folder, links, createdDirs: made });
   } finally {
@@ -133,7 +133,12 @@ export interface SocketFolderRef {
  * given its permissions; the folders just made for it are removed again if it fails. Errors become
  * sentences (exit 2).
  */
-export function createUnixListener(spec: UnixSocketSpec, permissions: SocketPermissions, backlog: number, where: SocketFolderRef): HeldUnixSocket {
+export function createUnixListener(
+  spec: UnixSocketSpec,
+  permissions: SocketPermissions,
+  backlog: number,
+  where: SocketFolderRef,
+): HeldUnixSocket {
   const { path } = spec;
   const createdDirs = where.createdDirs ?? [];
   try {

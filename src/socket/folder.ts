@@ -142,7 +142,10 @@ export function removeIfSameFile(path: string, id: { dev: bigint; ino: bigint },
   }
 }
 
-/** Removes the folders sockvisor made, innermost first, stopping at one that is not empty or no longer the one made. */
+/**
+ * Removes the folders sockvisor made, innermost first, stopping at one that is not empty or is
+ * another file now (one already gone is passed over: the same path may have been made twice).
+ */
 export function removeMadeDirs(made: MadeDir[], links: FolderLinks): void {
   for (const dir of [...made].reverse()) {
     let fd;
@@ -152,12 +155,21 @@ export function removeMadeDirs(made: MadeDir[], links: FolderLinks): void {
       return;
     }
     try {
-      if (!removeIfSame(fd, basename(dir.path), dir, true)) return;
+      if (!removeIfSame(fd, basename(dir.path), dir, true) && !isMissing(fd, basename(dir.path))) return;
     } catch {
       return; // not empty (someone else's files): keep it
     } finally {
       closeFd(fd);
     }
+  }
+}
+
+function isMissing(dirFd: number, name: string): boolean {
+  try {
+    closeFd(openFolder(dirFd, name));
+    return false;
+  } catch (error) {
+    return (error as NativeError).code === 'ENOENT';
   }
 }
 

@@ -1,8 +1,8 @@
 // Self-healing of the held unix sockets: inotify (socket/folder-watch.ts) says when something
 // happened to a socket file, its anchor or its folder; socket/heal.ts decides; this module looks
-// (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor (never by name) and
-// logs each one as a warning saying what it found. It never throws: a repair that fails is logged
-// and tried again at the next change.
+// (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor and its folder's
+// descriptor (socket/folder.ts), never by name, and logs each one as a warning saying what it
+// found. It never throws: a repair that fails is logged and tried again at the next change.
 import { fstatSync, lstatSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -162,7 +162,8 @@ export class SocketHealer {
     if (made.length > 0) {
       this.#noteMade(entry, made);
       const folders = made.map((d) => d.path);
-      this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders }, `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`);
+      const message = `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`;
+      this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders }, message);
     }
     try {
       // The watch goes on the very folder the descriptor holds, not on whatever the path leads to by now.
@@ -183,9 +184,16 @@ export class SocketHealer {
   }
 
   #folderProblem(dir: string, path: string, error: NativeError): string {
-    if (error instanceof NewLinkError) return `the folder ${dir} of the socket ${path} cannot be reached: ${error.message}; remove the link, then restart sockvisor`;
+    if (error instanceof NewLinkError) {
+      return `the folder ${dir} of the socket ${path} cannot be reached: ${error.message}; remove the link, then restart sockvisor`;
+    }
     if (error.code === 'ENOTDIR') return notAFolder(dir, path);
-    if (error.code === 'EEXIST') return `the folder ${dir} of the socket ${path} was removed, and while sockvisor made it again someone put something else at its name: sockvisor leaves that alone (check who else can write the folder above)`;
+    if (error.code === 'EEXIST') {
+      return (
+        `the folder ${dir} of the socket ${path} was removed, and while sockvisor made it again someone put something else at ` +
+        'its name: sockvisor leaves that alone (check who else can write the folder above)'
+      );
+    }
     return `the folder ${dir} of the socket ${path} was removed and cannot be made again (${error.code})`;
   }
 
@@ -243,7 +251,9 @@ export class SocketHealer {
     try {
       fresh = createUnixListener(old.spec, old.permissions, old.backlog, { folder: folder.fd(), links: old.links });
     } catch (error) {
-      if (error instanceof NewLinkError || (error as NativeError).code === 'ENOENT' || (error as NativeError).code === 'ENOTDIR') return 'folder-missing';
+      // The folder's descriptor could not be had: gone, a file, or a new symlink on the way.
+      const code = (error as NativeError).code;
+      if (error instanceof NewLinkError || code === 'ENOENT' || code === 'ENOTDIR') return 'folder-missing';
       const cause = (error as Error).cause as NativeError | undefined;
       if (cause?.code === 'EADDRINUSE') return 'look-again';
       if (cause?.code === 'ENOENT' || cause?.code === 'ENOTDIR') return 'folder-missing';

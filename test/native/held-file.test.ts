@@ -6,7 +6,16 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, fstatSync, lstatSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { changeHeldFile, closeFd, connectAs, createUnixSocket, linkHeldFile, openFolder, probeUnixSocket, readAcl } from '../../src/native.js';
+import {
+  changeHeldFile,
+  closeFd,
+  connectAs,
+  createUnixSocket,
+  linkHeldFile,
+  openFolder,
+  probeUnixSocket,
+  readAcl,
+} from '../../src/native.js';
 import { socketAcl, toNativeAcl } from '../../src/socket/acl.js';
 import { permissionRepair } from '../../src/socket/heal.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
