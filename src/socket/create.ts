@@ -172,11 +172,18 @@ export function createUnixListener(
     if (e.code === 'EOPNOTSUPP' && e.syscall === 'setxattr') {
       throw new RunError(noAclSupport(path, dirname(path)).message, ExitCode.usage, { cause: error });
     }
-    throw new RunError(`Cannot create the socket '${path}' (${e.syscall}: ${e.code}): ${hintFor(e.code)}`, ExitCode.usage, {
+    const hint = e.syscall === 'open' && e.code === 'ENOENT' ? SWAPPED_AT_BIND : hintFor(e.code);
+    throw new RunError(`Cannot create the socket '${path}' (${e.syscall}: ${e.code}): ${hint}`, ExitCode.usage, {
       cause: error,
     });
   }
 }
+
+// bind() succeeded but the file is not in the folder checked: a folder of the path was swapped meanwhile (native/socket.cc).
+const SWAPPED_AT_BIND =
+  'a folder of the path was replaced while the socket was bound, so it landed elsewhere: sockvisor changed nothing there, ' +
+  'but a socket file with mode 0000 (nobody can connect) may be left wherever the path led; ' +
+  'check who else can write the folders on the path.';
 
 function hintFor(code: string): string {
   switch (code) {

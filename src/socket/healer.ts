@@ -177,10 +177,17 @@ export class SocketHealer {
     return true;
   }
 
-  /** Folders made for the socket are removed again on stop (even those made by a repair that failed later). */
+  /**
+   * Folders made for the socket are removed again on stop (even those made by a repair that failed
+   * later); one made again at a path replaces the one made there before, which is gone from it.
+   */
   #noteMade(entry: Entry, made: MadeDir[]): void {
     const known = entry.socket.createdDirs;
-    for (const d of made) if (!known.some((k) => k.path === d.path && k.ino === d.ino)) known.push(d);
+    for (const d of made) {
+      const at = known.findIndex((k) => k.path === d.path);
+      if (at >= 0) known[at] = d;
+      else known.push(d);
+    }
   }
 
   #folderProblem(dir: string, path: string, error: NativeError): string {
