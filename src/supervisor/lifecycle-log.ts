@@ -71,14 +71,20 @@ export function describe(entry: LogEntry, settings: LogSettings): LogLine {
     case 'stopping':
       return info({ event: 'supervisor.stopping', reason: entry.reason, pid: entry.pid }, `stopping (${entry.reason})`);
     case 'stop-signal':
-      return info({ event: 'child.stop-signal', pid: entry.pid, signal: signalName(entry.signo), timeoutMs }, `sent ${signalName(entry.signo)} to the child ${entry.pid}`);
+      return info(
+        { event: 'child.stop-signal', pid: entry.pid, signal: signalName(entry.signo), timeoutMs },
+        `sent ${signalName(entry.signo)} to the child ${entry.pid}`,
+      );
     case 'forwarded':
       return info(
         { event: 'child.signal-forwarded', pid: entry.pid, signal: signalName(entry.signo), error: entry.error },
         `forwarded ${signalName(entry.signo)} to the child`,
       );
     case 'spawn-failed':
-      return error({ event: 'child.spawn-failed', err: entry.error, generation: entry.generation, role: entry.role }, (entry.error as Error).message);
+      return error(
+        { event: 'child.spawn-failed', err: entry.error, generation: entry.generation, role: entry.role },
+        (entry.error as Error).message,
+      );
     case 'started':
       return info(
         { event: 'child.started', pid: entry.pid, argv: entry.argv, generation: entry.generation, role: entry.role },
@@ -91,7 +97,8 @@ export function describe(entry: LogEntry, settings: LogSettings): LogLine {
         { event: 'child.ready', pid: entry.pid, generation: entry.generation, how: entry.how },
         entry.how === 'notified'
           ? `child ${entry.pid} is ready (READY=1)`
-          : `child ${entry.pid} counts as ready: it said nothing on NOTIFY_SOCKET for ${(settings.readyAfterMs ?? 0) / 1000} s (--ready-after)`,
+          : `child ${entry.pid} counts as ready: it said nothing on NOTIFY_SOCKET for ${(settings.readyAfterMs ?? 0) / 1000} s ` +
+            '(--ready-after)',
       );
     case 'exited': {
       const { exit } = entry;
@@ -103,15 +110,20 @@ export function describe(entry: LogEntry, settings: LogSettings): LogLine {
         uptimeMs: Math.round(exit.uptimeMs),
         generation: entry.generation,
       };
-      return { level: entry.expected ? 'info' : 'warn', fields, msg: `child ${entry.pid} ${describeExit(exit)} after ${formatDuration(exit.uptimeMs)}` };
+      const msg = `child ${entry.pid} ${describeExit(exit)} after ${formatDuration(exit.uptimeMs)}`;
+      return { level: entry.expected ? 'info' : 'warn', fields, msg };
     }
     case 'plan-retry':
       return warn(
         { event: 'handover.retry', reason: entry.reason, delayMs: entry.delayMs, attempt: entry.attempt, pid: entry.pid },
-        `the child ${entry.pid} still serves a socket that is no longer at its path (${entry.reason}): trying the handover again in ${entry.delayMs / 1000} s`,
+        `the child ${entry.pid} still serves a socket that is no longer at its path (${entry.reason}): ` +
+          `trying the handover again in ${entry.delayMs / 1000} s`,
       );
     case 'candidate-spawn-failed':
-      return error({ event: 'handover.failed', reason: 'spawn' }, 'handover abandoned: the new child could not be started; the current one keeps serving');
+      return error(
+        { event: 'handover.failed', reason: 'spawn' },
+        'handover abandoned: the new child could not be started; the current one keeps serving',
+      );
     case 'start-now':
       return info({ event: 'handover.start-now' }, 'no child is running: starting one now');
     case 'drain-signal':
@@ -139,7 +151,8 @@ export function describe(entry: LogEntry, settings: LogSettings): LogLine {
     case 'took-over-early':
       return warn(
         { event: 'handover.took-over-early', generation: entry.generation, pid: entry.pid },
-        `the current child exited during the handover: the new child ${entry.pid} takes over before it is ready (requests wait in the socket's backlog)`,
+        `the current child exited during the handover: the new child ${entry.pid} takes over before it is ready ` +
+          "(requests wait in the socket's backlog)",
       );
     case 'queued':
       return info({ event: 'handover.queued' }, 'a handover is already under way: another one follows when it is settled');
@@ -153,7 +166,8 @@ export function describe(entry: LogEntry, settings: LogSettings): LogLine {
     case 'giving-up':
       return error(
         { event: 'supervisor.giving-up', quickExits: entry.quickExits, streakMs: Math.round(entry.streakMs) },
-        `giving up: the child exited ${entry.quickExits} times in a row within ${formatDuration(entry.streakMs)}, each time sooner than the healthy threshold; read its output above, fix it, then start sockvisor again`,
+        `giving up: the child exited ${entry.quickExits} times in a row within ${formatDuration(entry.streakMs)}, ` +
+          'each time sooner than the healthy threshold; read its output above, fix it, then start sockvisor again',
       );
     case 'child-done':
       return info(

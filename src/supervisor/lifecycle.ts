@@ -80,7 +80,8 @@ export interface LifecycleState<P extends PlanFacts = PlanFacts> {
   readonly fdWaiters: readonly { readonly id: number; readonly fd: number }[];
 }
 
-export type LifecycleEvent<P extends PlanFacts = PlanFacts> = { now: number } & (
+/** What happened; the lifecycle takes it with the time it happened (LifecycleEvent). */
+export type LifecycleEventBody<P extends PlanFacts = PlanFacts> =
   | { type: 'start' }
   /** the spawn effect succeeded */
   | { type: 'spawned'; generation: number; pid: number }
@@ -95,8 +96,10 @@ export type LifecycleEvent<P extends PlanFacts = PlanFacts> = { now: number } & 
   | { type: 'replace-plan'; plan: P; reason: string }
   | { type: 'stop'; reason: string }
   | { type: 'forward'; signo: number }
-  | { type: 'wait-fd'; id: number; fd: number }
-);
+  | { type: 'wait-fd'; id: number; fd: number };
+
+/** An event and its time: a monotonic clock in ms (performance.now()). */
+export type LifecycleEvent<P extends PlanFacts = PlanFacts> = LifecycleEventBody<P> & { now: number };
 
 export type LifecycleEffect<P extends PlanFacts = PlanFacts> =
   /** start a generation with plan; answer with spawned or spawn-failed */
@@ -144,8 +147,10 @@ export function currentGeneration(state: LifecycleState<PlanFacts>): number | nu
   return current !== null && state.generations.has(current) ? current : null;
 }
 
+export type StatusPhase = 'starting' | 'ready' | 'reloading' | 'restarting' | 'stopping';
+
 /** What sockvisor is doing, for SupervisorStatus: currentReady is the current child's own readiness. */
-export function statusPhase(state: LifecycleState<PlanFacts>, currentReady: boolean | null): 'starting' | 'ready' | 'reloading' | 'restarting' | 'stopping' {
+export function statusPhase(state: LifecycleState<PlanFacts>, currentReady: boolean | null): StatusPhase {
   if (state.phase === 'stopping' || state.phase === 'done') return 'stopping';
   if (inHandover(state.handover)) return 'reloading';
   if (currentReady === null) return 'restarting';
@@ -211,7 +216,8 @@ class Step<P extends PlanFacts> {
       case 'forward': {
         this.#changed = false;
         const current = currentGeneration(this.#s);
-        if (current !== null && this.#s.phase === 'running') this.#effects.push({ type: 'forward', generation: current, signo: event.signo });
+        if (current === null || this.#s.phase !== 'running') return;
+        this.#effects.push({ type: 'forward', generation: current, signo: event.signo });
         return;
       }
       case 'wait-fd':
@@ -277,6 +283,8 @@ class Step<P extends PlanFacts> {
     const facts = this.#generations.get(generation);
     if (!facts || facts.pid !== null) return;
     this.#generations.delete(generation);
+    // The first child is not supervised until it runs: start() throws its failure (exit 126/127).
+    if (this.#s.phase === 'idle') return void (this.#changed = false);
     this.#log({ what: 'spawn-failed', error, generation, role: facts.role });
     if (facts.role === 'current') {
       // Could not even exec (deleted binary, ...): the restart policy decides, as for a crash.
@@ -347,8 +355,7 @@ class Step<P extends PlanFacts> {
     if (phase === 'done') return void (this.#changed = false);
     if (phase === 'stopping') {
       this.#log({ what: 'escalate', reason });
-      for (const generation of this.#generations.keys()) this.#effects.push({ type: 'signal-group', generation, signo: constants.signals.SIGKILL });
-      return;
+      return this.#killAll();
     }
     this.#cancel('restart');
     this.#cancel('handover');
@@ -406,10 +413,11 @@ class Step<P extends PlanFacts> {
         this.#cancel('handover');
         this.#log({ what: 'handed-over', pid: this.#pid(effect.to), generation: effect.to, oldPid: this.#pid(effect.from) });
         return;
-      case 'handover-failed':
+      case 'handover-failed': {
         this.#cancel('handover');
-        this.#log({ what: 'handover-failed', reason: effect.reason, generation: effect.generation, pid: this.#pid(currentGeneration(this.#s)), exit: exit ?? null });
-        return;
+        const pid = this.#pid(currentGeneration(this.#s));
+        return this.#log({ what: 'handover-failed', reason: effect.reason, generation: effect.generation, pid, exit: exit ?? null });
+      }
       case 'took-over-early':
         this.#cancel('handover');
         this.#log({ what: 'took-over-early', generation: effect.to, pid: this.#pid(effect.to) });
@@ -458,9 +466,15 @@ class Step<P extends PlanFacts> {
   /** Supervision is over: every timer goes, and so does whatever still runs (an old generation draining). */
   #finishWith(status: number): void {
     for (const key of [...this.#timers.keys()]) this.#cancel(key);
-    for (const generation of this.#generations.keys()) this.#effects.push({ type: 'signal-group', generation, signo: constants.signals.SIGKILL });
+    this.#killAll();
     this.#s.phase = 'done';
     this.#effects.push({ type: 'finish', status });
+  }
+
+  /** SIGKILL to the process group of every generation still running. */
+  #killAll(): void {
+    const signo = constants.signals.SIGKILL;
+    for (const generation of this.#generations.keys()) this.#effects.push({ type: 'signal-group', generation, signo });
   }
 
   /** Settles the whenFdUnused waiters whose fd no generation and no longer the plan uses (all of them once done). */

@@ -64,10 +64,17 @@ export interface RestartStreak {
 export const noStreak: RestartStreak = { quickExits: 0, startedAt: null };
 
 /** Decides whether and when the child starts again after this exit; now: a monotonic clock in ms, the moment of the exit. */
-export function decideRestart(options: RestartPolicyOptions, streak: RestartStreak, exit: ExitFacts, now: number): { streak: RestartStreak; decision: RestartDecision } {
+export function decideRestart(
+  options: RestartPolicyOptions,
+  streak: RestartStreak,
+  exit: ExitFacts,
+  now: number,
+): { streak: RestartStreak; decision: RestartDecision } {
   const { mode, initialDelayMs, maxDelayMs, healthyAfterMs, giveUpAfterMs } = options;
   if (mode === 'never') return { streak, decision: { action: 'exit', reason: 'never' } };
-  if (mode === 'on-failure' && exit.signal === null && exit.code === 0) return { streak, decision: { action: 'exit', reason: 'clean-exit' } };
+  if (mode === 'on-failure' && exit.signal === null && exit.code === 0) {
+    return { streak, decision: { action: 'exit', reason: 'clean-exit' } };
+  }
 
   if (exit.uptimeMs >= healthyAfterMs) return { streak: noStreak, decision: { action: 'restart', delayMs: 0, quickExits: 0 } };
   const startedAt = streak.startedAt ?? now - exit.uptimeMs;
@@ -76,5 +83,6 @@ export function decideRestart(options: RestartPolicyOptions, streak: RestartStre
   if (giveUpAfterMs > 0 && streakMs >= giveUpAfterMs) {
     return { streak: next, decision: { action: 'give-up', quickExits: next.quickExits, streakMs } };
   }
-  return { streak: next, decision: { action: 'restart', delayMs: backoffMs(initialDelayMs, maxDelayMs, next.quickExits - 1), quickExits: next.quickExits } };
+  const delayMs = backoffMs(initialDelayMs, maxDelayMs, next.quickExits - 1);
+  return { streak: next, decision: { action: 'restart', delayMs, quickExits: next.quickExits } };
 }

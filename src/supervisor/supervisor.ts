@@ -12,7 +12,7 @@ import {
   statusPhase,
   step,
   type LifecycleEffect,
-  type LifecycleEvent,
+  type LifecycleEventBody,
   type LifecycleState,
   type SupervisionSettings,
   type TimerKey,
@@ -43,9 +43,6 @@ export interface SupervisorStatus {
   childStatus: string | null;
 }
 
-/** A lifecycle event as the supervisor sends it: the clock is read when it is sent. */
-type Event = LifecycleEvent<ChildPlan> extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
-
 /**
  * Supervises the current generation (and, during a handover, the next and the retiring ones): the
  * decisions are the lifecycle's (lifecycle.ts); this class owns the processes and timers, tells
@@ -60,7 +57,9 @@ export class Supervisor {
   readonly #fdWaiters = new Map<number, () => void>();
   #lastWaiter = 0;
   /** events sent while effects are performed (a spawn's outcome) wait for the step under way */
-  readonly #queue: Event[] = [];
+  readonly #queue: LifecycleEventBody<ChildPlan>[] = [];
+  /** the first child's exec failure, thrown by start() */
+  #startError: unknown = null;
   #stepping = false;
   #resolveDone!: (status: number) => void;
   /** sockvisor's exit status once supervision is over */
@@ -100,6 +99,9 @@ export class Supervisor {
   start(): void {
     if (this.#state.phase !== 'idle') throw new Error('Supervisor.start() called twice');
     this.#send({ type: 'start' });
+    const error = this.#startError;
+    this.#startError = null;
+    if (error !== null) throw error;
   }
 
   /**
@@ -143,7 +145,7 @@ export class Supervisor {
   }
 
   /** Steps the lifecycle with event (and with what its effects send back), performing each step's effects in order. */
-  #send(event: Event): void {
+  #send(event: LifecycleEventBody<ChildPlan>): void {
     this.#queue.push(event);
     if (this.#stepping) return;
     this.#stepping = true;
@@ -233,7 +235,8 @@ export class Supervisor {
         },
       });
     } catch (error) {
-      if (number === 1 || !(error instanceof RunError)) throw error;
+      if (!(error instanceof RunError)) throw error;
+      if (this.#state.phase === 'idle') this.#startError = error;
       this.#send({ type: 'spawn-failed', generation: number, error });
       return;
     }

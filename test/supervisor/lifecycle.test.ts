@@ -10,14 +10,14 @@ import {
   statusPhase,
   step,
   type LifecycleEffect,
-  type LifecycleEvent,
+  type LifecycleEventBody,
   type LifecycleState,
   type Phase,
   type PlanFacts,
   type SupervisionSettings,
   type TimerKey,
 } from '../../src/supervisor/lifecycle.js';
-import { describe as describeLog } from '../../src/supervisor/lifecycle-log.js';
+import { describe as describeLog, type LogEntry } from '../../src/supervisor/lifecycle-log.js';
 import { defaultRestartPolicy, type RestartPolicyOptions } from '../../src/supervisor/restart-policy.js';
 
 const { SIGTERM, SIGQUIT, SIGKILL, SIGUSR1 } = constants.signals;
@@ -35,9 +35,8 @@ const planA: PlanFacts = { argv: ['app'], fds: [3] };
 /** the plan after a socket was made anew: the same fd number in the child, another one in sockvisor */
 const planB: PlanFacts = { argv: ['app'], fds: [4] };
 
-type Body = LifecycleEvent extends infer E ? (E extends unknown ? Omit<E, 'now'> : never) : never;
 /** An event, or the clock moving on. */
-type Input = Body | { type: 'wait'; ms: number };
+type Input = LifecycleEventBody | { type: 'wait'; ms: number };
 
 const start: Input = { type: 'start' };
 const spawned = (generation: number): Input => ({ type: 'spawned', generation, pid: 1000 + generation });
@@ -116,7 +115,7 @@ function feed(run: Run, inputs: Input[]): Run {
       now += input.ms;
       continue;
     }
-    const result = step(state, { ...input, now } as LifecycleEvent);
+    const result = step(state, { ...input, now });
     state = result.state;
     effects.push(...result.effects);
   }
@@ -142,10 +141,37 @@ interface Row {
 const rows: Row[] = [
   // Starting.
   { name: 'start spawns generation 1 as the current one', given: [], when: [start], effects: ['spawn 1 current'], phase: 'idle' },
-  { name: 'the first child started: running', given: [start], when: [spawned(1)], effects: ['log child.started'], phase: 'running', status: 'starting' },
+  {
+    name: 'the first child started: running',
+    given: [start],
+    when: [spawned(1)],
+    effects: ['log child.started'],
+    phase: 'running',
+    status: 'starting',
+  },
   { name: 'the exit of a generation it does not know is ignored', given: serving, when: [exited(9)], effects: [], phase: 'running' },
+  {
+    name: 'the first child cannot exec: nothing is supervised (start() throws its 126/127), nothing logged twice',
+    given: [start],
+    when: [spawnFailed(1)],
+    effects: [],
+    phase: 'idle',
+  },
+  {
+    name: 'after that, a stop is over at once',
+    given: [start, spawnFailed(1)],
+    when: [stop],
+    effects: ['log supervisor.stopping', 'finish 0'],
+    phase: 'done',
+  },
   { name: 'a second start does nothing', given: serving, when: [start], effects: [], phase: 'running' },
-  { name: 'the current child ready: no handover, nothing to do', given: [start, spawned(1)], when: [ready(1)], effects: ['log child.ready'], phase: 'running' },
+  {
+    name: 'the current child ready: no handover, nothing to do',
+    given: [start, spawned(1)],
+    when: [ready(1)],
+    effects: ['log child.ready'],
+    phase: 'running',
+  },
 
   // The restart policy.
   {
@@ -156,8 +182,20 @@ const rows: Row[] = [
     phase: 'waiting',
     status: 'restarting',
   },
-  { name: 'the restart timer starts the next generation', given: waiting, when: [wait(50), fire('restart')], effects: ['spawn 2 current'], phase: 'waiting' },
-  { name: 'the restarted generation runs', given: [...waiting, fire('restart')], when: [spawned(2)], effects: ['log child.started'], phase: 'running' },
+  {
+    name: 'the restart timer starts the next generation',
+    given: waiting,
+    when: [fire('restart')],
+    effects: ['spawn 2 current'],
+    phase: 'waiting',
+  },
+  {
+    name: 'the restarted child runs',
+    given: [...waiting, fire('restart')],
+    when: [spawned(2)],
+    effects: ['log child.started'],
+    phase: 'running',
+  },
   {
     name: 'an exit after a healthy run restarts at once, with no timer',
     given: serving,
@@ -306,7 +344,13 @@ const rows: Row[] = [
     effects: ['cancel restart', 'log supervisor.stopping', 'finish 0'],
     phase: 'done',
   },
-  { name: 'the cancelled restart timer firing late does nothing', given: [...waiting, stop], when: [fire('restart')], effects: [], phase: 'done' },
+  {
+    name: 'a cancelled restart timer firing late: nothing',
+    given: [...waiting, stop],
+    when: [fire('restart')],
+    effects: [],
+    phase: 'done',
+  },
   { name: 'a stop once done does nothing', given: [...waiting, stop], when: [stop], effects: [], phase: 'done' },
   {
     name: 'a stop during a handover stops both the current child and the candidate',
@@ -336,7 +380,10 @@ const rows: Row[] = [
     name: 'a stop while an old child drains: only the current one gets the stop signal; the old one keeps its drain timer',
     given: handedOver,
     when: [stop, fire('kill:1')],
-    effects: ['log supervisor.stopping', 'signal 2 SIGTERM', 'log child.stop-signal', 'arm kill:2 10000', 'log child.drain-timeout warn', 'group 1 SIGKILL'],
+    effects: [
+      ...['log supervisor.stopping', 'signal 2 SIGTERM', 'log child.stop-signal', 'arm kill:2 10000'],
+      ...['log child.drain-timeout warn', 'group 1 SIGKILL'],
+    ],
     phase: 'stopping',
   },
   { name: 'a reload while stopping does nothing', given: stopping, when: [reload], effects: [], phase: 'stopping' },
@@ -483,9 +530,11 @@ const rows: Row[] = [
     given: [...serving, replace(planB), spawned(2)],
     when: [exited(2), wait(1000), fire('plan-retry'), spawned(3), exited(3)],
     effects: [
-      ...['log child.exited warn', 'settle-group 2 1000', 'cancel handover', 'log handover.failed error', 'log handover.retry warn', 'arm plan-retry 1000'],
+      ...['log child.exited warn', 'settle-group 2 1000', 'cancel handover', 'log handover.failed error'],
+      ...['log handover.retry warn', 'arm plan-retry 1000'],
       ...['spawn 3 candidate B', 'log child.started', 'arm handover 60000'],
-      ...['log child.exited warn', 'settle-group 3 1000', 'cancel handover', 'log handover.failed error', 'log handover.retry warn', 'arm plan-retry 2000'],
+      ...['log child.exited warn', 'settle-group 3 1000', 'cancel handover', 'log handover.failed error'],
+      ...['log handover.retry warn', 'arm plan-retry 2000'],
     ],
     phase: 'running',
   },
@@ -500,7 +549,10 @@ const rows: Row[] = [
     name: 'a candidate of the new plan that cannot exec: retried too',
     given: serving,
     when: [replace(planB), spawnFailed(2)],
-    effects: ['log supervisor.reload', 'spawn 2 candidate B', 'log child.spawn-failed error', 'log handover.failed error', 'log handover.retry warn', 'arm plan-retry 1000'],
+    effects: [
+      ...['log supervisor.reload', 'spawn 2 candidate B', 'log child.spawn-failed error', 'log handover.failed error'],
+      ...['log handover.retry warn', 'arm plan-retry 1000'],
+    ],
     phase: 'running',
   },
   {
@@ -609,7 +661,8 @@ test('the input state is never changed: a step returns a new one', () => {
 });
 
 test('a status report follows every step that changes something, and only those', () => {
-  const reports = (run: Run, inputs: Input[]): number => feed({ ...run, effects: [] }, inputs).effects.filter((e) => e.type === 'report').length;
+  const reports = (run: Run, inputs: Input[]): number =>
+    feed({ ...run, effects: [] }, inputs).effects.filter((e) => e.type === 'report').length;
   assert.equal(reports(given([]), [start, spawned(1), ready(1)]), 3);
   assert.equal(reports(given(serving), [forward, fire('restart'), waitFd(1, 9)]), 0);
   assert.equal(reports(given(waiting), [stop]), 1);
@@ -621,29 +674,53 @@ test('the restart count grows with each restart', () => {
 });
 
 test('the log sentences users and tests read are unchanged', () => {
-  const s = settings;
-  const msg = (entry: Parameters<typeof describeLog>[0]): string => describeLog(entry, s).msg;
-  assert.equal(
-    msg({ what: 'handover-failed', reason: 'timeout', generation: 2, pid: 41, exit: null }),
-    'handover abandoned: the new child of generation 2 was not ready within 60 s (--handover-timeout) and is being stopped; the current child 41 keeps serving',
-  );
-  assert.equal(
-    msg({ what: 'handover-failed', reason: 'exited', generation: 3, pid: 41, exit: { code: 1, signal: null, uptimeMs: 5 } }),
-    'handover abandoned: the new child of generation 3 exited with code 1 before it was ready (read its output above); the current child 41 keeps serving',
-  );
-  assert.equal(
-    msg({ what: 'plan-retry', reason: 'the socket /run/app.sock was made anew', delayMs: 1000, attempt: 2, pid: 41 }),
-    'the child 41 still serves a socket that is no longer at its path (the socket /run/app.sock was made anew): trying the handover again in 1 s',
-  );
-  assert.equal(
-    msg({ what: 'giving-up', quickExits: 5, streakMs: 30_123.4 }),
-    'giving up: the child exited 5 times in a row within 30.1 s, each time sooner than the healthy threshold; read its output above, fix it, then start sockvisor again',
-  );
-  assert.equal(msg({ what: 'child-done', reason: 'never', status: 137 }), "not restarting (--restart always); exiting with the child's status 137");
-  assert.equal(msg({ what: 'kill-timeout', reason: 'stop', pid: 7 }), 'the child did not stop in time: SIGKILL to its process group');
-  assert.equal(msg({ what: 'kill-timeout', reason: 'abort', pid: 7 }), 'the new child did not stop in time: SIGKILL to its process group');
-  assert.equal(msg({ what: 'kill-timeout', reason: 'drain', pid: 7 }), 'the old child did not finish in time: SIGKILL to its process group');
-  assert.equal(msg({ what: 'exited', pid: 7, generation: 1, exit: { code: null, signal: SIGKILL, uptimeMs: 420.4 }, expected: false }), 'child 7 was killed by SIGKILL after 420 ms');
-  assert.equal(msg({ what: 'ready', pid: 7, generation: 1, how: 'silent' }), 'child 7 counts as ready: it said nothing on NOTIFY_SOCKET for 0 s (--ready-after)');
-  assert.deepEqual(describeLog({ what: 'stop-signal', pid: 7, signo: SIGTERM }, s).fields, { event: 'child.stop-signal', pid: 7, signal: 'SIGTERM', timeoutMs: 10_000 });
+  const msg = (entry: LogEntry): string => describeLog(entry, settings).msg;
+  const exit = (code: number | null, signal: number | null, uptimeMs: number): ChildExit => ({ code, signal, uptimeMs });
+  const cases: [LogEntry, string][] = [
+    [
+      { what: 'handover-failed', reason: 'timeout', generation: 2, pid: 41, exit: null },
+      'handover abandoned: the new child of generation 2 was not ready within 60 s (--handover-timeout) and is being stopped; ' +
+        'the current child 41 keeps serving',
+    ],
+    [
+      { what: 'handover-failed', reason: 'exited', generation: 3, pid: 41, exit: exit(1, null, 5) },
+      'handover abandoned: the new child of generation 3 exited with code 1 before it was ready (read its output above); ' +
+        'the current child 41 keeps serving',
+    ],
+    [
+      { what: 'plan-retry', reason: 'the socket /run/app.sock was made anew', delayMs: 1000, attempt: 2, pid: 41 },
+      'the child 41 still serves a socket that is no longer at its path (the socket /run/app.sock was made anew): ' +
+        'trying the handover again in 1 s',
+    ],
+    [
+      { what: 'giving-up', quickExits: 5, streakMs: 30_123.4 },
+      'giving up: the child exited 5 times in a row within 30.1 s, each time sooner than the healthy threshold; ' +
+        'read its output above, fix it, then start sockvisor again',
+    ],
+    [{ what: 'child-done', reason: 'never', status: 137 }, "not restarting (--restart always); exiting with the child's status 137"],
+    [{ what: 'kill-timeout', reason: 'stop', pid: 7 }, 'the child did not stop in time: SIGKILL to its process group'],
+    [{ what: 'kill-timeout', reason: 'abort', pid: 7 }, 'the new child did not stop in time: SIGKILL to its process group'],
+    [{ what: 'kill-timeout', reason: 'drain', pid: 7 }, 'the old child did not finish in time: SIGKILL to its process group'],
+    [
+      { what: 'exited', pid: 7, generation: 1, exit: exit(null, SIGKILL, 420.4), expected: false },
+      'child 7 was killed by SIGKILL after 420 ms',
+    ],
+    [
+      { what: 'ready', pid: 7, generation: 1, how: 'silent' },
+      'child 7 counts as ready: it said nothing on NOTIFY_SOCKET for 0 s (--ready-after)',
+    ],
+    [{ what: 'handed-over', pid: 8, generation: 2, oldPid: 7 }, 'handover done: child 8 serves, the old child 7 finishes its requests'],
+    [
+      { what: 'took-over-early', generation: 2, pid: 8 },
+      'the current child exited during the handover: the new child 8 takes over before it is ready ' +
+        "(requests wait in the socket's backlog)",
+    ],
+  ];
+  for (const [entry, sentence] of cases) assert.equal(msg(entry), sentence);
+  assert.deepEqual(describeLog({ what: 'stop-signal', pid: 7, signo: SIGTERM }, settings).fields, {
+    event: 'child.stop-signal',
+    pid: 7,
+    signal: 'SIGTERM',
+    timeoutMs: 10_000,
+  });
 });
