@@ -229,7 +229,9 @@ class Step<P extends PlanFacts> {
 
   finish(): LifecycleStep<P> {
     this.#settleFdWaiters();
-    if (this.#changed) this.#effects.push({ type: 'report' });
+    // A spawn is answered by the next step (spawned or spawn-failed), which reports: no status
+    // without the child that is being started (systemd would read 'restarting' for a moment).
+    if (this.#changed && !this.#effects.some((e) => e.type === 'spawn')) this.#effects.push({ type: 'report' });
     return { state: this.#s, effects: this.#effects };
   }
 

@@ -1,6 +1,7 @@
-// The lifecycle: start the child on the held sockets, restart it by policy, hand over to a new one
+// Supervision: start the child on the held sockets, restart it by policy, hand over to a new one
 // on reload, stop it on request. The sockets are created before and removed after; they never
-// change while generations of children come and go.
+// change while generations of children come and go. What to do when is decided by the pure
+// lifecycle (lifecycle.ts); this file only performs its effects: processes, timers, logs.
 import type { Logger } from 'pino';
 import { RunError } from '../errors.js';
 import type { ChildPlan } from '../child/process.js';

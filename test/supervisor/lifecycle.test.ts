@@ -663,7 +663,10 @@ test('the input state is never changed: a step returns a new one', () => {
 test('a status report follows every step that changes something, and only those', () => {
   const reports = (run: Run, inputs: Input[]): number =>
     feed({ ...run, effects: [] }, inputs).effects.filter((e) => e.type === 'report').length;
-  assert.equal(reports(given([]), [start, spawned(1), ready(1)]), 3);
+  assert.equal(reports(given([]), [start]), 0, 'the spawn is reported once it is answered');
+  assert.equal(reports(given([start]), [spawned(1), ready(1)]), 2);
+  assert.equal(reports(given(serving), [crashed(1)]), 0, 'an immediate restart is reported once the new child runs');
+  assert.equal(reports(given([...serving, reload]), [spawnFailed(2)]), 1);
   assert.equal(reports(given(serving), [forward, fire('restart'), waitFd(1, 9)]), 0);
   assert.equal(reports(given(waiting), [stop]), 1);
 });
