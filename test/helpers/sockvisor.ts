@@ -238,18 +238,35 @@ export async function childPid(sv: SockvisorProcess, after?: number): Promise<nu
 
 /**
  * kill -9 of the child with pid (a uWSGI master), a request at once (it waits in the held socket's
- * backlog for the next child), asserted 200; returns the next child's pid. With `afterGroup`, the
- * request waits until the old master's workers are gone too: with uWSGI's no-orphans (Debian's
- * default.ini) a worker may accept it in the instant before the kernel kills it for its master's
- * death, and that request is lost whoever holds the socket.
+ * backlog for the next child), asserted 200 and answered by the next child, not by a worker the
+ * killed one left behind (a few ms, see assertServedBy); returns the next child's pid. With
+ * `afterGroup`, the request waits until the old master's workers are gone too: with uWSGI's
+ * no-orphans (Debian's default.ini) a worker may accept it in the instant before the kernel kills it
+ * for its master's death, and that request is lost whoever holds the socket.
  */
-export async function killAndRequest(sv: SockvisorProcess, pid: number, request: () => Promise<{ status: number }>, afterGroup = false): Promise<number> {
+export async function killAndRequest(sv: SockvisorProcess, pid: number, request: () => Promise<{ status: number; body: string }>, afterGroup = false): Promise<number> {
+  const killed = processGroupMembers(pid);
   process.kill(pid, 'SIGKILL');
   const end = Date.now() + 5000;
   while (afterGroup && processGroupMembers(pid).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-  const { status } = await request();
+  const { status, body } = await request();
   assert.equal(status, 200, `request right after kill -9 of ${pid} got ${status}`);
-  return childPid(sv, pid);
+  const next = await childPid(sv, pid);
+  assertServedBy(body, next, killed);
+  return next;
+}
+
+/**
+ * The apps of the tests name the processes that answered (examples/app.py: `pid MASTER (worker W)`,
+ * test/fixtures: `pid N`): asserts that none of them is in `killed` (the process group of a child
+ * killed before) and that the last one is `child` or in its process group.
+ */
+export function assertServedBy(body: string, child: number, killed: number[] = []): void {
+  const pids = [...body.matchAll(/\b(?:pid|worker) (\d+)/g)].map((m) => Number(m[1]));
+  assert.ok(pids.length > 0, `the answer names no pid: ${JSON.stringify(body)}`);
+  assert.deepEqual(pids.filter((p) => killed.includes(p)), [], `answered by the killed child's process group (${killed.join(', ')}): ${body}`);
+  const server = pids.at(-1)!;
+  assert.ok(server === child || processGroupMembers(child).includes(server), `answered by pid ${server}, neither the child ${child} nor in its process group: ${body}`);
 }
 
 /**
