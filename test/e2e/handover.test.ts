@@ -9,7 +9,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { httpGet, loadLoop } from '../helpers/http.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { notifierCommand, setNotifierMode } from '../helpers/notifier.js';
-import { environOf, isAlive, waitGone } from '../helpers/proc.js';
+import { environOf, inSleep, isAlive, waitGone, waitUntil, workersOf } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
@@ -45,7 +45,8 @@ test('SIGHUP hands over to a new uWSGI (1 s import, --uid): every request 200, n
 
   const inFlight = httpGet(nginx.port, '/sleep?s=2');
   const load = loadLoop(nginx.port);
-  await sleep(200);
+  // In flight: one of the old uWSGI's workers is sleeping in the request.
+  assert.ok(await waitUntil(() => workersOf(oldPid).some(inSleep), 5000), 'the slow request did not reach the old uWSGI');
   process.kill(sv.pid, 'SIGHUP');
   const newPid = await childPid(sv, oldPid);
   const done = await sv.waitFor((r) => r.event === 'handover.done', 15000, 'the handover');
