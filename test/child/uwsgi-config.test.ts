@@ -93,7 +93,8 @@ test("a symlinked ini keeps its own name in %n and %d (the Debian apps-enabled l
   assert.deepEqual(firsts(args, ['socket', 'http-socket']), uwsgiGet(args, ['socket', 'http-socket']));
 });
 
-test("Debian's default.ini with UWSGI_DEB_* from the environment gives /run/uwsgi/app/NAME/socket", { skip: !existsSync(DEBIAN_DEFAULT) && `Debian package uwsgi not installed (no ${DEBIAN_DEFAULT})` }, () => {
+const noDebianDefault = !existsSync(DEBIAN_DEFAULT) && `Debian package uwsgi not installed (no ${DEBIAN_DEFAULT})`;
+test("Debian's default.ini with UWSGI_DEB_* from the environment gives /run/uwsgi/app/NAME/socket", { skip: noDebianDefault }, () => {
   ini('svapp.ini', '[uwsgi]\nplugins = python3\n');
   const args = ['--ini', DEBIAN_DEFAULT, '--ini', 'svapp.ini'];
   const extra = { UWSGI_DEB_CONFNAMESPACE: 'app', UWSGI_DEB_CONFNAME: 'svapp' };

@@ -42,7 +42,12 @@ function snapshot(args: string[], also: string[]): Map<string, Stats | undefined
  * Asserts exit 2 with a message matching pattern, no child started, and nothing created or replaced:
  * no socket, anchor or folder where there was none, the same file where there was one.
  */
-async function refuses(args: string[], pattern: RegExp, options: Parameters<typeof runSockvisor>[1] = {}, also: string[] = []): Promise<string> {
+async function refuses(
+  args: string[],
+  pattern: RegExp,
+  options: Parameters<typeof runSockvisor>[1] = {},
+  also: string[] = [],
+): Promise<string> {
   const before = snapshot(args, also);
   const result = await runSockvisor(args, options);
   assert.equal(result.code, 2, `exit ${result.code}; output:\n${result.stderr}`);
@@ -152,9 +157,8 @@ test('an unknown option is refused with exit 2', async () => {
 test("uWSGI's ini naming a socket sockvisor cannot adopt, or an xml config, is refused before anything is made", async () => {
   const ini = join(dir, 'relative.ini');
   writeFileSync(ini, '[uwsgi]\nsocket = run/app.sock\n');
-  await refuses(['--', 'uwsgi', '--ini', ini], /socket = run\/app\.sock \(.*relative\.ini line 2\) is a relative path.*write the absolute path/, { cwd: dir }, [
-    join(dir, 'run', 'app.sock'),
-  ]);
+  const relative = /socket = run\/app\.sock \(.*relative\.ini line 2\) is a relative path.*write the absolute path/;
+  await refuses(['--', 'uwsgi', '--ini', ini], relative, { cwd: dir }, [join(dir, 'run', 'app.sock')]);
   assert.equal(existsSync(join(dir, 'run')), false);
   await refuses(['--', 'uwsgi', '--xml', join(dir, 'app.xml')], /uWSGI's --xml .*app\.xml configuration .* is not read by sockvisor/);
   await refuses(['--', 'uwsgi', '--ini', join(dir, 'missing.ini')], /Cannot read uWSGI's configuration file '.*missing\.ini' \(ENOENT\)/);
@@ -163,7 +167,8 @@ test("uWSGI's ini naming a socket sockvisor cannot adopt, or an xml config, is r
 test('a config file with an unknown key or a wrong type is refused naming the key and the file', async () => {
   const file = join(dir, 'sockvisor.toml');
   writeFileSync(file, `socket = "${join(dir, 'cfg.sock')}"\nstop-timeout = "ten"\ncommand = ["sleep", "9"]\n`);
-  await refuses(['--config', file], new RegExp(`In ${file.replace(/[.]/g, '\\.')}, stop-timeout must be a number`), {}, [join(dir, 'cfg.sock')]);
+  const notANumber = new RegExp(`In ${file.replace(/[.]/g, '\\.')}, stop-timeout must be a number`);
+  await refuses(['--config', file], notANumber, {}, [join(dir, 'cfg.sock')]);
   writeFileSync(file, `sockets = ["${join(dir, 'cfg.sock')}"]\n`);
   await refuses(['--config', file, '--', 'sleep', '9'], /'sockets' is not an option of sockvisor/, {}, [join(dir, 'cfg.sock')]);
   assert.equal(existsSync(join(dir, 'cfg.sock')), false);

@@ -5,8 +5,22 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGetUnix } from '../helpers/http.js';
-import { childrenOf, commOf, existsInProc, isAlive, killGroup, parentOf, processGroupMembers, uidOf, waitInSleep, waitUntil, workersOf, zombieChildrenOf } from '../helpers/proc.js';
-import { assertNothingLeft, assertServedBy, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
+import {
+  childrenOf,
+  commOf,
+  existsInProc,
+  isAlive,
+  killGroup,
+  parentOf,
+  processGroupMembers,
+  uidOf,
+  waitInSleep,
+  waitUntil,
+  workersOf,
+  zombieChildrenOf,
+} from '../helpers/proc.js';
+import { assertNothingLeft, assertServedBy, childPid, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
+import type { SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';

@@ -106,7 +106,9 @@ test('a new child that is not ready in time, or exits, is dropped with the reaso
   await assertServing(path, oldPid, 'while the new child was not ready');
   const timeout = await sv.waitFor((r) => r.event === 'handover.failed');
   assert.equal(timeout.reason, 'timeout');
-  assert.match(timeout.msg, new RegExp(`new child of generation 2 was not ready within 1 s \\(--handover-timeout\\) and is being stopped; the current child ${oldPid} keeps serving`));
+  const stopped = `new child of generation 2 was not ready within 1 s \\(--handover-timeout\\) and is being stopped; ` +
+    `the current child ${oldPid} keeps serving`;
+  assert.match(timeout.msg, new RegExp(stopped));
   assert.ok(await waitGone(hung, 5000), 'the new child that never got ready was not stopped');
   await assertServing(path, oldPid, 'after the new child timed out');
 

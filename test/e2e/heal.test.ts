@@ -59,7 +59,10 @@ function spinUntilBack(path: string, load: LoadThread, since: number, back: (st:
   }
 }
 
-/** What a kind of gap may cost at most: the README's figures (median 1 to 1.5 ms, at worst 17 ms, 1 to 3 failed requests per rm) with margin for a loaded 2-core machine. */
+/**
+ * What a kind of gap may cost at most: the README's figures (median 1 to 1.5 ms, at worst 17 ms,
+ * 1 to 3 failed requests per rm) with margin for a loaded 2-core machine.
+ */
 interface GapBounds {
   medianMs: number;
   maxMs: number;
@@ -69,8 +72,26 @@ interface GapBounds {
 
 /** nginx's own lines at error level or worse (error, crit, alert, emerg). */
 const nginxErrors = (log: string): string[] => log.split('\n').filter((l) => /\[(error|crit|alert|emerg)\]/.test(l));
-/** The only failure a repair may cause: connect() to the socket refused because the path is missing or www-data is denied. */
+/** The only failure a repair may cause: connect() to the socket refused, the path missing or www-data denied. */
 const excusedConnect = /connect\(\) to unix:.* failed \((2: No such file or directory|13: Permission denied)\)/;
+const ms = (ns: number): string => (ns / 1e6).toFixed(2);
+
+/** Checks the gaps of one kind against bounds (if any); says what they were. */
+function checkGaps(kind: string, gaps: Gap[], failed: LoadRecord[], bound: GapBounds | undefined): string {
+  const ns = gaps.map((g) => g.backAt - g.goneAt).sort((a, b) => a - b);
+  const median = ns[Math.floor(ns.length / 2)]!;
+  const worst = ns.at(-1)!;
+  const perGap = gaps.map((g) => failed.filter((r) => r.start <= g.backAt && r.end >= g.goneAt).length);
+  if (bound) {
+    const medianSaid = `${kind}: the path was back after a median of ${ms(median)} ms (at most ${bound.medianMs} ms expected)`;
+    assert.ok(median <= bound.medianMs * 1e6, medianSaid);
+    assert.ok(worst <= bound.maxMs * 1e6, `${kind}: the path was back after ${ms(worst)} ms at worst (at most ${bound.maxMs} ms expected)`);
+    const most = Math.max(...perGap);
+    assert.ok(most <= bound.failedPerGap, `${kind}: ${most} requests failed in one gap (at most ${bound.failedPerGap} expected)`);
+  }
+  const failures = `failed per gap ${Math.min(...perGap)} to ${Math.max(...perGap)}`;
+  return `${kind} ${ns.length}x: median ${ms(median)} ms, max ${ms(worst)} ms, ${failures}`;
+}
 
 /**
  * Every failed request is a 502 that nginx logged as a connect() to a missing path (2) or a denied
@@ -78,34 +99,32 @@ const excusedConnect = /connect\(\) to unix:.* failed \((2: No such file or dire
  * each kind named in bounds stay within them (median, maximum, failed requests per gap). Reports the
  * gaps and the failures in the test's output.
  */
-function checkRequests(t: TestContext, records: LoadRecord[], gaps: Gap[], errorLog: string, what: string, bounds: Record<string, GapBounds> = {}): void {
+function checkRequests(
+  t: TestContext,
+  records: LoadRecord[],
+  gaps: Gap[],
+  errorLog: string,
+  what: string,
+  bounds: Record<string, GapBounds> = {},
+): void {
   assert.ok(records.length > 0, 'no request was made');
   const failed = records.filter((r) => r.status !== 200);
   for (const r of failed) {
-    const where = `a request from ${(r.start / 1e6).toFixed(2)} ms to ${(r.end / 1e6).toFixed(2)} ms got ${r.status} (${r.body.slice(0, 80)})`;
+    const where = `a request from ${ms(r.start)} ms to ${ms(r.end)} ms got ${r.status} (${r.body.slice(0, 80)})`;
     assert.equal(r.status, 502, `${where}: only nginx's 502 for a socket missing or denied is excused`);
     assert.ok(gaps.some((g) => r.start <= g.backAt && r.end >= g.goneAt), `${where} outside the gaps while the path was missing`);
   }
   // One connect() line per 502 (nginx tries its one server once), and nothing else went wrong.
   const errors = nginxErrors(errorLog);
   assert.deepEqual(errors.filter((l) => !excusedConnect.test(l)), [], 'nginx logged another error than a missing or denied socket');
-  assert.equal(errors.length, failed.length, `${failed.length} requests failed but nginx logged ${errors.length} refused connect()s:\n${errors.join('\n')}`);
-  const kinds = [...new Set(gaps.map((g) => g.what))].map((kind) => {
-    const ofKind = gaps.filter((g) => g.what === kind);
-    const us = ofKind.map((g) => (g.backAt - g.goneAt) / 1000).sort((a, b) => a - b);
-    const median = us[Math.floor(us.length / 2)]!;
-    const perGap = ofKind.map((g) => failed.filter((r) => r.start <= g.backAt && r.end >= g.goneAt).length);
-    const bound = bounds[kind];
-    if (bound) {
-      assert.ok(median <= bound.medianMs * 1000, `${kind}: the path was back after a median of ${(median / 1000).toFixed(2)} ms (at most ${bound.medianMs} ms expected)`);
-      assert.ok(us.at(-1)! <= bound.maxMs * 1000, `${kind}: the path was back after ${(us.at(-1)! / 1000).toFixed(2)} ms at worst (at most ${bound.maxMs} ms expected)`);
-      assert.ok(Math.max(...perGap) <= bound.failedPerGap, `${kind}: ${Math.max(...perGap)} requests failed in one gap (at most ${bound.failedPerGap} expected)`);
-    }
-    return `${kind} ${us.length}x: median ${median.toFixed(0)} us, max ${us.at(-1)!.toFixed(0)} us, failed per gap ${Math.min(...perGap)} to ${Math.max(...perGap)}`;
-  });
+  const logged = `${failed.length} requests failed but nginx logged ${errors.length} refused connect()s:\n${errors.join('\n')}`;
+  assert.equal(errors.length, failed.length, logged);
+  const kinds = [...new Set(gaps.map((g) => g.what))];
+  const said = kinds.map((kind) => checkGaps(kind, gaps.filter((g) => g.what === kind), failed, bounds[kind]));
+  const slowest = Math.max(...records.map((r) => r.end - r.start));
   t.diagnostic(
-    `${what}: socket unreachable after ${kinds.join('; ')}; ${records.length} requests through nginx, ` +
-      `${failed.length} failed (all 502 within those gaps), slowest ${(Math.max(...records.map((r) => r.end - r.start)) / 1e6).toFixed(1)} ms`,
+    `${what}: socket unreachable after ${said.join('; ')}; ${records.length} requests through nginx, ` +
+      `${failed.length} failed (all 502 within those gaps), slowest ${ms(slowest)} ms`,
   );
 }
 

@@ -247,7 +247,12 @@ export async function childPid(sv: SockvisorProcess, after?: number): Promise<nu
  * may accept it in the instant before the kernel kills it for its master's death, and that request
  * is lost whoever holds the socket.
  */
-export async function killAndRequest(sv: SockvisorProcess, pid: number, request: () => Promise<{ status: number; body: string }>, afterGroup = false): Promise<number> {
+export async function killAndRequest(
+  sv: SockvisorProcess,
+  pid: number,
+  request: () => Promise<{ status: number; body: string }>,
+  afterGroup = false,
+): Promise<number> {
   const killed = processGroupMembers(pid);
   process.kill(pid, 'SIGKILL');
   const groupGone = async (): Promise<void> => {
@@ -261,7 +266,8 @@ export async function killAndRequest(sv: SockvisorProcess, pid: number, request:
   const next = await childPid(sv, pid);
   const answered = answeringPids(first.body);
   const known = [...killed, next, ...processGroupMembers(next)];
-  assert.deepEqual(answered.filter((p) => !known.includes(p)), [], `the request right after kill -9 was answered by neither ${pid}'s group nor the next child ${next}: ${first.body}`);
+  const neither = `the request right after kill -9 was answered by neither ${pid}'s group nor the next child ${next}: ${first.body}`;
+  assert.deepEqual(answered.filter((p) => !known.includes(p)), [], neither);
   await groupGone();
   const second = await request();
   assert.equal(second.status, 200, `request once the killed child ${pid}'s group was gone got ${second.status}`);
@@ -283,9 +289,11 @@ function answeringPids(body: string): number[] {
  */
 export function assertServedBy(body: string, child: number, killed: number[] = []): void {
   const pids = answeringPids(body);
-  assert.deepEqual(pids.filter((p) => killed.includes(p)), [], `answered by the killed child's process group (${killed.join(', ')}): ${body}`);
+  const byKilled = pids.filter((p) => killed.includes(p));
+  assert.deepEqual(byKilled, [], `answered by the killed child's process group (${killed.join(', ')}): ${body}`);
   const server = pids.at(-1)!;
-  assert.ok(server === child || processGroupMembers(child).includes(server), `answered by pid ${server}, neither the child ${child} nor in its process group: ${body}`);
+  const ours = server === child || processGroupMembers(child).includes(server);
+  assert.ok(ours, `answered by pid ${server}, neither the child ${child} nor in its process group: ${body}`);
 }
 
 /**

@@ -17,7 +17,9 @@ before(async () => {
 });
 after(cleanupTempDirs);
 
-function unitFor(runArgs: string[], options: Parameters<typeof planRun>[0], env: NodeJS.ProcessEnv = {}, execStart = ['/usr/bin/node', '/opt/sockvisor/dist/src/cli/main.js']): string {
+const EXEC_START = ['/usr/bin/node', '/opt/sockvisor/dist/src/cli/main.js'];
+
+function unitFor(runArgs: string[], options: Parameters<typeof planRun>[0], env: NodeJS.ProcessEnv = {}, execStart = EXEC_START): string {
   const plan = planRun(options, { cwd: '/srv/app', env: { PATH: '/usr/bin:/bin' }, preflight: false });
   return systemdUnit({ plan, execStart, runArgs, commandArgs: options.command.slice(1), env });
 }
@@ -49,12 +51,14 @@ test('a uWSGI unit: Type=notify, reload by SIGHUP, KillMode=mixed, stop timeout 
   const lines = unit.split('\n');
   // Started once sockvisor says READY=1; `systemctl reload` is a SIGHUP to sockvisor (a handover);
   // a stop is a SIGTERM to sockvisor alone, which stops COMMAND its own way.
-  for (const expected of ['Type=notify', 'ExecReload=/bin/kill -HUP $MAINPID', 'KillMode=mixed', 'KillSignal=SIGTERM', 'RuntimeDirectory=app', 'RuntimeDirectoryMode=0755', 'WorkingDirectory=/srv/app']) {
+  const wanted = ['Type=notify', 'ExecReload=/bin/kill -HUP $MAINPID', 'KillMode=mixed', 'KillSignal=SIGTERM'];
+  for (const expected of [...wanted, 'RuntimeDirectory=app', 'RuntimeDirectoryMode=0755', 'WorkingDirectory=/srv/app']) {
     assert.ok(lines.includes(expected), `missing '${expected}' in:\n${unit}`);
   }
   // systemd's own SIGKILL comes only after sockvisor's --stop-timeout (20 s), with at least a second
   // left for sockvisor to kill COMMAND itself, reap it and remove the socket file.
-  assert.ok(seconds(directive(unit, 'TimeoutStopSec')) >= 21, `TimeoutStopSec=${directive(unit, 'TimeoutStopSec')} leaves sockvisor's --stop-timeout 20 no time`);
+  const stop = directive(unit, 'TimeoutStopSec');
+  assert.ok(seconds(stop) >= 21, `TimeoutStopSec=${stop} leaves sockvisor's --stop-timeout 20 no time`);
   // COMMAND resolved to a full path (systemd's PATH is not the shell's), its arguments as typed.
   assert.match(unit, new RegExp(`ExecStart=/usr/bin/node /opt/sockvisor/dist/src/cli/main.js \\\\\\n    run -s /run/app/app.sock --stop-timeout 20 \\\\\\n    -- ${UWSGI} --master --wsgi-file app.py\\n`));
 });
@@ -62,7 +66,8 @@ test('a uWSGI unit: Type=notify, reload by SIGHUP, KillMode=mixed, stop timeout 
 test('the start timeout covers a long handover timeout; SOCKVISOR_* variables are kept', () => {
   const unit = unitFor(['--handover-timeout', '120'], { socket: ['/tmp/x.sock'], handoverTimeout: 120, command: ['sleep', '1000'] }, { SOCKVISOR_SOCKET_MODE: '0660', HOME: '/root' });
   // A new child may take up to --handover-timeout (120 s) to be ready: systemd must not give up first.
-  assert.ok(seconds(directive(unit, 'TimeoutStartSec')) > 120, `TimeoutStartSec=${directive(unit, 'TimeoutStartSec')} is not above --handover-timeout 120`);
+  const start = directive(unit, 'TimeoutStartSec');
+  assert.ok(seconds(start) > 120, `TimeoutStartSec=${start} is not above --handover-timeout 120`);
   assert.match(unit, /^Environment=SOCKVISOR_SOCKET_MODE=0660$/m);
   assert.doesNotMatch(unit, /HOME/);
   assert.doesNotMatch(unit, /RuntimeDirectory/, 'a socket outside /run needs no runtime folder');
@@ -82,12 +87,23 @@ test('runtime folders are the socket folders under /run (and /var/run)', () => {
 
 const ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
 
-test('systemd-analyze verify accepts the units, with no warning', { skip: !ANALYZE && 'systemd-analyze not found (Debian package systemd)' }, () => {
+const noAnalyze = !ANALYZE && 'systemd-analyze not found (Debian package systemd)';
+test('systemd-analyze verify accepts the units, with no warning', { skip: noAnalyze }, () => {
   // Real programs: verify checks that ExecStart's and ExecReload's programs exist.
   const execStart = [process.execPath, join(repoRoot, 'dist', 'src', 'cli', 'main.js')];
   const units = {
-    'sockvisor-test-uwsgi.service': unitFor(['-s', '/run/app/app.sock', '--stop-timeout', '20'], { socket: ['/run/app/app.sock'], stopTimeout: 20, command: ['uwsgi', '--master', '--wsgi-file', 'my app.py'] }, {}, execStart),
-    'sockvisor-test-env.service': unitFor(['--handover-timeout', '120'], { socket: ['/tmp/x.sock'], handoverTimeout: 120, command: ['sleep', '1000'] }, { SOCKVISOR_SOCKET_MODE: '0660', SOCKVISOR_X: 'a b$%' }, execStart),
+    'sockvisor-test-uwsgi.service': unitFor(
+      ['-s', '/run/app/app.sock', '--stop-timeout', '20'],
+      { socket: ['/run/app/app.sock'], stopTimeout: 20, command: ['uwsgi', '--master', '--wsgi-file', 'my app.py'] },
+      {},
+      execStart,
+    ),
+    'sockvisor-test-env.service': unitFor(
+      ['--handover-timeout', '120'],
+      { socket: ['/tmp/x.sock'], handoverTimeout: 120, command: ['sleep', '1000'] },
+      { SOCKVISOR_SOCKET_MODE: '0660', SOCKVISOR_X: 'a b$%' },
+      execStart,
+    ),
   };
   for (const [name, text] of Object.entries(units)) {
     const file = join(dir, name);
@@ -95,6 +111,7 @@ test('systemd-analyze verify accepts the units, with no warning', { skip: !ANALY
     const result = spawnSync(ANALYZE!, ['verify', '--man=no', file], { encoding: 'utf8' });
     assert.equal(result.error, undefined);
     // Unknown keys and values systemd cannot parse are only warnings (exit 0): none is accepted.
-    assert.deepEqual([result.status, result.stdout, result.stderr], [0, '', ''], `systemd-analyze verify ${name}:\n${result.stderr}${text}`);
+    const said = `systemd-analyze verify ${name}:\n${result.stderr}${text}`;
+    assert.deepEqual([result.status, result.stdout, result.stderr], [0, '', ''], said);
   }
 });
