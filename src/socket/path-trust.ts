@@ -1,0 +1,269 @@
+// Whether the path to a socket can be trusted, as OpenSSH's StrictModes trusts a key file: nobody
+// but trusted users may change which file the path names. sockvisor usually runs as root; a user
+// who may write a folder on the way can rename her own socket over ours (nginx then talks to her),
+// and a user who owns a symbolic link on the way can point it elsewhere (sockvisor, as root, then
+// creates and removes files where she chose). See docs/security.md.
+//
+// judgePathTrust() is pure (walk facts in, problems out); readers gather the facts once at start
+// and again, cheaply, before the healer creates or links anything.
+import { dirname } from 'node:path';
+import { lookupGroup, lookupUser, usersWithPrimaryGroup } from '../native.js';
+import { accessOf, describeOwnership, shellQuote, type FileOwnership } from './access.js';
+import { identityOf, type Identity } from './identity.js';
+import { walkPath, type PathWalk, type WalkStep } from './path-walk.js';
+
+/** Who sockvisor trusts not to attack its own socket. */
+export interface TrustedUsers {
+  /** uid -> why it is trusted, for messages: root, sockvisor's user, the socket's owner, the child's user, nginx's user */
+  uids: Map<number, string>;
+}
+
+/** The user database as the judgement needs it (a reader in production, a table in unit tests). */
+export interface Accounts {
+  /** the users of a group: its member list (group database) and the users whose primary group it is */
+  membersOf(gid: number): Identity[];
+  /** a user by uid, with its groups; null when no passwd entry names it */
+  user(uid: number): Identity | null;
+}
+
+export interface TrustContext {
+  trusted: TrustedUsers;
+  accounts: Accounts;
+  /** sockvisor runs as root: a sticky folder that holds the socket itself is refused, not only warned about */
+  asRoot: boolean;
+}
+
+/** One thing wrong with the path; refuse: exit 2 at start (a warning with --insecure-path), warn: a warning only. */
+export interface TrustProblem {
+  severity: 'refuse' | 'warn';
+  /** the folder or link at fault */
+  path: string;
+  sentence: string;
+}
+
+/** A user who may write a folder although not trusted, and how. */
+export interface Writer {
+  /** a user name, or 'every user' for the other bits */
+  who: string;
+  how: string;
+}
+
+/** Someone not in the list, for the other bits: no uid, no group, matches no ACL entry. */
+const ANYONE: Identity = { name: 'anyone', uid: -1, gid: -1, groups: [], home: '/' };
+
+/**
+ * The untrusted users who may create, remove or rename entries in a folder: its owner whatever the
+ * bits say (an owner may chmod at any time), anyone when other has w, and each member of the owning
+ * group or of an ACL's named groups, and each ACL named user, whom accessOf() (the kernel's check,
+ * masks included) gives w.
+ */
+export function untrustedWriters(folder: FileOwnership, context: Pick<TrustContext, 'trusted' | 'accounts'>): Writer[] {
+  const { trusted, accounts } = context;
+  const writers: Writer[] = [];
+  if (!trusted.uids.has(folder.uid)) writers.push({ who: folder.owner ?? String(folder.uid), how: 'its owner' });
+  if ((accessOf(ANYONE, folder).bits & 2) !== 0) writers.push({ who: 'every user', how: 'other has w' });
+  // With an ACL the mode's group bits are its mask, without one the group's bits: w there or nobody in a group writes.
+  const groupClassWrites = ((folder.mode >> 3) & 2) !== 0;
+  const candidates = new Map<number, { identity: Identity; how: string }>();
+  for (const entry of folder.acl ?? []) {
+    if (entry.tag === 'user' && entry.id !== undefined && !trusted.uids.has(entry.id) && groupClassWrites) {
+      const identity = accounts.user(entry.id) ?? { ...ANYONE, name: String(entry.id), uid: entry.id };
+      candidates.set(entry.id, { identity, how: `the ACL entry user:${entry.name ?? entry.id}` });
+    }
+  }
+  if (groupClassWrites) {
+    const gids = [folder.gid, ...(folder.acl ?? []).filter((e) => e.tag === 'group' && e.id !== undefined).map((e) => e.id!)];
+    for (const gid of gids) {
+      for (const identity of accounts.membersOf(gid)) {
+        if (trusted.uids.has(identity.uid) || candidates.has(identity.uid)) continue;
+        candidates.set(identity.uid, { identity, how: `a member of group ${gid === folder.gid ? (folder.group ?? gid) : gid}` });
+      }
+    }
+  }
+  for (const { identity, how } of candidates.values()) {
+    if (identity.uid === folder.uid) continue;
+    if ((accessOf(identity, folder).bits & 2) !== 0) writers.push({ who: identity.name, how });
+  }
+  return writers;
+}
+
+/** "mallory (its owner), every user (other has w)" */
+function describeWriters(writers: Writer[]): string {
+  const shown = writers.slice(0, 3).map((w) => (w.who === 'every user' ? 'every user' : `${w.who} (${w.how})`));
+  if (writers.length > 3) shown.push(`${writers.length - 3} more`);
+  return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown.at(-1)!}` : shown.join('');
+}
+
+function isSticky(o: FileOwnership): boolean {
+  return (o.mode & 0o1000) !== 0;
+}
+
+/** Ends each refusal: the documented way past it. */
+export const ESCAPE = '(or start with --insecure-path, at your own risk)';
+
+/** How to make a folder trusted: chown when its owner is not trusted, chmod for the rest. */
+function folderFix(path: string, writers: Writer[]): string {
+  const q = shellQuote(path);
+  const steps: string[] = [];
+  if (writers.some((w) => w.how === 'its owner')) steps.push(`chown root ${q}`);
+  if (writers.some((w) => w.how !== 'its owner')) steps.push(`chmod go-w ${q}${writers.some((w) => w.how.startsWith('the ACL')) ? ` and setfacl -x on its entries` : ''}`);
+  return steps.join(' and ');
+}
+
+/**
+ * The problems of one walk to the folder of socketPath. Every entry on the way (folder or link) sits
+ * in a folder that must not be writable by an untrusted user, unless that folder is sticky, owned by
+ * a trusted user, and the entry is owned by a trusted user too (then only they may rename or remove
+ * it: /tmp/mine/app.sock). A link must be owned by a trusted user. The last folder, which holds the
+ * socket (or the folders sockvisor makes), is refused when untrusted users may write it; sticky, it
+ * is refused as root and warned about otherwise (a tmp cleaner's rm hands the name to whoever binds
+ * it first).
+ */
+export function judgePathTrust(socketPath: string, walk: PathWalk, context: TrustContext): TrustProblem[] {
+  const problems: TrustProblem[] = [];
+  const { trusted } = context;
+  const folders = new Map<string, WalkStep & { kind: 'folder' }>();
+  for (const step of walk.steps) if (step.kind === 'folder') folders.set(step.path, step);
+  if (walk.error?.code === 'ELOOP') {
+    problems.push({ severity: 'refuse', path: walk.error.path, sentence: `The path to the socket '${socketPath}' meets more than 40 symbolic links at '${walk.error.path}' (a loop?): give the socket's real path.` });
+  }
+  const writersOf = new Map<string, Writer[]>();
+  const writers = (folder: WalkStep & { kind: 'folder' }): Writer[] => {
+    let found = writersOf.get(folder.path);
+    if (!found) writersOf.set(folder.path, (found = untrustedWriters(folder.ownership, context)));
+    return found;
+  };
+  const named = (uid: number, o: FileOwnership): string => o.owner ?? String(uid);
+
+  // Every entry looked up, in the folder that holds it ('/' is held by nobody).
+  for (const step of walk.steps) {
+    if (step.path === '/') continue;
+    const holder = folders.get(dirname(step.path));
+    if (step.kind === 'link' && !trusted.uids.has(step.ownership.uid)) {
+      problems.push({
+        severity: 'refuse',
+        path: step.path,
+        sentence: `The symbolic link '${step.path}' (-> ${step.target}) on the way to the socket '${socketPath}' is owned by ${named(step.ownership.uid, step.ownership)}, who is not trusted and could point it elsewhere, so that sockvisor creates and removes files where they choose: give the socket's real path to --socket, or have root own the link (chown -h root ${shellQuote(step.path)}) ${ESCAPE}.`,
+      });
+    }
+    if (!holder) continue;
+    const who = writers(holder);
+    if (who.length === 0) continue;
+    const o = holder.ownership;
+    const ownerTrusted = trusted.uids.has(o.uid);
+    if (isSticky(o) && ownerTrusted) {
+      if (trusted.uids.has(step.ownership.uid)) continue;
+      // A link owned by someone untrusted is refused above already, with the link's own fix.
+      if (step.kind === 'link') continue;
+      problems.push({
+        severity: 'refuse',
+        path: step.path,
+        sentence: `The folder '${step.path}' on the way to the socket '${socketPath}' is owned by ${named(step.ownership.uid, step.ownership)}, who is not trusted and may remove or replace it in the sticky folder '${holder.path}': have root own it (chown root ${shellQuote(step.path)}), or put the socket in a folder of its own, e.g. under /run ${ESCAPE}.`,
+      });
+      continue;
+    }
+    problems.push({
+      severity: 'refuse',
+      path: holder.path,
+      sentence: `The folder '${holder.path}' (${describeOwnership(o)}) on the way to the socket '${socketPath}' can be written by ${describeWriters(who)}, who could rename '${step.path}' and so put a socket of their own in the way of nginx's requests: ${folderFix(holder.path, who)}, or put the socket in a folder of its own, e.g. under /run ${ESCAPE}.`,
+    });
+  }
+
+  // The folder that holds the socket (or the first folder sockvisor makes).
+  if (!walk.error) {
+    const last = [...folders.values()].find((f) => f.path === lastFolderPath(walk));
+    if (last) {
+      const who = writers(last);
+      const o = last.ownership;
+      const holds = walk.missing ? `the folder '${walk.missing}' sockvisor makes for the socket '${socketPath}'` : `the socket '${socketPath}'`;
+      if (who.length > 0 && isSticky(o) && trusted.uids.has(o.uid)) {
+        problems.push({
+          severity: context.asRoot ? 'refuse' : 'warn',
+          path: last.path,
+          sentence: `The folder '${last.path}' (${describeOwnership(o)}), which would hold ${holds}, can be written by ${describeWriters(who)}: ${walk.missing ? `anyone may make '${walk.missing}' first, and own it` : "the sticky bit keeps others from renaming the socket, but once it is removed (a tmp cleaner, a mistaken rm) whoever binds the name first gets nginx's requests"}; put the socket in a folder of its own, e.g. /run/NAME/ or $XDG_RUNTIME_DIR/${context.asRoot ? ` ${ESCAPE}` : ''}.`,
+        });
+      } else if (who.length > 0) {
+        problems.push({
+          severity: 'refuse',
+          path: last.path,
+          sentence: `The folder '${last.path}' (${describeOwnership(o)}), which would hold ${holds}, can be written by ${describeWriters(who)}, who could rename a socket of their own over it and get nginx's requests: ${folderFix(last.path, who)}, or put the socket in a folder of its own, e.g. under /run ${ESCAPE}.`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/** The last folder of a walk: the one that holds the socket, or the nearest existing one of the folders to make. */
+function lastFolderPath(walk: PathWalk): string | null {
+  for (let i = walk.steps.length - 1; i >= 0; i--) if (walk.steps[i]!.kind === 'folder') return walk.steps[i]!.path;
+  return null;
+}
+
+/** The system's user database (NSS), each group read once: the healer's re-checks then cost no look-up. */
+export function systemAccounts(): Accounts {
+  const groups = new Map<number, Identity[]>();
+  const users = new Map<number, Identity | null>();
+  const user = (uid: number): Identity | null => {
+    if (!users.has(uid)) {
+      const entry = lookupUser(uid);
+      users.set(uid, entry ? identityOf(entry) : null);
+    }
+    return users.get(uid)!;
+  };
+  return {
+    user,
+    membersOf(gid) {
+      let found = groups.get(gid);
+      if (found) return found;
+      const names = new Set([...(lookupGroup(gid)?.members ?? []), ...usersWithPrimaryGroup(gid)]);
+      found = [...names].flatMap((name) => {
+        const entry = lookupUser(name);
+        const identity = entry ? user(entry.uid) : null;
+        return identity ? [identity] : [];
+      });
+      groups.set(gid, found);
+      return found;
+    },
+  };
+}
+
+/** The trusted users of a run: root, sockvisor's own user, the socket's owner, the child's user, nginx's user. */
+export function trustedUsers(people: { uid: number | undefined; why: string }[]): TrustedUsers {
+  const uids = new Map<number, string>([[0, 'root']]);
+  for (const { uid, why } of people) if (uid !== undefined && !uids.has(uid)) uids.set(uid, why);
+  return { uids };
+}
+
+/** Walks to the folder of socketPath and judges it. */
+export function checkPathTrust(socketPath: string, context: TrustContext): TrustProblem[] {
+  return judgePathTrust(socketPath, walkPath(dirname(socketPath)), context);
+}
+
+/** What a run decided about one socket path at start, for the healer's re-check. */
+interface Remembered {
+  context: TrustContext;
+  /** --insecure-path: the user accepted the risk, the healer acts as before */
+  insecure: boolean;
+}
+
+// Keyed by the socket's spec: a socket made anew by the healer keeps its spec, and a spec that is
+// gone takes its entry with it.
+const remembered = new WeakMap<object, Remembered>();
+
+/** Remembers how a run judges a socket's path, for pathTrustProblem(). */
+export function rememberPathTrust(spec: { path: string }, context: TrustContext, insecure: boolean): void {
+  remembered.set(spec, { context, insecure });
+}
+
+/**
+ * For the healer, before it links or creates anything at a socket's path: the sentence that says
+ * why it must not (someone untrusted may now write a folder on the way, or owns a link on it), or
+ * null. A few lstat and getxattr calls; group members were read at start.
+ */
+export function pathTrustProblem(spec: { path: string }): string | null {
+  const entry = remembered.get(spec);
+  if (!entry || entry.insecure) return null;
+  const refused = checkPathTrust(spec.path, entry.context).find((p) => p.severity === 'refuse');
+  return refused ? `not repairing: ${refused.sentence}` : null;
+}
