@@ -173,6 +173,11 @@ function uwsgiUid(config: UwsgiConfig | undefined): number | undefined {
   return lookupUser(/^\d+$/.test(config.uid) ? Number(config.uid) : config.uid)?.uid;
 }
 
+/** A refusal's sentence as a warning: without the pointer to --insecure-path, which is given already. */
+function withoutEscape(sentence: string): string {
+  return sentence.replace(` ${ESCAPE}`, '');
+}
+
 /**
  * Refuses a socket path that someone sockvisor does not trust could redirect (a folder they may
  * write, a link they own); with --insecure-path the refusals are warnings. Each socket's verdict is
@@ -184,7 +189,7 @@ function pathTrustWarnings(specs: SocketSpec[], trust: TrustContext, insecure: b
     if (spec.kind !== 'unix') continue;
     for (const problem of checkPathTrust(spec.path, trust)) {
       if (problem.severity === 'warn') warnings.push(problem.sentence);
-      else if (insecure) warnings.push(`--insecure-path: starting although the path is unsafe: ${problem.sentence.replace(` ${ESCAPE}`, '')}`);
+      else if (insecure) warnings.push(`--insecure-path: starting although the path is unsafe: ${withoutEscape(problem.sentence)}`);
       else throw new UsageError(problem.sentence);
     }
     rememberPathTrust(spec, trust, insecure);
@@ -275,7 +280,8 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
       { uid: childUser?.uid ?? uwsgiUid(uwsgiConfig), why: "the child's user" },
       { uid: nginx?.user.uid, why: "nginx's user" },
     ]);
-    warnings.push(...pathTrustWarnings(specs, { trusted, accounts: systemAccounts(), asRoot: invoking.uid === 0 }, options.insecurePath ?? false));
+    const trust: TrustContext = { trusted, accounts: systemAccounts(), asRoot: invoking.uid === 0 };
+    warnings.push(...pathTrustWarnings(specs, trust, options.insecurePath ?? false));
   }
   const sockets = context.preflight === false ? specs.map((spec) => ({ spec, missingDirs: [], stale: null })) : preflightSockets(specs, { acl: permissions.acl !== null, anchor: true });
   return {

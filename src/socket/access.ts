@@ -129,7 +129,11 @@ export function readOwnership(path: string): FileOwnership {
  */
 export function readFolders(socketPath: string): FolderFacts[] {
   const walk = walkPath(dirname(socketPath));
-  const folders: FolderFacts[] = searchedFolders(walk).map((f) => ({ path: f.path, ownership: f.ownership, ...(f.via ? { via: f.via } : {}) }));
+  const folders: FolderFacts[] = searchedFolders(walk).map((f) => ({
+    path: f.path,
+    ownership: f.ownership,
+    ...(f.via ? { via: f.via } : {}),
+  }));
   if (walk.error) folders.push({ path: walk.error.path, ownership: null, code: walk.error.code });
   else if (walk.missing) folders.push({ path: walk.missing, ownership: null });
   return folders;
@@ -143,7 +147,8 @@ export function folderVerdict(who: Identity, folders: FolderFacts[]): AccessVerd
     if (!folder.ownership) continue;
     const access = accessOf(who, folder.ownership);
     if ((access.bits & 1) === 0) {
-      return { ok: false, reason: 'directory', directory: folder.path, ...(folder.via ? { via: folder.via } : {}), ownership: folder.ownership, access };
+      const via = folder.via ? { via: folder.via } : {};
+      return { ok: false, reason: 'directory', directory: folder.path, ...via, ownership: folder.ownership, access };
     }
   }
   return { ok: true };

@@ -101,13 +101,66 @@ function isSticky(o: FileOwnership): boolean {
 /** Ends each refusal: the documented way past it. */
 export const ESCAPE = '(or start with --insecure-path, at your own risk)';
 
-/** How to make a folder trusted: chown when its owner is not trusted, chmod for the rest. */
+/** How to make a folder trusted: chown when its owner is not trusted, chmod (and the ACL) for the rest. */
 function folderFix(path: string, writers: Writer[]): string {
   const q = shellQuote(path);
   const steps: string[] = [];
   if (writers.some((w) => w.how === 'its owner')) steps.push(`chown root ${q}`);
-  if (writers.some((w) => w.how !== 'its owner')) steps.push(`chmod go-w ${q}${writers.some((w) => w.how.startsWith('the ACL')) ? ` and setfacl -x on its entries` : ''}`);
+  if (writers.some((w) => w.how !== 'its owner')) steps.push(`chmod go-w ${q}`);
+  if (writers.some((w) => w.how.startsWith('the ACL') || w.how.startsWith('a member of group'))) {
+    steps.push(`remove the ACL entries that give others w (getfacl ${q})`);
+  }
   return steps.join(' and ');
+}
+
+type FolderStep = WalkStep & { kind: 'folder' };
+
+const OWN_FOLDER = 'put the socket in a folder of its own, e.g. under /run';
+
+/** A link someone untrusted owns: they may replace it (in a sticky or their own folder) and so choose where the path leads. */
+function linkSentence(socketPath: string, step: WalkStep): string {
+  const owner = step.ownership.owner ?? String(step.ownership.uid);
+  return (
+    `The symbolic link '${step.path}' (-> ${step.kind === 'link' ? step.target : '?'}) on the way to the socket '${socketPath}' ` +
+    `is owned by ${owner}, who is not trusted and could point it elsewhere, so that sockvisor creates and removes files ` +
+    `where they choose: give the socket's real path to --socket, or have root own the link ` +
+    `(chown -h root ${shellQuote(step.path)}) ${ESCAPE}.`
+  );
+}
+
+/** A folder in a sticky folder, owned by someone untrusted: the sticky bit lets its owner remove or replace it. */
+function stickyEntrySentence(socketPath: string, step: WalkStep, holder: FolderStep): string {
+  const owner = step.ownership.owner ?? String(step.ownership.uid);
+  return (
+    `The folder '${step.path}' on the way to the socket '${socketPath}' is owned by ${owner}, who is not trusted and may ` +
+    `remove or replace it in the sticky folder '${holder.path}': have root own it (chown root ${shellQuote(step.path)}), ` +
+    `or ${OWN_FOLDER} ${ESCAPE}.`
+  );
+}
+
+/** A folder on the way that someone untrusted may write: they may rename the next entry and put their own there. */
+function holderSentence(socketPath: string, step: WalkStep, holder: FolderStep, who: Writer[]): string {
+  return (
+    `The folder '${holder.path}' (${describeOwnership(holder.ownership)}) on the way to the socket '${socketPath}' can be ` +
+    `written by ${describeWriters(who)}, who could rename '${step.path}' and so put a socket of their own in the way of ` +
+    `nginx's requests: ${folderFix(holder.path, who)}, or ${OWN_FOLDER} ${ESCAPE}.`
+  );
+}
+
+/** The folder that holds the socket (or the folders sockvisor makes), written by someone untrusted. */
+function lastFolderSentence(socketPath: string, walk: PathWalk, last: FolderStep, who: Writer[], sticky: boolean, asRoot: boolean): string {
+  const holds = walk.missing ? `the folder '${walk.missing}' sockvisor makes for the socket '${socketPath}'` : `the socket '${socketPath}'`;
+  const folder = `The folder '${last.path}' (${describeOwnership(last.ownership)})`;
+  const start = `${folder}, which would hold ${holds}, can be written by ${describeWriters(who)}`;
+  if (!sticky) {
+    const fix = `${folderFix(last.path, who)}, or ${OWN_FOLDER} ${ESCAPE}`;
+    return `${start}, who could rename a socket of their own over it and get nginx's requests: ${fix}.`;
+  }
+  const risk = walk.missing
+    ? `anyone may make '${walk.missing}' first, and own it`
+    : 'the sticky bit keeps others from renaming the socket, but once it is removed (a tmp cleaner, a mistaken rm) ' +
+      "whoever binds the name first gets nginx's requests";
+  return `${start}: ${risk}; put the socket in a folder of its own, e.g. /run/NAME/ or $XDG_RUNTIME_DIR/${asRoot ? ` ${ESCAPE}` : ''}.`;
 }
 
 /**
@@ -121,75 +174,45 @@ function folderFix(path: string, writers: Writer[]): string {
  */
 export function judgePathTrust(socketPath: string, walk: PathWalk, context: TrustContext): TrustProblem[] {
   const problems: TrustProblem[] = [];
+  const refuse = (path: string, sentence: string): void => void problems.push({ severity: 'refuse', path, sentence });
   const { trusted } = context;
-  const folders = new Map<string, WalkStep & { kind: 'folder' }>();
+  const folders = new Map<string, FolderStep>();
   for (const step of walk.steps) if (step.kind === 'folder') folders.set(step.path, step);
   if (walk.error?.code === 'ELOOP') {
-    problems.push({ severity: 'refuse', path: walk.error.path, sentence: `The path to the socket '${socketPath}' meets more than 40 symbolic links at '${walk.error.path}' (a loop?): give the socket's real path.` });
+    const at = walk.error.path;
+    refuse(at, `The path to the socket '${socketPath}' meets more than 40 symbolic links at '${at}' (a loop?): give its real path.`);
   }
   const writersOf = new Map<string, Writer[]>();
-  const writers = (folder: WalkStep & { kind: 'folder' }): Writer[] => {
+  const writers = (folder: FolderStep): Writer[] => {
     let found = writersOf.get(folder.path);
     if (!found) writersOf.set(folder.path, (found = untrustedWriters(folder.ownership, context)));
     return found;
   };
-  const named = (uid: number, o: FileOwnership): string => o.owner ?? String(uid);
 
   // Every entry looked up, in the folder that holds it ('/' is held by nobody).
   for (const step of walk.steps) {
     if (step.path === '/') continue;
+    const entryTrusted = trusted.uids.has(step.ownership.uid);
+    if (step.kind === 'link' && !entryTrusted) refuse(step.path, linkSentence(socketPath, step));
     const holder = folders.get(dirname(step.path));
-    if (step.kind === 'link' && !trusted.uids.has(step.ownership.uid)) {
-      problems.push({
-        severity: 'refuse',
-        path: step.path,
-        sentence: `The symbolic link '${step.path}' (-> ${step.target}) on the way to the socket '${socketPath}' is owned by ${named(step.ownership.uid, step.ownership)}, who is not trusted and could point it elsewhere, so that sockvisor creates and removes files where they choose: give the socket's real path to --socket, or have root own the link (chown -h root ${shellQuote(step.path)}) ${ESCAPE}.`,
-      });
-    }
     if (!holder) continue;
     const who = writers(holder);
     if (who.length === 0) continue;
-    const o = holder.ownership;
-    const ownerTrusted = trusted.uids.has(o.uid);
-    if (isSticky(o) && ownerTrusted) {
-      if (trusted.uids.has(step.ownership.uid)) continue;
+    if (isSticky(holder.ownership) && trusted.uids.has(holder.ownership.uid)) {
       // A link owned by someone untrusted is refused above already, with the link's own fix.
-      if (step.kind === 'link') continue;
-      problems.push({
-        severity: 'refuse',
-        path: step.path,
-        sentence: `The folder '${step.path}' on the way to the socket '${socketPath}' is owned by ${named(step.ownership.uid, step.ownership)}, who is not trusted and may remove or replace it in the sticky folder '${holder.path}': have root own it (chown root ${shellQuote(step.path)}), or put the socket in a folder of its own, e.g. under /run ${ESCAPE}.`,
-      });
+      if (!entryTrusted && step.kind === 'folder') refuse(step.path, stickyEntrySentence(socketPath, step, holder));
       continue;
     }
-    problems.push({
-      severity: 'refuse',
-      path: holder.path,
-      sentence: `The folder '${holder.path}' (${describeOwnership(o)}) on the way to the socket '${socketPath}' can be written by ${describeWriters(who)}, who could rename '${step.path}' and so put a socket of their own in the way of nginx's requests: ${folderFix(holder.path, who)}, or put the socket in a folder of its own, e.g. under /run ${ESCAPE}.`,
-    });
+    refuse(holder.path, holderSentence(socketPath, step, holder, who));
   }
 
   // The folder that holds the socket (or the first folder sockvisor makes).
-  if (!walk.error) {
-    const last = [...folders.values()].find((f) => f.path === lastFolderPath(walk));
-    if (last) {
-      const who = writers(last);
-      const o = last.ownership;
-      const holds = walk.missing ? `the folder '${walk.missing}' sockvisor makes for the socket '${socketPath}'` : `the socket '${socketPath}'`;
-      if (who.length > 0 && isSticky(o) && trusted.uids.has(o.uid)) {
-        problems.push({
-          severity: context.asRoot ? 'refuse' : 'warn',
-          path: last.path,
-          sentence: `The folder '${last.path}' (${describeOwnership(o)}), which would hold ${holds}, can be written by ${describeWriters(who)}: ${walk.missing ? `anyone may make '${walk.missing}' first, and own it` : "the sticky bit keeps others from renaming the socket, but once it is removed (a tmp cleaner, a mistaken rm) whoever binds the name first gets nginx's requests"}; put the socket in a folder of its own, e.g. /run/NAME/ or $XDG_RUNTIME_DIR/${context.asRoot ? ` ${ESCAPE}` : ''}.`,
-        });
-      } else if (who.length > 0) {
-        problems.push({
-          severity: 'refuse',
-          path: last.path,
-          sentence: `The folder '${last.path}' (${describeOwnership(o)}), which would hold ${holds}, can be written by ${describeWriters(who)}, who could rename a socket of their own over it and get nginx's requests: ${folderFix(last.path, who)}, or put the socket in a folder of its own, e.g. under /run ${ESCAPE}.`,
-        });
-      }
-    }
+  const lastPath = walk.error ? null : lastFolderPath(walk);
+  const last = lastPath === null ? undefined : folders.get(lastPath);
+  if (last && writers(last).length > 0) {
+    const sticky = isSticky(last.ownership) && trusted.uids.has(last.ownership.uid);
+    const sentence = lastFolderSentence(socketPath, walk, last, writers(last), sticky, context.asRoot);
+    problems.push({ severity: sticky && !context.asRoot ? 'warn' : 'refuse', path: last.path, sentence });
   }
   return problems;
 }

@@ -79,7 +79,8 @@ test("finding 2(a): the socket's folder owned by mallory, 0777: refused, naming 
   const [problem, ...rest] = judgePathTrust('/srv/shared/app.sock', w, context());
   assert.equal(rest.length, 0);
   assert.equal(problem!.severity, 'refuse');
-  assert.match(problem!.sentence, /^The folder '\/srv\/shared' \(0777 mallory:1001\), which would hold the socket '\/srv\/shared\/app\.sock', can be written by mallory \(its owner\) and every user/);
+  const start = "The folder '/srv/shared' (0777 mallory:1001), which would hold the socket '/srv/shared/app.sock'";
+  assert.ok(problem!.sentence.startsWith(`${start}, can be written by mallory (its owner) and every user`), problem!.sentence);
   assert.match(problem!.sentence, /chown root \/srv\/shared and chmod go-w \/srv\/shared/);
   assert.match(problem!.sentence, /--insecure-path/);
 });
@@ -89,9 +90,10 @@ test('an untrusted owner writes whatever the bits say: she may chmod it (0555 ma
   assert.deepEqual(verdicts('/srv/app/app.sock', w), ['refuse /srv']);
 });
 
-test('group write: refused when the group has an untrusted member (member list or primary group), fine when all members are trusted', () => {
+test('group write: refused when the group has an untrusted member (member list or primary group), fine when all are trusted', () => {
   // staff (500) lists mallory as a member.
-  assert.deepEqual(verdicts('/srv/a/app.sock', walk(rootDir('/'), rootDir('/srv'), folder('/srv/a', own(ROOT, 500, 0o775)))), ['refuse /srv/a']);
+  const staff = walk(rootDir('/'), rootDir('/srv'), folder('/srv/a', own(ROOT, 500, 0o775)));
+  assert.deepEqual(verdicts('/srv/a/app.sock', staff), ['refuse /srv/a']);
   // 600 is eve's primary group only: no member list names her.
   const eve = judgePathTrust('/srv/b/app.sock', walk(rootDir('/'), rootDir('/srv'), folder('/srv/b', own(ROOT, 600, 0o770))), context());
   assert.match(eve[0]!.sentence, /eve \(a member of group 600\)/);
@@ -111,7 +113,8 @@ test('POSIX ACLs: a user: or group: entry with w counts, through the mask; a mas
   ];
   const user = [{ tag: 'user' as const, id: MALLORY, perm: 7, name: 'mallory' }];
   const withMask = (mask: number, entries: AclEntry[]): FileOwnership => own(ROOT, 0, 0o705 | (mask << 3), acl(mask, entries));
-  assert.deepEqual(untrustedWriters(withMask(7, user), context()).map((w) => `${w.who}: ${w.how}`), ['mallory: the ACL entry user:mallory']);
+  const writers = untrustedWriters(withMask(7, user), context());
+  assert.deepEqual(writers.map((w) => `${w.who}: ${w.how}`), ['mallory: the ACL entry user:mallory']);
   assert.deepEqual(untrustedWriters(withMask(5, user), context()), [], 'the mask r-x leaves the entry no w');
   const group = [{ tag: 'group' as const, id: 500, perm: 7, name: 'staff' }];
   assert.deepEqual(untrustedWriters(withMask(7, group), context()).map((w) => w.who), ['mallory']);
@@ -124,7 +127,9 @@ test('finding 2(b): the socket directly in a sticky world-writable folder: refus
   assert.deepEqual(verdicts('/tmp/app.sock', w, context(true)), ['refuse /tmp']);
   const [warning] = judgePathTrust('/tmp/app.sock', w, context(false));
   assert.equal(warning!.severity, 'warn');
-  assert.match(warning!.sentence, /sticky bit .* whoever binds the name first gets nginx's requests; put the socket in a folder of its own, e\.g\. \/run\/NAME\/ or \$XDG_RUNTIME_DIR\/\.$/);
+  const fix = "whoever binds the name first gets nginx's requests; put the socket in a folder of its own, e.g. /run/NAME/ or " +
+    '$XDG_RUNTIME_DIR/.';
+  assert.ok(warning!.sentence.includes('sticky bit') && warning!.sentence.endsWith(fix), warning!.sentence);
 });
 
 test('the usual /tmp/mydir/app.sock: a sticky folder above is fine when the next folder is trusted; not when mallory owns it', () => {
@@ -138,17 +143,20 @@ test('the usual /tmp/mydir/app.sock: a sticky folder above is fine when the next
 });
 
 test('finding 2(c): a symbolic link on the way owned by mallory is refused, naming the link; one owned by root is followed', () => {
-  const hers = walk(rootDir('/'), rootDir('/tmp', 0o1777), link('/tmp/link', '/root/x', MALLORY), rootDir('/', 0o755), folder('/root', own(ROOT, 0, 0o700)), rootDir('/root/x'));
+  const behind = [rootDir('/'), folder('/root', own(ROOT, 0, 0o700)), rootDir('/root/x')];
+  const hers = walk(rootDir('/'), rootDir('/tmp', 0o1777), link('/tmp/link', '/root/x', MALLORY), ...behind);
   const problems = judgePathTrust('/tmp/link/app.sock', hers, context());
   assert.equal(problems[0]!.path, '/tmp/link');
-  assert.match(problems[0]!.sentence, /^The symbolic link '\/tmp\/link' \(-> \/root\/x\) on the way to the socket '\/tmp\/link\/app\.sock' is owned by mallory, who is not trusted/);
+  const start = "The symbolic link '/tmp/link' (-> /root/x) on the way to the socket '/tmp/link/app.sock' is owned by mallory";
+  assert.ok(problems[0]!.sentence.startsWith(`${start}, who is not trusted`), problems[0]!.sentence);
   assert.deepEqual(problems.map((p) => p.severity), ['refuse']);
-  const roots = walk(rootDir('/'), rootDir('/tmp', 0o1777), link('/tmp/link', '/root/x', ROOT), rootDir('/'), folder('/root', own(ROOT, 0, 0o700)), rootDir('/root/x'));
+  const roots = walk(rootDir('/'), rootDir('/tmp', 0o1777), link('/tmp/link', '/root/x', ROOT), ...behind);
   assert.deepEqual(verdicts('/tmp/link/app.sock', roots), []);
 });
 
 test("a link's target is judged too: a trusted link into mallory's folder is refused at her folder", () => {
-  const w = walk(rootDir('/'), rootDir('/srv'), link('/srv/app', '/home/mallory/app', ROOT), rootDir('/'), rootDir('/home'), folder('/home/mallory', own(MALLORY, MALLORY, 0o755)), rootDir('/home/mallory/app'));
+  const hers = [rootDir('/'), rootDir('/home'), folder('/home/mallory', own(MALLORY, MALLORY, 0o755)), rootDir('/home/mallory/app')];
+  const w = walk(rootDir('/'), rootDir('/srv'), link('/srv/app', '/home/mallory/app', ROOT), ...hers);
   assert.deepEqual(verdicts('/srv/app/app.sock', w), ['refuse /home/mallory']);
 });
 
@@ -161,7 +169,8 @@ test('folders sockvisor will make: the nearest existing one is judged as the fol
 });
 
 test('more than 40 links (a loop) is refused', () => {
-  const [problem] = judgePathTrust('/a/app.sock', { steps: [rootDir('/')], missing: null, error: { path: '/a', code: 'ELOOP' } }, context());
+  const loop: PathWalk = { steps: [rootDir('/')], missing: null, error: { path: '/a', code: 'ELOOP' } };
+  const [problem] = judgePathTrust('/a/app.sock', loop, context());
   assert.equal(problem!.severity, 'refuse');
   assert.match(problem!.sentence, /more than 40 symbolic links/);
 });
