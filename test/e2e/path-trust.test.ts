@@ -6,7 +6,7 @@
 // warned about otherwise. The folder-search check follows symbolic links as the kernel does.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
@@ -121,6 +121,25 @@ test('finding 2(a): a folder mallory owns (0777): refused, exit 2, nothing made;
   await malloryTakesOver(path);
   assert.equal(await firstBytes(path), 'mallory\n', "nginx's connections now go to mallory");
   await sv.waitFor((r) => r.event === 'socket.heal-refused', 5000, 'the healer to notice');
+});
+
+test('the escape from the environment (SOCKVISOR_INSECURE_PATH=true) and from a config file (insecure-path = true)', async () => {
+  const shared = folder('shared-escape', mallory, 0o777);
+  const path = join(shared, 'app.sock');
+  const config = join(dir, 'escape.toml');
+  writeFileSync(config, `socket = "${path}"\ninsecure-path = true\ncommand = ["true"]\n`);
+  const runs = [
+    { args: ['-s', path, '--restart', 'never', '--', 'true'], env: { SOCKVISOR_INSECURE_PATH: 'true' } },
+    { args: ['--config', config, '--restart', 'never'], env: {} },
+  ];
+  for (const { args, env } of runs) {
+    const run = await runSockvisor(args, { env, timeoutMs: REFUSAL_TIMEOUT_MS });
+    assert.equal(run.code, 0, run.stderr);
+    const warned = run.records.filter((r) => r.event === 'config.warning' && r.msg.startsWith('--insecure-path: starting although'));
+    assert.equal(warned.length, 1, run.stderr);
+    assert.ok(warned[0]!.msg.includes(`The folder '${shared}'`), warned[0]!.msg);
+  }
+  assert.deepEqual(readdirSync(shared), [], 'the socket and its second name are removed on stop');
 });
 
 test('finding 2(b): a socket directly in a sticky world-writable folder: refused as root; an ordinary user starts, warned', async () => {
