@@ -1,8 +1,8 @@
 // Whether the path to a socket can be trusted, as OpenSSH's StrictModes trusts a key file: nobody
 // but trusted users may change which file the path names. sockvisor usually runs as root; a user
-// who may write a folder on the way can rename her own socket over ours (nginx then talks to her),
-// and a user who owns a symbolic link on the way can point it elsewhere (sockvisor, as root, then
-// creates and removes files where she chose). See docs/security.md.
+// who may write a folder on the way can rename their own socket over ours (nginx then talks to
+// them), and a user who owns a symbolic link on the way can point it elsewhere (sockvisor, as root,
+// then creates and removes files where they chose). See docs/security.md.
 //
 // judgePathTrust() is pure (walk facts in, problems out); readers gather the facts once at start
 // and again, cheaply, before the healer creates or links anything.
@@ -72,11 +72,12 @@ export function untrustedWriters(folder: FileOwnership, context: Pick<TrustConte
     }
   }
   if (groupClassWrites) {
-    const gids = [folder.gid, ...(folder.acl ?? []).filter((e) => e.tag === 'group' && e.id !== undefined).map((e) => e.id!)];
-    for (const gid of gids) {
+    const groups = new Map<number, string>([[folder.gid, folder.group ?? String(folder.gid)]]);
+    for (const e of folder.acl ?? []) if (e.tag === 'group' && e.id !== undefined) groups.set(e.id, e.name ?? String(e.id));
+    for (const [gid, name] of groups) {
       for (const identity of accounts.membersOf(gid)) {
         if (trusted.uids.has(identity.uid) || candidates.has(identity.uid)) continue;
-        candidates.set(identity.uid, { identity, how: `a member of group ${gid === folder.gid ? (folder.group ?? gid) : gid}` });
+        candidates.set(identity.uid, { identity, how: `a member of group ${name}` });
       }
     }
   }
@@ -101,14 +102,15 @@ function isSticky(o: FileOwnership): boolean {
 /** Ends each refusal: the documented way past it. */
 export const ESCAPE = '(or start with --insecure-path, at your own risk)';
 
-/** How to make a folder trusted: chown when its owner is not trusted, chmod (and the ACL) for the rest. */
-function folderFix(path: string, writers: Writer[]): string {
-  const q = shellQuote(path);
+/** How to make a folder trusted: chown when its owner is not trusted, chmod for the rest, and its ACL's entries. */
+function folderFix(folder: FolderStep, writers: Writer[]): string {
+  const q = shellQuote(folder.path);
   const steps: string[] = [];
   if (writers.some((w) => w.how === 'its owner')) steps.push(`chown root ${q}`);
   if (writers.some((w) => w.how !== 'its owner')) steps.push(`chmod go-w ${q}`);
-  if (writers.some((w) => w.how.startsWith('the ACL') || w.how.startsWith('a member of group'))) {
-    steps.push(`remove the ACL entries that give others w (getfacl ${q})`);
+  // With an ACL, chmod g-w lowers the mask, which every named entry goes through; say where to look anyway.
+  if (folder.ownership.acl?.some((e) => e.tag === 'user' || e.tag === 'group') && writers.some((w) => w.how !== 'its owner')) {
+    steps.push(`check its ACL (getfacl ${q})`);
   }
   return steps.join(' and ');
 }
@@ -143,7 +145,7 @@ function holderSentence(socketPath: string, step: WalkStep, holder: FolderStep, 
   return (
     `The folder '${holder.path}' (${describeOwnership(holder.ownership)}) on the way to the socket '${socketPath}' can be ` +
     `written by ${describeWriters(who)}, who could rename '${step.path}' and so put a socket of their own in the way of ` +
-    `nginx's requests: ${folderFix(holder.path, who)}, or ${OWN_FOLDER} ${ESCAPE}.`
+    `nginx's requests: ${folderFix(holder, who)}, or ${OWN_FOLDER} ${ESCAPE}.`
   );
 }
 
@@ -153,7 +155,7 @@ function lastFolderSentence(socketPath: string, walk: PathWalk, last: FolderStep
   const folder = `The folder '${last.path}' (${describeOwnership(last.ownership)})`;
   const start = `${folder}, which would hold ${holds}, can be written by ${describeWriters(who)}`;
   if (!sticky) {
-    const fix = `${folderFix(last.path, who)}, or ${OWN_FOLDER} ${ESCAPE}`;
+    const fix = `${folderFix(last, who)}, or ${OWN_FOLDER} ${ESCAPE}`;
     return `${start}, who could rename a socket of their own over it and get nginx's requests: ${fix}.`;
   }
   const risk = walk.missing
