@@ -268,6 +268,11 @@ export class SocketHealer {
       if (error instanceof NewLinkError || code === 'ENOENT' || code === 'ENOTDIR') return 'folder-missing';
       const cause = (error as Error).cause as NativeError | undefined;
       if (cause?.code === 'EADDRINUSE') return 'look-again';
+      // bind() landed elsewhere (a folder swapped meanwhile): nothing was changed there; said, then tried again.
+      if (cause?.code === 'ENOENT' && cause.syscall === 'open') {
+        this.#problem(entry, 'path', `the socket ${path} was removed and a new one cannot be made: ${(error as Error).message}`);
+        return 'look-again';
+      }
       if (cause?.code === 'ENOENT' || cause?.code === 'ENOTDIR') return 'folder-missing';
       this.#problem(entry, 'path', `the socket ${path} was removed and a new one cannot be made: ${(error as Error).message}`);
       return 'done';
