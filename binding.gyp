@@ -7,6 +7,7 @@
         "native/errors.cc",
         "native/socket.cc",
         "native/held_file.cc",
+        "native/dir_ops.cc",
         "native/folder_watch.cc",
         "native/tcp.cc",
         "native/spawn.cc",

@@ -38,16 +38,17 @@ export class FolderWatcher {
    * Watches dir, or watches it anew when the path now leads to another folder (made again, or
    * another one renamed into its place); true when a new watch was made. Throws the addon's error
    * (ENOSPC: fs.inotify.max_user_watches is reached; ENOENT: the folder is gone). `st`: the
-   * caller's stat of dir, when it has just made one.
+   * caller's stat of dir, when it has just made one; `target`: where to put the watch, when the
+   * caller holds the folder as a descriptor (/proc/self/fd/N: that very folder, not what dir names by now).
    */
-  arm(dir: string, st: Stats = statSync(dir)): boolean {
+  arm(dir: string, st: Stats = statSync(dir), target: string = dir): boolean {
     // stat before watching: if the folder is swapped in between, the inode recorded is the older
     // one and the next check watches again (the other order would keep a folder moved away).
     const known = this.#watches.get(dir);
     if (known && known.dev === st.dev && known.ino === st.ino) return false;
     known?.handle.close();
     this.#watches.delete(dir);
-    const handle = watchFolder(dir, (names) => this.#onEvents(dir, names));
+    const handle = watchFolder(target, (names) => this.#onEvents(dir, names));
     this.#watches.set(dir, { handle, dev: st.dev, ino: st.ino });
     return true;
   }

@@ -1,15 +1,16 @@
 // Self-healing of the held unix sockets: inotify (socket/folder-watch.ts) says when something
 // happened to a socket file, its anchor or its folder; socket/heal.ts decides; this module looks
-// (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor (never by name) and
-// logs each one as a warning saying what it found. It never throws: a repair that fails is logged
-// and tried again at the next change.
-import { fstatSync, lstatSync, statSync } from 'node:fs';
+// (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor and its folder's
+// descriptor (socket/folder.ts), never by name, and logs each one as a warning saying what it
+// found. It never throws: a repair that fails is logged and tried again at the next change.
+import { fstatSync, lstatSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { changeHeldFile, linkHeldFile, type NativeError } from '../native.js';
+import { changeHeldFile, linkHeldFile, removeIfSame, type NativeError } from '../native.js';
 import { formatAclEntry, fromNativeAcl, readNativeAclOrNull, toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
-import { createUnixListener, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { createUnixListener, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { NewLinkError, removeIfSameFile, SocketFolder, type MadeDir } from './folder.js';
 import { FolderWatcher } from './folder-watch.js';
 import { groupNameOf, userNameOf } from './identity.js';
 import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './heal.js';
@@ -94,7 +95,7 @@ export class SocketHealer {
     this.#watcher.close();
     for (const { socket } of this.#entries) {
       try {
-        removeIfSameFile(anchorPath(socket.spec.path), socket);
+        removeIfSameFile(anchorPath(socket.spec.path), socket, socket.links);
       } catch (error) {
         this.#log.warn({ event: 'socket.anchor-left', path: anchorPath(socket.spec.path), err: error }, `could not remove ${anchorPath(socket.spec.path)} (${(error as NativeError).code})`);
       }
@@ -121,54 +122,57 @@ export class SocketHealer {
       this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, then restart sockvisor (it watches the folder, not the one above)`);
       return;
     }
-    // The path first, the folder after: while the path is missing nginx gets 502s, so the repair
-    // comes before anything that can wait (each call costs tens of microseconds).
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const found = inspectPath(entry.socket.spec.path, entry.socket);
-      // Whether the inode has a name left matters only for one to give back: no fstat when the path is ours.
-      const repair = decidePathRepair(found, found.kind !== 'ours' && isNamed(entry.socket));
-      // No name is made where someone untrusted may now write a folder or own a link on the way (path-trust.ts).
-      const untrusted = repair.action === 'relink' || repair.action === 'create' ? pathTrustProblem(entry.socket.spec) : null;
-      if (untrusted) return this.#problem(entry, 'folder', untrusted);
-      const outcome = this.#repair(entry, found, repair);
-      if (outcome === 'done') break;
-      if (outcome === 'folder-missing' && !this.#ensureFolder(entry)) return;
+    // Every change goes through the folder's descriptor, opened for this check without following
+    // a symlink that was not there at start (socket/folder.ts), never through the path by name.
+    const folder = new SocketFolder(entry.dir, entry.socket.links);
+    try {
+      // The path first, the folder after: while the path is missing nginx gets 502s, so the repair
+      // comes before anything that can wait (each call costs tens of microseconds).
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const found = inspectPath(entry.socket.spec.path, entry.socket);
+        // Whether the inode has a name left matters only for one to give back: no fstat when the path is ours.
+        const repair = decidePathRepair(found, found.kind !== 'ours' && isNamed(entry.socket));
+        // No name is made where someone untrusted may now write a folder or own a link on the way (path-trust.ts).
+        const untrusted = repair.action === 'relink' || repair.action === 'create' ? pathTrustProblem(entry.socket.spec) : null;
+        if (untrusted) return this.#problem(entry, 'folder', untrusted);
+        const outcome = this.#repair(entry, folder, found, repair);
+        if (outcome === 'done') break;
+        if (outcome === 'folder-missing' && !this.#ensureFolder(entry, folder, true)) return;
+      }
+      if (!this.#ensureFolder(entry, folder, false)) return;
+      this.#checkAnchor(entry, folder);
+    } finally {
+      folder.close();
     }
-    if (!this.#ensureFolder(entry)) return;
-    this.#checkAnchor(entry);
   }
 
-  /** The folder: made again (0755) when removed, watched anew when it is another one now; false when it cannot hold the socket. */
-  #ensureFolder(entry: Entry): boolean {
+  /**
+   * The folder: made again (0755) when removed, watched anew when it is another one now; false when
+   * it cannot hold the socket. missing: the repair found it gone, so it is opened (or made) anew.
+   */
+  #ensureFolder(entry: Entry, folder: SocketFolder, missing: boolean): boolean {
     const { dir } = entry;
     const path = entry.socket.spec.path;
-    let st;
+    const made: MadeDir[] = [];
+    let fd: number;
     try {
-      st = statSync(dir, { throwIfNoEntry: false });
+      fd = missing ? folder.reopen(made) : folder.fd();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      this.#problem(entry, 'folder', code === 'ENOTDIR' ? notAFolder(dir, path) : `cannot examine the folder ${dir} of the socket ${path} (${code})`);
+      if (code === 'ENOENT' && !missing) return this.#ensureFolder(entry, folder, true);
+      this.#noteMade(entry, made);
+      this.#problem(entry, 'folder', this.#folderProblem(dir, path, error as NativeError));
       return false;
     }
-    if (st && !st.isDirectory()) {
-      this.#problem(entry, 'folder', notAFolder(dir, path));
-      return false;
-    }
-    if (!st) {
-      let made: string[];
-      try {
-        made = missingFolders(dir);
-        makeDirs(made);
-      } catch (mkdirError) {
-        this.#problem(entry, 'folder', `the folder ${dir} of the socket ${path} was removed and cannot be made again (${(mkdirError as NodeJS.ErrnoException).code})`);
-        return false;
-      }
-      for (const d of made) if (!entry.socket.createdDirs.includes(d)) entry.socket.createdDirs.push(d);
-      this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders: made }, `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`);
+    if (made.length > 0) {
+      this.#noteMade(entry, made);
+      const folders = made.map((d) => d.path);
+      const message = `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`;
+      this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders }, message);
     }
     try {
-      // The stat above, unless the folder was just made.
-      this.#watcher.arm(dir, st);
+      // The watch goes on the very folder the descriptor holds, not on whatever the path leads to by now.
+      this.#watcher.arm(dir, fstatSync(fd), `/proc/self/fd/${fd}`);
     } catch (error) {
       this.#problem(entry, 'folder', `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice (ENOSPC: raise the sysctl fs.inotify.max_user_watches; EMFILE: fs.inotify.max_user_instances)`);
       // The repair now is still worth making.
@@ -178,7 +182,34 @@ export class SocketHealer {
     return true;
   }
 
-  #repair(entry: Entry, found: PathFinding, repair: PathRepair): Outcome {
+  /**
+   * Folders made for the socket are removed again on stop (even those made by a repair that failed
+   * later); one made again at a path replaces the one made there before, which is gone from it.
+   */
+  #noteMade(entry: Entry, made: MadeDir[]): void {
+    const known = entry.socket.createdDirs;
+    for (const d of made) {
+      const at = known.findIndex((k) => k.path === d.path);
+      if (at >= 0) known[at] = d;
+      else known.push(d);
+    }
+  }
+
+  #folderProblem(dir: string, path: string, error: NativeError): string {
+    if (error instanceof NewLinkError) {
+      return `the folder ${dir} of the socket ${path} cannot be reached: ${error.message}; remove the link, then restart sockvisor`;
+    }
+    if (error.code === 'ENOTDIR') return notAFolder(dir, path);
+    if (error.code === 'EEXIST') {
+      return (
+        `the folder ${dir} of the socket ${path} was removed, and while sockvisor made it again someone put something else at ` +
+        'its name: sockvisor leaves that alone (check who else can write the folder above)'
+      );
+    }
+    return `the folder ${dir} of the socket ${path} was removed and cannot be made again (${error.code})`;
+  }
+
+  #repair(entry: Entry, folder: SocketFolder, found: PathFinding, repair: PathRepair): Outcome {
     const { socket } = entry;
     const path = socket.spec.path;
     switch (repair.action) {
@@ -196,24 +227,24 @@ export class SocketHealer {
         return 'done';
       case 'relink':
       case 'create':
-        if (repair.stale && !removeIfSameFile(path, repair.stale)) return 'look-again';
-        return repair.action === 'relink' ? this.#relink(entry, found) : this.#create(entry, found);
+        if (repair.stale && !removeInFolder(folder, basename(path), repair.stale)) return 'look-again';
+        return repair.action === 'relink' ? this.#relink(entry, folder, found) : this.#create(entry, folder, found);
     }
   }
 
   /** Links the held inode back at the path: the same socket, its permissions, the child on it untouched. */
-  #relink(entry: Entry, found: PathFinding): Outcome {
+  #relink(entry: Entry, folder: SocketFolder, found: PathFinding): Outcome {
     const { socket } = entry;
     const path = socket.spec.path;
     try {
-      linkHeldFile(socket.pathFd, path);
+      linkHeldFile(socket.pathFd, folder.fd(), basename(path));
     } catch (error) {
       const code = (error as NativeError).code;
       if (code === 'EEXIST') return 'look-again';
-      if (code === 'ENOTDIR' || (code === 'ENOENT' && isNamed(socket))) return 'folder-missing';
+      if (code === 'ENOTDIR' || error instanceof NewLinkError || (code === 'ENOENT' && isNamed(socket))) return 'folder-missing';
       // ENOENT: its last name went meanwhile; EPERM: fs.protected_hardlinks (someone else owns it now).
       this.#log.warn({ event: 'socket.relink-failed', path, code }, `could not link the socket ${path} back (${code}): making a new one instead`);
-      return this.#create(entry, found);
+      return this.#create(entry, folder, found);
     }
     entry.problems.delete('path');
     const what = found.kind === 'missing' ? `someone removed the socket ${path}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
@@ -225,22 +256,30 @@ export class SocketHealer {
   }
 
   /** The held inode has no name left: a new socket at the path (born 0000, then its permissions), and a handover to it. */
-  #create(entry: Entry, found: PathFinding): Outcome {
+  #create(entry: Entry, folder: SocketFolder, found: PathFinding): Outcome {
     const old = entry.socket;
     const path = old.spec.path;
     let fresh: HeldUnixSocket;
     try {
-      fresh = createUnixListener(old.spec, old.permissions, old.backlog);
+      fresh = createUnixListener(old.spec, old.permissions, old.backlog, { folder: folder.fd(), links: old.links });
     } catch (error) {
+      // The folder's descriptor could not be had: gone, a file, or a new symlink on the way.
+      const code = (error as NativeError).code;
+      if (error instanceof NewLinkError || code === 'ENOENT' || code === 'ENOTDIR') return 'folder-missing';
       const cause = (error as Error).cause as NativeError | undefined;
       if (cause?.code === 'EADDRINUSE') return 'look-again';
+      // bind() landed elsewhere (a folder swapped meanwhile): nothing was changed there; said, then tried again.
+      if (cause?.code === 'ENOENT' && cause.syscall === 'open') {
+        this.#problem(entry, 'path', `the socket ${path} was removed and a new one cannot be made: ${(error as Error).message}`);
+        return 'look-again';
+      }
       if (cause?.code === 'ENOENT' || cause?.code === 'ENOTDIR') return 'folder-missing';
       this.#problem(entry, 'path', `the socket ${path} was removed and a new one cannot be made: ${(error as Error).message}`);
       return 'done';
     }
     fresh.createdDirs = old.createdDirs;
     // An anchor still naming the old inode (linking back was refused) would keep the new one from its own.
-    removeIfSameFile(anchorPath(path), old);
+    removeInFolder(folder, basename(anchorPath(path)), old);
     entry.socket = fresh;
     entry.anchored = false;
     entry.problems.delete('path');
@@ -276,7 +315,7 @@ export class SocketHealer {
   }
 
   /** The anchor: linked again when removed; something else at its name is left alone (said once). */
-  #checkAnchor(entry: Entry): void {
+  #checkAnchor(entry: Entry, folder: SocketFolder): void {
     const { socket } = entry;
     const path = socket.spec.path;
     const anchor = anchorPath(path);
@@ -287,9 +326,9 @@ export class SocketHealer {
       return;
     }
     if (!isNamed(socket)) return;
-    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeIfSameFile(anchor, found))) {
+    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeInFolder(folder, basename(anchor), found))) {
       try {
-        linkHeldFile(socket.pathFd, anchor);
+        linkHeldFile(socket.pathFd, folder.fd(), basename(anchor));
       } catch (error) {
         const code = (error as NativeError).code;
         if (code !== 'EEXIST') {
@@ -374,12 +413,11 @@ function notAFolder(dir: string, path: string): string {
   return `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; move it away, then restart sockvisor (it watches the folder, not the one above)`;
 }
 
-/** The folders from the first missing one down to dir, outermost first. */
-function missingFolders(dir: string): string[] {
-  const missing: string[] = [];
-  for (let d = dir; dirname(d) !== d; d = dirname(d)) {
-    if (statSync(d, { throwIfNoEntry: false })) break;
-    missing.unshift(d);
+/** Removes name in the socket's folder only if it is still that socket; false when it is not, or the folder cannot be reached. */
+function removeInFolder(folder: SocketFolder, name: string, id: { dev: bigint; ino: bigint }): boolean {
+  try {
+    return removeIfSame(folder.fd(), name, id, false);
+  } catch {
+    return false;
   }
-  return missing;
 }
