@@ -6,7 +6,8 @@
 // bind(): the path is born with mode 0000 (only root, who may connect anyway, gets in). It is then
 // given its final owner and mode through an O_PATH descriptor of the path itself, because
 // fchmod()/fchown() on the socket fd after bind() change only the sockfs inode, not the path
-// (FACTS.md). Binding the final path directly (no rename) keeps getsockname() and `ss -x` truthful.
+// (docs/design-notes.md, 'Creating a socket with its final permissions'). Binding the final path
+// directly (no rename) keeps getsockname() and `ss -x` truthful.
 //
 // With an access ACL (`--socket-allow`), the ACL takes the place of the chmod: setting it sets the
 // mode too (owner bits from ACL_USER_OBJ, group bits from ACL_MASK). It is set in two steps, first

@@ -98,7 +98,7 @@ function checkSignal(value: string, option: string, like: string): number {
 }
 
 function resolveStopSignal(value: string | undefined, uwsgi: boolean): number {
-  // uWSGI 2.0 treats SIGTERM as a brutal reload, not a stop; SIGINT shuts it down (FACTS.md).
+  // uWSGI 2.0 treats SIGTERM as a brutal reload, not a stop; SIGINT shuts it down (docs/design-notes.md, 'uWSGI signals').
   if (value === undefined) return uwsgi ? constants.signals.SIGINT : constants.signals.SIGTERM;
   return checkSignal(value, '--stop-signal', 'SIGINT or SIGTERM');
 }
@@ -247,7 +247,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   const stopSignal = resolveStopSignal(options.stopSignal, uwsgi);
   const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S) * 1000;
   const drainSignal = resolveDrainSignal(options.drainSignal, stopSignal, uwsgi && usesUwsgiMaster(args, uwsgiConfig));
-  // uWSGI always says READY=1 (FACTS.md): waiting for silence could only misjudge a slow start.
+  // uWSGI always says READY=1 (docs/design-notes.md, 'Readiness (sd_notify)'): waiting for silence could only misjudge a slow start.
   const readyAfterMs = options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S) * 1000;
   const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S) * 1000;
 

@@ -4,7 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
-/** sun_path holds 108 bytes; glibc, Python and nginx accept at most 107 + NUL (FACTS.md). */
+/** sun_path holds 108 bytes; glibc, Python and nginx accept at most 107 + NUL (docs/design-notes.md, 'sun_path length'). */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
 export interface UnixSocketSpec {
