@@ -54,6 +54,8 @@ interface Pacing {
   pacer: CheckPacer;
   /** the one check that the events waiting for the pacer get */
   paced: NodeJS.Timeout | null;
+  /** the last check's unexpected error: logged again only when it changes (the timed re-checks repeat it) */
+  failed: string | null;
 }
 
 /** A repair's warning, as logged (or summed up later). */
@@ -83,7 +85,7 @@ export class SocketHealer {
     this.#watcher = new FolderWatcher((dir) => this.#onFolderChange(dir));
     const now = performance.now();
     for (const entry of entries) {
-      this.#pacing.set(entry, { backoff: new Backoff(), recheck: null, pacer: new CheckPacer(now), paced: null });
+      this.#pacing.set(entry, { backoff: new Backoff(), recheck: null, pacer: new CheckPacer(now), paced: null, failed: null });
     }
   }
 
@@ -180,13 +182,20 @@ export class SocketHealer {
     }, pacing.backoff.next()).unref();
   }
 
-  /** Runs a check; anything unexpected is logged, never thrown into the event loop (it would end sockvisor). False then. */
+  /**
+   * Runs a check; anything unexpected is logged (once until it changes), never thrown into the event
+   * loop (it would end sockvisor). False then.
+   */
   #guarded(entry: Entry, check: () => void): boolean {
+    const pacing = this.#pacing.get(entry)!;
     try {
       check();
+      pacing.failed = null;
       return true;
     } catch (error) {
-      this.#log.error({ event: 'socket.heal-failed', path: entry.socket.spec.path, err: error }, `checking the socket ${entry.socket.spec.path} failed: ${(error as Error).message}`);
+      const message = `checking the socket ${entry.socket.spec.path} failed: ${(error as Error).message}`;
+      if (pacing.failed !== message) this.#log.error({ event: 'socket.heal-failed', path: entry.socket.spec.path, err: error }, message);
+      pacing.failed = message;
       return false;
     }
   }

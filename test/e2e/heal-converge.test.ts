@@ -3,8 +3,8 @@
 // its socket file; an inode freed on a full tmpfs), and someone chmod-ing the socket without pause,
 // as its owner, costs sockvisor neither a core nor the disk.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { lstatSync, openSync, closeSync, unlinkSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';
@@ -96,6 +96,40 @@ test('a uWSGI started by hand takes the path, then exits leaving its file: left 
   assert.deepEqual(identify(path), held, 'not the same socket file, mode and owner');
   assert.equal(sv.records.filter((r) => r.event === 'child.started').length, 1, 'the same socket needs no new child');
   t.diagnostic(`the held socket was back ${tookMs} ms after the raw uWSGI was killed`);
+});
+
+test("another user's listener in a shared folder (1777) where the socket was removed: left alone while it listens, replaced once it is killed", async () => {
+  owner ??= createTestUser('svc');
+  const shared = join(dir, 'shared');
+  mkdirSync(shared);
+  chmodSync(shared, 0o1777);
+  const path = join(shared, 'app.sock');
+  const { sv, pid, port } = await serve(path);
+  const held = identify(path);
+  // A cleaner removes the socket (sockvisor stopped: it would link it back at once), and the user binds the free name.
+  process.kill(sv.pid, 'SIGSTOP');
+  let listener: ChildProcess;
+  try {
+    unlinkSync(path);
+    const script = `import socket, time\ns = socket.socket(socket.AF_UNIX)\ns.bind(${JSON.stringify(path)})\ns.listen()\nprint('ready', flush=True)\ntime.sleep(60)\n`;
+    listener = spawn('python3', ['-c', script], { uid: owner.uid, gid: owner.gid, detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    attackers.add(listener.pid!);
+    await new Promise((resolve, reject) => {
+      listener!.stdout!.once('data', resolve);
+      listener!.once('exit', (code: number | null) => reject(new Error(`the listener exited (${code})`)));
+    });
+  } finally {
+    process.kill(sv.pid, 'SIGCONT');
+  }
+  await sv.waitFor((r) => r.event === 'socket.heal-refused' && /another server listens on/.test(r.msg), 5000, 'an error about the foreign socket');
+  await sleep(1000);
+  assert.equal(lstatSync(path).uid, owner.uid, "the user's socket was taken over while it listened");
+  // kill -9: its file stays, owned by the user, in a folder where only root may remove it.
+  killGroup(listener.pid!);
+  attackers.delete(listener.pid!);
+  assert.ok(await waitUntil(() => inoOf(path) === held.ino, 5000), `the held socket was not back within 5 s (the path holds inode ${inoOf(path)})`);
+  await answeredBy(port, pid, 'after the repair');
+  assert.deepEqual(identify(path), held);
 });
 
 /** Creates empty files in folder until the file system has no inode left; their paths. */
