@@ -278,7 +278,11 @@ export class SocketHealer {
         return false;
       }
       for (const d of made) if (!entry.socket.createdDirs.includes(d)) entry.socket.createdDirs.push(d);
-      this.#healed(entry, { event: 'socket.healed', path, action: 'folder-made', folders: made }, `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`);
+      this.#healed(
+        entry,
+        { event: 'socket.healed', path, action: 'folder-made', folders: made },
+        `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`,
+      );
     }
     try {
       // The stat above, unless the folder was just made.
@@ -415,7 +419,11 @@ export class SocketHealer {
         return;
       }
       if (entry.anchored) {
-        this.#healed(entry, { event: 'socket.healed', path: anchor, action: 'anchor-relinked', found: found.kind }, `someone removed ${anchor}, the second name of the socket ${path}: linked it again`);
+        this.#healed(
+          entry,
+          { event: 'socket.healed', path: anchor, action: 'anchor-relinked', found: found.kind },
+          `someone removed ${anchor}, the second name of the socket ${path}: linked it again`,
+        );
       }
       entry.anchored = true;
       entry.problems.delete('anchor');

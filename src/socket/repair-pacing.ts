@@ -148,8 +148,8 @@ export class RepairLog<T> {
 
   /** Everything still counted, as summaries (on close: nothing counted goes unsaid). */
   flush(now: number): RepairSummary<T>[] {
-    const summaries = [...this.#windows].filter(([, w]) => w.count > 0).map(([key, w]) => ({ key, count: w.count, sinceMs: now - w.start, last: w.last! }));
+    const counted = [...this.#windows].filter(([, w]) => w.count > 0);
     this.#windows.clear();
-    return summaries;
+    return counted.map(([key, w]) => ({ key, count: w.count, sinceMs: now - w.start, last: w.last! }));
   }
 }

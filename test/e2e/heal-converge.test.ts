@@ -10,7 +10,8 @@ import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { cpuTimeMs, identify, killGroup, waitUntil } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type LogRecord, type SockvisorProcess } from '../helpers/sockvisor.js';
+import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
+import type { LogRecord, SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir, mountTmpfs } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 import { startRawUwsgi, stopAllRawUwsgis, stopRawUwsgi, UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
@@ -56,7 +57,7 @@ async function answeredBy(port: number, pid: number, when: string): Promise<void
   assert.match(body, new RegExp(`^hello from uWSGI pid ${pid} `), `${when}: answered by another server`);
 }
 
-test('a uWSGI started by hand takes the path, then exits leaving its file: left alone while it lives, the held socket back within 5 s after', async (t) => {
+test('a uWSGI started by hand takes the path, then exits leaving its file: left alone while it lives, back within 5 s after', async (t) => {
   const path = join(dir, 'stale', 'app.sock');
   const { sv, pid, port } = await serve(path);
   const held = identify(path);
@@ -86,7 +87,7 @@ test('a uWSGI started by hand takes the path, then exits leaving its file: left 
   // "(111: Connection refused)" for good without the timed checks.
   await stopRawUwsgi(raw);
   const stoppedAt = Date.now();
-  assert.ok(await waitUntil(() => inoOf(path) === held.ino, 5000), `the held socket was not back within 5 s (the path holds inode ${inoOf(path)})`);
+  assert.ok(await waitUntil(() => inoOf(path) === held.ino, 5000), `not back within 5 s (inode ${inoOf(path)} is there)`);
   const tookMs = Date.now() - stoppedAt;
   await answeredBy(port, pid, 'after the repair');
   const relinked = await sv.waitFor(healed('relinked'), 2000, 'the repair to be logged');
@@ -98,7 +99,7 @@ test('a uWSGI started by hand takes the path, then exits leaving its file: left 
   t.diagnostic(`the held socket was back ${tookMs} ms after the raw uWSGI was killed`);
 });
 
-test("another user's listener in a shared folder (1777) where the socket was removed: left alone while it listens, replaced once it is killed", async () => {
+test("another user's listener in a shared folder (1777), where the socket was removed: left alone, replaced once killed", async () => {
   owner ??= createTestUser('svc');
   const shared = join(dir, 'shared');
   mkdirSync(shared);
@@ -111,7 +112,14 @@ test("another user's listener in a shared folder (1777) where the socket was rem
   let listener: ChildProcess;
   try {
     unlinkSync(path);
-    const script = `import socket, time\ns = socket.socket(socket.AF_UNIX)\ns.bind(${JSON.stringify(path)})\ns.listen()\nprint('ready', flush=True)\ntime.sleep(60)\n`;
+    const script = [
+      'import socket, time',
+      's = socket.socket(socket.AF_UNIX)',
+      `s.bind(${JSON.stringify(path)})`,
+      's.listen()',
+      "print('ready', flush=True)",
+      'time.sleep(60)',
+    ].join('\n');
     listener = spawn('python3', ['-c', script], { uid: owner.uid, gid: owner.gid, detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
     attackers.add(listener.pid!);
     await new Promise((resolve, reject) => {
@@ -121,13 +129,13 @@ test("another user's listener in a shared folder (1777) where the socket was rem
   } finally {
     process.kill(sv.pid, 'SIGCONT');
   }
-  await sv.waitFor((r) => r.event === 'socket.heal-refused' && /another server listens on/.test(r.msg), 5000, 'an error about the foreign socket');
+  await sv.waitFor((r) => r.event === 'socket.heal-refused' && /another server listens on/.test(r.msg), 5000, 'an error about it');
   await sleep(1000);
   assert.equal(lstatSync(path).uid, owner.uid, "the user's socket was taken over while it listened");
   // kill -9: its file stays, owned by the user, in a folder where only root may remove it.
   killGroup(listener.pid!);
   attackers.delete(listener.pid!);
-  assert.ok(await waitUntil(() => inoOf(path) === held.ino, 5000), `the held socket was not back within 5 s (the path holds inode ${inoOf(path)})`);
+  assert.ok(await waitUntil(() => inoOf(path) === held.ino, 5000), `not back within 5 s (inode ${inoOf(path)} is there)`);
   await answeredBy(port, pid, 'after the repair');
   assert.deepEqual(identify(path), held);
 });
@@ -147,7 +155,7 @@ function fillInodes(folder: string, prefix: string): string[] {
   }
 }
 
-test('no inode left (tmpfs): the new socket cannot be made, said once; once inodes are freed it is made within 5 s and answers, and its anchor too', async (t) => {
+test('no inode left (tmpfs): no new socket, said once; an inode freed: made within 5 s and answering, then its anchor', async (t) => {
   const mount = await mountTmpfs('nr_inodes=16,size=1m');
   if (mount === null) {
     t.skip('cannot mount a tmpfs here (mount -t tmpfs needs CAP_SYS_ADMIN): run the tests as root on a machine that allows mounts');
@@ -175,7 +183,8 @@ test('no inode left (tmpfs): the new socket cannot be made, said once; once inod
   // One inode freed: the socket (only) can be made. No event about the socket's path says so.
   unlinkSync(fillers.pop()!);
   const freedAt = Date.now();
-  assert.ok(await waitUntil(() => lstatSync(path, { throwIfNoEntry: false })?.isSocket() === true, 5000), 'no socket within 5 s of an inode freed');
+  const isSocket = (): boolean => lstatSync(path, { throwIfNoEntry: false })?.isSocket() === true;
+  assert.ok(await waitUntil(isSocket, 5000), 'no socket within 5 s of an inode freed');
   const tookMs = Date.now() - freedAt;
   const created = await sv.waitFor(healed('created'), 2000, 'the new socket to be logged');
   assert.match(created.msg, /made a new socket there \(0660 root:www-data, inode \d+\)/);
@@ -224,7 +233,8 @@ test('the socket owner chmod-ing it without pause for 4 s: a few log lines, a sm
   assert.equal((await sv.stop()).code, 0);
   const lines = sv.records.filter(healed('permissions-restored'));
   const repairs = lines.reduce((n, r) => n + (r.count as number), 0);
-  t.diagnostic(`${repairs} repairs in ${lines.length} log lines, an rm after it put right in ${backMs.toFixed(1)} ms; sockvisor used ${cpuMs} ms of CPU in ${wallMs.toFixed(0)} ms (${((100 * cpuMs) / wallMs).toFixed(1)}%)`);
+  const share = `${cpuMs} ms of CPU in ${wallMs.toFixed(0)} ms (${((100 * cpuMs) / wallMs).toFixed(1)}%)`;
+  t.diagnostic(`${repairs} repairs in ${lines.length} log lines, an rm after them undone in ${backMs.toFixed(1)} ms; ${share}`);
   assert.ok(lines.length <= 4, `${lines.length} log lines for ${repairs} repairs in 4 s`);
   assert.match(lines[0]!.msg, /^someone changed the socket .*: found 0777 svc\w+:www-data, restored 0660 svc\w+:www-data$/);
   assert.match(lines.at(-1)!.msg, /^put right [\d,]+ more times in the last [\d.]+ s; the last time, someone changed the socket/);

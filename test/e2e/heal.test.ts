@@ -33,13 +33,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const anchorOf = (path: string) => join(path, '..', `.${path.split('/').at(-1)}.sockvisor`);
 const healed = (action: string) => (r: LogRecord) => r.event === 'socket.healed' && r.action === action;
 /** The repairs of that kind the log tells of: the first logged at once, the next ones summed up (count) every 5 s or on stop. */
-const repairsOf = (sv: SockvisorProcess, action: string): number => sv.records.filter(healed(action)).reduce((n, r) => n + (r.count as number), 0);
+const repairsOf = (sv: SockvisorProcess, action: string): number =>
+  sv.records.filter(healed(action)).reduce((n, r) => n + (r.count as number), 0);
 /** Waits for the log to tell of `count` repairs of that kind (a summary can take up to 5 s). */
 const waitRepairs = (sv: SockvisorProcess, action: string, count: number): Promise<LogRecord> =>
   sv.waitFor(() => repairsOf(sv, action) >= count, 8000, `the log to tell of ${count} repairs (${action})`);
 /** Waits until path is the held socket's inode again (at most 2 s unless told). */
-const waitBack = async (path: string, ino: number, what: string, timeoutMs = 2000): Promise<void> =>
-  assert.ok(await waitUntil(() => lstatSync(path, { throwIfNoEntry: false })?.ino === ino, timeoutMs), `${what}: ${path} is not the same socket again`);
+const waitBack = async (path: string, ino: number, what: string, timeoutMs = 2000): Promise<void> => {
+  const back = await waitUntil(() => lstatSync(path, { throwIfNoEntry: false })?.ino === ino, timeoutMs);
+  assert.ok(back, `${what}: ${path} is not the same socket again`);
+};
 
 interface Gap {
   /** what made it: 'rm', 'chown' */
@@ -121,10 +124,15 @@ test('rm of the socket: the same inode is linked back at once; chmod 777 and cho
   chownSync(path, 65534, 65534);
   gaps.push({ what: 'chown', goneAt: chownAt, backAt: spinUntilBack(path, load, chownAt, (st) => st.uid === 0 && st.gid === 33) });
   // A second repair of the same kind within 5 s: summed up, with what the last one found.
-  const chowned = await sv.waitFor((r) => healed('permissions-restored')(r) && r.found === '0660 nobody:nogroup', 8000, 'the chown to be undone');
+  const chowned = await sv.waitFor(
+    (r) => healed('permissions-restored')(r) && r.found === '0660 nobody:nogroup',
+    8000,
+    'the chown to be undone',
+  );
   assert.equal(chowned.level, 40);
   assert.equal(chowned.count, 1);
-  assert.match(chowned.msg, /^put right 1 more time in the last [\d.]+ s; the last time, someone changed the socket .*: found 0660 nobody:nogroup, restored 0660 root:www-data$/);
+  assert.match(chowned.msg, /^put right 1 more time in the last [\d.]+ s; the last time, someone changed the socket /);
+  assert.match(chowned.msg, /: found 0660 nobody:nogroup, restored 0660 root:www-data$/);
   await sleep(200);
   const records = await load.stop();
 

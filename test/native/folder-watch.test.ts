@@ -47,7 +47,7 @@ test('the folder itself removed: reported without a name; a missing folder canno
   assert.throws(() => watchFolder(folder, () => {}), { code: 'ENOENT', syscall: 'inotify_add_watch', path: folder });
 });
 
-test('paused: 10,000 chmods wake nothing; resumed: they come in one call (the kernel queued and merged them); closed while paused: fine', async () => {
+test('paused: 10,000 chmods wake nothing; resumed: one call, queued and merged by the kernel; closed paused: fine', async () => {
   const folder = join(dir, 'c');
   mkdirSync(folder);
   writeFileSync(join(folder, 'app.sock'), '');
