@@ -236,7 +236,7 @@ export class SocketHealer {
     if (this.#closed || !this.#options.isActive()) return;
     // A folder someone replaced by a symlink leads elsewhere: no socket is put there (one lstat).
     if (!entry.folderWasLink && isSymlink(entry.dir)) {
-      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, then restart sockvisor (it watches the folder, not the one above)`);
+      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, and sockvisor makes the folder again and puts its socket back (it looks again every 2 s at most)`);
       return;
     }
     // The path first, the folder after: while the path is missing nginx gets 502s, so the repair
@@ -496,7 +496,10 @@ function describeAttributes(a: FileAttributes): string {
 }
 
 function notAFolder(dir: string, path: string): string {
-  return `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; move it away, then restart sockvisor (it watches the folder, not the one above)`;
+  return (
+    `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; ` +
+    'move it away, and sockvisor makes the folder again and puts its socket back (it looks again every 2 s at most)'
+  );
 }
 
 /** The folders from the first missing one down to dir, outermost first. */

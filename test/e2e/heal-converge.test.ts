@@ -4,7 +4,7 @@
 // as its owner, costs sockvisor neither a core nor the disk.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet } from '../helpers/http.js';
@@ -138,6 +138,31 @@ test("another user's listener in a shared folder (1777), where the socket was re
   assert.ok(await waitUntil(() => inoOf(path) === held.ino, 5000), `not back within 5 s (inode ${inoOf(path)} is there)`);
   await answeredBy(port, pid, 'after the repair');
   assert.deepEqual(identify(path), held);
+});
+
+test('the folder replaced by a file: left alone, said once; the file moved away: the folder and a new socket back within 5 s', async () => {
+  const folder = join(dir, 'replaced');
+  const path = join(folder, 'app.sock');
+  const { sv, pid, port } = await serve(path);
+  // Stopped, sockvisor sees the folder go and the file come at once (else it would make the folder again first).
+  process.kill(sv.pid, 'SIGSTOP');
+  rmSync(folder, { recursive: true });
+  writeFileSync(folder, 'mine\n');
+  process.kill(sv.pid, 'SIGCONT');
+  const refused = await sv.waitFor((r) => r.event === 'socket.heal-refused', 5000, 'an error about the file');
+  assert.match(refused.msg, /is no longer a folder, .* move it away, and sockvisor makes the folder again and puts its socket back/);
+  await sleep(1000);
+  assert.equal(readFileSync(folder, 'utf8'), 'mine\n');
+  // Moved away: nothing inotify watches changes (the watch was on the removed folder).
+  renameSync(folder, `${folder}.mine`);
+  const isSocket = (): boolean => lstatSync(path, { throwIfNoEntry: false })?.isSocket() === true;
+  assert.ok(await waitUntil(isSocket, 5000), 'the socket was not back within 5 s');
+  assert.equal(lstatSync(folder).mode & 0o7777, 0o755);
+  const newPid = await childPid(sv, pid);
+  await sv.waitFor((r) => r.event === 'handover.done' && r.pid === newPid, 15000, 'the handover to the child on the new socket');
+  await answeredBy(port, newPid, 'on the new socket');
+  assert.equal(sv.records.filter((r) => r.event === 'socket.heal-refused').length, 1, 'the error was repeated');
+  assert.equal(readFileSync(`${folder}.mine`, 'utf8'), 'mine\n');
 });
 
 /** Creates empty files in folder until the file system has no inode left; their paths. */
