@@ -59,7 +59,8 @@ export class FolderWatcher {
 
   /**
    * Stops reading dir's events until resume(dir) (a socket checked at a paced rate: a storm of
-   * chmods must not wake sockvisor once per event). Nothing is lost: the kernel queues them.
+   * chmods must not wake sockvisor once per event). Nothing is lost: the kernel queues them, and
+   * a queue that overflows meanwhile is reported as the folder itself (everything is looked at).
    */
   pause(dir: string): void {
     this.#watches.get(dir)?.handle.pause();
