@@ -152,6 +152,10 @@ export interface NotifyReceiver {
 export interface FolderWatchHandle {
   /** stops watching and closes the inotify descriptor; idempotent */
   close(): void;
+  /** stops reading events: the kernel queues them (merging repeats) until resume() */
+  pause(): void;
+  /** reads events again, those queued meanwhile first */
+  resume(): void;
 }
 
 export interface GuardChannel {
