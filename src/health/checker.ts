@@ -1,0 +1,101 @@
+// The health check's schedule: every interval, while the current child is ready, one probe; after
+// `failures` failed probes in a row of the same child, it is replaced by a handover (reload): the
+// new child serves once ready, the silent one gets the drain signal and SIGKILL after --stop-timeout.
+import type { Logger } from 'pino';
+import type { ProbeResult } from './probe.js';
+
+export interface HealthSettings {
+  intervalMs: number;
+  timeoutMs: number;
+  /** failed probes in a row that replace the child */
+  failures: number;
+}
+
+/** The failures counted so far, and for which child. */
+export interface HealthTally {
+  pid: number | null;
+  failures: number;
+}
+
+export const initialTally: HealthTally = { pid: null, failures: 0 };
+
+/** Counts one probe of child pid: a new child starts from 0; replace once `limit` failures are in a row. */
+export function tallyProbe(tally: HealthTally, pid: number, ok: boolean, limit: number): { tally: HealthTally; replace: boolean } {
+  const before = tally.pid === pid ? tally.failures : 0;
+  if (ok) return { tally: { pid, failures: 0 }, replace: false };
+  const failures = before + 1;
+  if (failures >= limit) return { tally: { pid, failures: 0 }, replace: true };
+  return { tally: { pid, failures }, replace: false };
+}
+
+export interface HealthCheckerOptions extends HealthSettings {
+  /** what is probed, for the log: uwsgi:/health on /run/app/app.sock */
+  what: string;
+  probe: () => Promise<ProbeResult>;
+  /** the current child when it is ready to be probed (not starting, reloading, restarting or stopping) */
+  readyPid: () => number | null;
+  /** replaces the child: the supervisor's reload */
+  replace: (reason: string) => void;
+  logger: Logger;
+}
+
+/** Probes on a timer until close(). */
+export class HealthChecker {
+  readonly #options: HealthCheckerOptions;
+  #tally: HealthTally = initialTally;
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  private constructor(options: HealthCheckerOptions) {
+    this.#options = options;
+  }
+
+  static start(options: HealthCheckerOptions): HealthChecker {
+    const checker = new HealthChecker(options);
+    checker.#schedule();
+    return checker;
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => void this.#check(), this.#options.intervalMs);
+  }
+
+  async #check(): Promise<void> {
+    const { readyPid, probe, failures: limit, logger, what } = this.#options;
+    const pid = readyPid();
+    if (pid === null) {
+      this.#schedule();
+      return;
+    }
+    const result = await probe();
+    // A handover, restart or stop meanwhile: the answer is about a child that is no longer current.
+    if (this.#closed || readyPid() !== pid) {
+      this.#schedule();
+      return;
+    }
+    const { tally, replace } = tallyProbe(this.#tally, pid, result.ok, limit);
+    const failures = result.ok ? 0 : replace ? limit : tally.failures;
+    this.#tally = tally;
+    if (result.ok) {
+      logger.debug({ event: 'health.ok', pid, ms: Math.round(result.ms) }, `health check of child ${pid} answered in ${Math.round(result.ms)} ms`);
+    } else {
+      logger.warn(
+        { event: 'health.failed', pid, reason: result.reason, failures, limit },
+        `health check ${what} of child ${pid} failed (${result.reason}): ${failures} of ${limit} in a row`,
+      );
+    }
+    if (replace) {
+      const reason = `the child ${pid} failed ${limit} health checks in a row (${what}: ${result.ok ? '' : result.reason}); it is hung or overloaded`;
+      logger.warn({ event: 'health.replace', pid, failures: limit }, `replacing the child: ${reason}`);
+      this.#options.replace(reason);
+    }
+    this.#schedule();
+  }
+}
