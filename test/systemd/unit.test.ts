@@ -6,7 +6,7 @@ import { UWSGI } from '../helpers/uwsgi.js';
 
 function unitFor(runArgs: string[], options: Parameters<typeof planRun>[0], env: NodeJS.ProcessEnv = {}): string {
   const plan = planRun(options, { cwd: '/srv/app', env: { PATH: '/usr/bin:/bin' }, preflight: false });
-  return systemdUnit({ plan, execStart: ['/usr/bin/node', '/opt/sockvisor/dist/src/cli/main.js'], runArgs, commandArgs: options.command.slice(1), env });
+  return systemdUnit({ plan, execStart: ['/usr/bin/node', '/opt/sockvisor/dist/src/cli/sockvisor.js'], runArgs, commandArgs: options.command.slice(1), env });
 }
 
 test('a uWSGI unit: Type=notify, reload by SIGHUP, KillMode=mixed, stop timeout above sockvisor\'s, /run folder made', () => {
@@ -20,7 +20,7 @@ test('a uWSGI unit: Type=notify, reload by SIGHUP, KillMode=mixed, stop timeout 
     assert.ok(lines.includes(expected), `missing '${expected}' in:\n${unit}`);
   }
   // COMMAND resolved to a full path (systemd's PATH is not the shell's), its arguments as typed.
-  assert.match(unit, new RegExp(`ExecStart=/usr/bin/node /opt/sockvisor/dist/src/cli/main.js \\\\\\n    run -s /run/app/app.sock --stop-timeout 20 \\\\\\n    -- ${UWSGI} --master --wsgi-file app.py\\n`));
+  assert.match(unit, new RegExp(`ExecStart=/usr/bin/node /opt/sockvisor/dist/src/cli/sockvisor.js \\\\\\n    run -s /run/app/app.sock --stop-timeout 20 \\\\\\n    -- ${UWSGI} --master --wsgi-file app.py\\n`));
 });
 
 test('the start timeout covers a long handover timeout; SOCKVISOR_* variables are kept', () => {
