@@ -45,6 +45,8 @@ export class HealthChecker {
   #tally: HealthTally = initialTally;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** the cause of the last probe that could not reach the child, logged once */
+  #lastUnusable: string | null = null;
 
   private constructor(options: HealthCheckerOptions) {
     this.#options = options;
@@ -80,6 +82,20 @@ export class HealthChecker {
       this.#schedule();
       return;
     }
+    if (result.ok === null) {
+      // Said once per cause: probing goes on, and a child that then fails is still caught.
+      if (result.reason !== this.#lastUnusable) {
+        logger.warn(
+          { event: 'health.unusable', pid, reason: result.reason },
+          `health check ${what} could not reach child ${pid} (${result.reason}): not counted against it; ` +
+            `sockvisor's user needs write permission on the socket to probe it (run sockvisor as root, or give its user access)`,
+        );
+      }
+      this.#lastUnusable = result.reason;
+      this.#schedule();
+      return;
+    }
+    this.#lastUnusable = null;
     const { tally, replace } = tallyProbe(this.#tally, pid, result.ok, limit);
     const failures = result.ok ? 0 : replace ? limit : tally.failures;
     this.#tally = tally;
@@ -92,7 +108,7 @@ export class HealthChecker {
       );
     }
     if (replace) {
-      const reason = `the child ${pid} failed ${limit} health checks in a row (${what}: ${result.ok ? '' : result.reason}); it is hung or overloaded`;
+      const reason = `the child ${pid} failed ${limit} health checks in a row (${what}: ${result.ok ? 'answered' : result.reason}); it is hung or overloaded`;
       logger.warn({ event: 'health.replace', pid, failures: limit }, `replacing the child: ${reason}`);
       this.#options.replace(reason);
     }

@@ -17,7 +17,15 @@ export interface HealthRequest {
 /** Where the probe connects: a unix socket path, or a TCP address (a wildcard address as loopback). */
 export type ProbeTarget = { path: string } | { host: string; port: number };
 
-export type ProbeResult = { ok: true; ms: number } | { ok: false; reason: string };
+/**
+ * ok: the child answered; false: it did not (no answer, connection closed, or refused for a full
+ * queue); null: the probe could not ask it (the path gone while the healer puts it back, no
+ * permission to connect): not the child's fault, not counted against it.
+ */
+export type ProbeResult = { ok: true; ms: number } | { ok: false; reason: string } | { ok: null; reason: string };
+
+/** connect() errors that say something about the child: a full accept queue (EAGAIN), a reset. */
+const CHILD_ERRORS = new Set(['EAGAIN', 'ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT']);
 
 /** Parses `uwsgi:/PATH` or `http:/PATH` (the value of --health-check). */
 export function parseHealthCheck(value: string): HealthRequest {
@@ -88,6 +96,9 @@ export function probe(target: ProbeTarget, bytes: Buffer, timeoutMs: number): Pr
     socket.on('connect', () => socket?.write(bytes));
     socket.once('data', () => finish({ ok: true, ms: performance.now() - started }));
     socket.on('end', () => finish({ ok: false, reason: 'the connection was closed without an answer' }));
-    socket.on('error', (error: NodeJS.ErrnoException) => finish({ ok: false, reason: `${error.syscall ?? 'connect'} failed (${error.code ?? error.message})` }));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const reason = `${error.syscall ?? 'connect'} failed (${error.code ?? error.message})`;
+      finish(error.code !== undefined && !CHILD_ERRORS.has(error.code) ? { ok: null, reason } : { ok: false, reason });
+    });
   });
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
+import { chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { parseHealthCheck, probeBytes } from '../../src/health/probe.js';
@@ -12,6 +13,7 @@ import { httpGetUnix } from '../helpers/http.js';
 import { isAlive, waitGone, waitUntil, workersOf } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type LogRecord, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { createTestUser, removeTestUser } from '../helpers/users.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
 
 let dir: string;
@@ -167,4 +169,27 @@ test('a held socket whose accept queue stays full (a child that never accepts) i
   }
   // Connections closed by their clients still wait in the queue until accepted: only a child that
   // accepts drains it. None does here, so sockvisor's stop ends the test.
+});
+
+test('a probe sockvisor has no permission to make is not counted against the child: one warning, no replacement', async () => {
+  const user = createTestUser();
+  try {
+    const own = join(dir, `own-${user.name}`);
+    mkdirSync(own);
+    chownSync(own, user.uid, user.gid);
+    const path = join(own, 'app.sock');
+    // 0060: the owner (sockvisor's own user) may not connect; its group may.
+    const sv = startSockvisor(['-s', path, '--socket-mode', '0060', '--ready-after', '0.1', '--health-check', 'http:/', '--health-interval', '0.3', '--health-failures', '1', '--', 'sleep', '60'], {
+      uid: user.uid,
+      gid: user.gid,
+    });
+    const unusable = await sv.waitFor((r) => r.event === 'health.unusable', 15000, 'the health check to say it cannot connect');
+    assert.match(unusable.msg, /could not reach child \d+ \(connect failed \(EACCES\)\): not counted against it/);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(sv.records.filter((r) => r.event === 'health.unusable').length, 1, 'said once');
+    assert.deepEqual(sv.records.filter((r) => r.event === 'health.replace' || r.event === 'health.failed'), []);
+    await sv.stop();
+  } finally {
+    removeTestUser(user);
+  }
 });
