@@ -103,6 +103,8 @@ export const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 /** A duration option in seconds, checked (0 or more, finite, a timer can hold it) and returned in milliseconds. */
 export function checkSeconds(value: number | undefined, option: string, fallbackS: number): number {
   if (value === undefined) return fallbackS * 1000;
+  // yargs turns `10s` into NaN: the text typed is lost, so the sentence names the form instead.
+  if (Number.isNaN(value)) throw new UsageError(`${option} must be a number of seconds, written without a unit (e.g. 10 or 0.5).`);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new UsageError(`${option} must be a number of seconds of 0 or more, not '${value}'.`);
   }

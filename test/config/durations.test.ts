@@ -33,7 +33,8 @@ test('a duration above 2^31-1 ms, negative, NaN or infinite is refused with the 
   refused({ giveUpAfter: 3000000 }, /^--give-up-after must be at most/);
   refused({ healthCheck: 'uwsgi:/', healthInterval: 3000000 }, /^--health-interval must be at most/);
   refused({ healthCheck: 'uwsgi:/', healthTimeout: 3000000 }, /^--health-timeout must be at most/);
-  for (const bad of [-1, Number.NaN, Infinity, -Infinity]) refused({ stopTimeout: bad }, /^--stop-timeout must be a number of seconds of 0 or more/);
+  refused({ stopTimeout: Number.NaN }, /^--stop-timeout must be a number of seconds, written without a unit \(e\.g\. 10 or 0\.5\)\.$/);
+  for (const bad of [-1, Infinity, -Infinity]) refused({ stopTimeout: bad }, /^--stop-timeout must be a number of seconds of 0 or more/);
   refused({ handoverTimeout: 0 }, /^--handover-timeout must be more than 0 seconds/);
   refused({ healthCheck: 'uwsgi:/', healthInterval: 0 }, /^--health-interval must be more than 0 seconds/);
 });
