@@ -15,17 +15,29 @@ export interface HealthSettings {
 export interface HealthTally {
   pid: number | null;
   failures: number;
+  /** this child answered at least once */
+  answered: boolean;
+  /** children replaced in a row that had never answered a probe */
+  fruitless: number;
 }
 
-export const initialTally: HealthTally = { pid: null, failures: 0 };
+export const initialTally: HealthTally = { pid: null, failures: 0, answered: false, fruitless: 0 };
+
+/**
+ * replace: the child failed `limit` probes in a row. hold: so did it and the child replaced before
+ * it, neither ever having answered: the probe itself is more likely wrong (http: on a uwsgi
+ * socket, a path that never answers) than every child hung, and replacing again would only loop.
+ */
+export type TallyAction = 'none' | 'replace' | 'hold';
 
 /** Counts one probe of child pid: a new child starts from 0; replace once `limit` failures are in a row. */
-export function tallyProbe(tally: HealthTally, pid: number, ok: boolean, limit: number): { tally: HealthTally; replace: boolean } {
-  const before = tally.pid === pid ? tally.failures : 0;
-  if (ok) return { tally: { pid, failures: 0 }, replace: false };
-  const failures = before + 1;
-  if (failures >= limit) return { tally: { pid, failures: 0 }, replace: true };
-  return { tally: { pid, failures }, replace: false };
+export function tallyProbe(tally: HealthTally, pid: number, ok: boolean, limit: number): { tally: HealthTally; action: TallyAction } {
+  const current = tally.pid === pid ? tally : { ...initialTally, pid, fruitless: tally.fruitless };
+  if (ok) return { tally: { pid, failures: 0, answered: true, fruitless: 0 }, action: 'none' };
+  const failures = current.failures + 1;
+  if (failures < limit) return { tally: { ...current, failures }, action: 'none' };
+  if (!current.answered && current.fruitless > 0) return { tally: { ...current, failures: 0 }, action: 'hold' };
+  return { tally: { ...current, failures: 0, fruitless: current.answered ? 0 : current.fruitless + 1 }, action: 'replace' };
 }
 
 export interface HealthCheckerOptions extends HealthSettings {
@@ -96,8 +108,8 @@ export class HealthChecker {
       return;
     }
     this.#lastUnusable = null;
-    const { tally, replace } = tallyProbe(this.#tally, pid, result.ok, limit);
-    const failures = result.ok ? 0 : replace ? limit : tally.failures;
+    const { tally, action } = tallyProbe(this.#tally, pid, result.ok, limit);
+    const failures = result.ok ? 0 : action === 'none' ? tally.failures : limit;
     this.#tally = tally;
     if (result.ok) {
       logger.debug({ event: 'health.ok', pid, ms: Math.round(result.ms) }, `health check of child ${pid} answered in ${Math.round(result.ms)} ms`);
@@ -107,7 +119,13 @@ export class HealthChecker {
         `health check ${what} of child ${pid} failed (${result.reason}): ${failures} of ${limit} in a row`,
       );
     }
-    if (replace) {
+    if (action === 'hold') {
+      logger.error(
+        { event: 'health.hold', pid, failures: limit },
+        `not replacing the child ${pid}: neither it nor the child it replaced ever answered the health check ${what}, ` +
+          `so the check itself is likely wrong: use uwsgi:/PATH for uWSGI's --socket and http:/PATH for --http-socket, and a PATH that answers within --health-timeout`,
+      );
+    } else if (action === 'replace') {
       const reason = `the child ${pid} failed ${limit} health checks in a row (${what}: ${result.ok ? 'answered' : result.reason}); it is hung or overloaded`;
       logger.warn({ event: 'health.replace', pid, failures: limit }, `replacing the child: ${reason}`);
       this.#options.replace(reason);

@@ -193,3 +193,17 @@ test('a probe sockvisor has no permission to make is not counted against the chi
     removeTestUser(user);
   }
 });
+
+test('a health check that no child ever answers (http: on a uwsgi socket) replaces the first child only, then says the check is likely wrong', async () => {
+  const path = join(dir, 'mismatch.sock');
+  const sv = startSockvisor(['--health-check', 'http:/', '--health-interval', '0.5', '--health-timeout', '0.5', '--health-failures', '2', '--stop-timeout', '2', '-s', path, '--', UWSGI, ...uwsgiArgs(['--socket', path])]);
+  const first = await childPid(sv);
+  await sv.waitFor((r) => r.event === 'health.replace' && r.pid === first, 20000, 'the first child to be replaced');
+  const second = (await sv.waitFor((r) => r.event === 'handover.done', 30000, 'the handover')).pid as number;
+  const hold = await sv.waitFor((r) => r.event === 'health.hold' && r.pid === second, 20000, 'the health check to hold');
+  assert.equal(hold.level, 50);
+  assert.match(hold.msg, /not replacing the child \d+: neither it nor the child it replaced ever answered the health check http:\/ on .*use uwsgi:\/PATH for uWSGI's --socket/);
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(sv.records.filter((r) => r.event === 'child.started').length, 2, 'replaced again');
+  assert.equal((await uwsgiGet(path)).status, 200, 'the app itself serves');
+});

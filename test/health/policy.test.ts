@@ -11,8 +11,9 @@ test('the child is replaced after `limit` failures in a row of the same child, a
   const step = (pid: number, ok: boolean): boolean => {
     const r = tallyProbe(tally, pid, ok, 3);
     tally = r.tally;
-    return r.replace;
+    return r.action === 'replace';
   };
+  assert.equal(step(10, true), false);
   assert.equal(step(10, false), false);
   assert.equal(step(10, false), false);
   assert.equal(step(10, true), false, 'an answer resets the count');
@@ -22,7 +23,21 @@ test('the child is replaced after `limit` failures in a row of the same child, a
   assert.equal(step(11, false), false);
   assert.equal(step(11, false), true);
   assert.equal(tally.failures, 0, 'counted anew after a replacement');
-  assert.equal(tallyProbe(initialTally, 1, false, 1).replace, true);
+  assert.equal(tallyProbe(initialTally, 1, false, 1).action, 'replace', 'a child hung from its start is replaced once');
+});
+
+test('a second child in a row that never answered is held, not replaced again, until some child answers', () => {
+  let tally = initialTally;
+  const step = (pid: number, ok: boolean): string => {
+    const r = tallyProbe(tally, pid, ok, 2);
+    tally = r.tally;
+    return r.action;
+  };
+  assert.deepEqual([step(1, false), step(1, false)], ['none', 'replace']);
+  assert.deepEqual([step(2, false), step(2, false)], ['none', 'hold']);
+  assert.deepEqual([step(2, false), step(2, false)], ['none', 'hold'], 'said again after each `limit` failures, still held');
+  assert.deepEqual([step(2, true), step(2, false), step(2, false)], ['none', 'none', 'replace'], 'a child that answered once and then hangs is replaced');
+  assert.deepEqual([step(3, false), step(3, false)], ['none', 'replace'], 'after an answer, a child hung from its start is replaced again');
 });
 
 test('the full-queue warning: after FULL_SAMPLES full samples in a row, repeated at most every minute, then drained', () => {
