@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 
 /** The bytes as a reader can see them: printable ASCII kept, every other byte as \xNN. */
 export function showBytes(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+  const show = (b: number): string =>
+    b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  return Array.from(bytes, show).join('');
 }
 
 /** The NUL-separated entries of a /proc cmdline or environ file. */
@@ -34,14 +36,19 @@ export function invalidInput(cmdline: Buffer, count: number, environ: Buffer): s
   const own = args.slice(Math.max(0, args.length - count));
   for (const [i, arg] of own.entries()) {
     if (!isUtf8(arg)) {
-      return `sockvisor: argument ${i + 1} ('${showBytes(arg)}') is not valid UTF-8, and sockvisor could neither use it nor pass it on unchanged: rename the file or folder to a UTF-8 name.`;
+      return (
+        `sockvisor: argument ${i + 1} ('${showBytes(arg)}') is not valid UTF-8, and sockvisor could neither use it nor pass it on ` +
+        'unchanged: rename the file or folder to a UTF-8 name.'
+      );
     }
   }
   for (const entry of splitNul(environ)) {
     if (entry.subarray(0, 10).toString('latin1') !== 'SOCKVISOR_' || isUtf8(entry)) continue;
     const eq = entry.indexOf(0x3d);
     const name = entry.subarray(0, eq < 0 ? entry.length : eq).toString('latin1');
-    return `sockvisor: the environment variable ${name} ('${showBytes(entry.subarray(eq + 1))}') is not valid UTF-8, and sockvisor could not use it unchanged: give a UTF-8 value.`;
+    const value = showBytes(entry.subarray(eq + 1));
+    return `sockvisor: the environment variable ${name} ('${value}') is not valid UTF-8, and sockvisor could not use it unchanged: ` +
+      'give a UTF-8 value.';
   }
   return null;
 }

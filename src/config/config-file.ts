@@ -75,7 +75,9 @@ export function readConfigFile(file: string, cwd: string): ConfigFile {
   }
   // TOML and JSON are UTF-8: decoding anything else would change paths in silence (U+FFFD).
   if (!isUtf8(bytes)) {
-    throw new UsageError(`The config file '${path}' is not valid UTF-8, so its paths cannot be read as written: save it as UTF-8, with UTF-8 file names.`);
+    throw new UsageError(
+      `The config file '${path}' is not valid UTF-8, so its paths cannot be read as written: save it as UTF-8, with UTF-8 file names.`,
+    );
   }
   const text = bytes.toString('utf8');
   const raw = parseText(path, text);

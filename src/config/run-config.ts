@@ -111,7 +111,9 @@ export function checkSeconds(value: number | undefined, option: string, fallback
   // Rounded: 0.0005 s is no timer's business, and ms * 1000 must compare exactly with the bound.
   const ms = Math.round(value * 1000);
   if (ms > MAX_TIMER_MS) {
-    throw new UsageError(`${option} must be at most ${MAX_SECONDS} seconds (about 24.8 days, the longest a timer can wait), not '${value}'.`);
+    throw new UsageError(
+      `${option} must be at most ${MAX_SECONDS} seconds (about 24.8 days, the longest a timer can wait), not '${value}'.`,
+    );
   }
   return ms;
 }
@@ -271,7 +273,8 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S);
   const drainSignal = resolveDrainSignal(options.drainSignal, stopSignal, uwsgi && usesUwsgiMaster(args, uwsgiConfig));
   // uWSGI always says READY=1 (FACTS.md): waiting for silence could only misjudge a slow start.
-  const readyAfterMs = options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S);
+  const readyAfterMs =
+    options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S);
   const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S);
   const health = resolveHealth(options);
 

@@ -112,7 +112,8 @@ export class HealthChecker {
     const failures = result.ok ? 0 : action === 'none' ? tally.failures : limit;
     this.#tally = tally;
     if (result.ok) {
-      logger.debug({ event: 'health.ok', pid, ms: Math.round(result.ms) }, `health check of child ${pid} answered in ${Math.round(result.ms)} ms`);
+      const ms = Math.round(result.ms);
+      logger.debug({ event: 'health.ok', pid, ms }, `health check of child ${pid} answered in ${ms} ms`);
     } else {
       logger.warn(
         { event: 'health.failed', pid, reason: result.reason, failures, limit },
@@ -123,10 +124,12 @@ export class HealthChecker {
       logger.error(
         { event: 'health.hold', pid, failures: limit },
         `not replacing the child ${pid}: neither it nor the child it replaced ever answered the health check ${what}, ` +
-          `so the check itself is likely wrong: use uwsgi:/PATH for uWSGI's --socket and http:/PATH for --http-socket, and a PATH that answers within --health-timeout`,
+          "so the check itself is likely wrong: use uwsgi:/PATH for uWSGI's --socket and http:/PATH for --http-socket, " +
+          'and a PATH that answers within --health-timeout',
       );
     } else if (action === 'replace') {
-      const reason = `the child ${pid} failed ${limit} health checks in a row (${what}: ${result.ok ? 'answered' : result.reason}); it is hung or overloaded`;
+      const why = result.ok ? 'answered' : result.reason;
+      const reason = `the child ${pid} failed ${limit} health checks in a row (${what}: ${why}); it is hung or overloaded`;
       logger.warn({ event: 'health.replace', pid, failures: limit }, `replacing the child: ${reason}`);
       this.#options.replace(reason);
     }

@@ -34,7 +34,8 @@ export function parseHealthCheck(value: string): HealthRequest {
   const path = value.slice(colon + 1);
   if (colon < 0 || !(HEALTH_PROTOCOLS as readonly string[]).includes(protocol) || !/^\/[\x21-\x7e]*$/.test(path)) {
     throw new UsageError(
-      `--health-check '${value}' is not PROTOCOL:PATH: give uwsgi:/PATH for a uwsgi-protocol socket (uWSGI's --socket) or http:/PATH for an HTTP one (--http-socket), e.g. uwsgi:/health.`,
+      `--health-check '${value}' is not PROTOCOL:PATH: give uwsgi:/PATH for a uwsgi-protocol socket (uWSGI's --socket) ` +
+        'or http:/PATH for an HTTP one (--http-socket), e.g. uwsgi:/health.',
     );
   }
   return { protocol: protocol as HealthProtocol, path };
@@ -62,7 +63,8 @@ export function uwsgiPacket(vars: Record<string, string>): Buffer {
 /** The bytes of one probe request: a GET of request.path, as nginx would pass it. */
 export function probeBytes(request: HealthRequest): Buffer {
   if (request.protocol === 'http') {
-    return Buffer.from(`GET ${request.path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: sockvisor-health-check\r\nConnection: close\r\n\r\n`, 'latin1');
+    const head = [`GET ${request.path} HTTP/1.0`, 'Host: localhost', 'User-Agent: sockvisor-health-check', 'Connection: close'];
+    return Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1');
   }
   const query = request.path.indexOf('?');
   return uwsgiPacket({

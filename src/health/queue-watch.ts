@@ -87,12 +87,16 @@ export class QueueWatch {
       if (action === 'warn') {
         logger.warn(
           { event: 'queue.full', path: socket.path, queued: queue.queued, backlog: queue.backlog, pid },
-          `the accept queue of ${socket.path} has been full for ${seconds} s (${queue.queued} connections waiting, backlog ${queue.backlog}): ` +
-            `nobody accepts, so new connections are refused (nginx: 502, "Resource temporarily unavailable"); check whether ${pid === null ? 'the child' : `the child ${pid}`} ` +
-            `and its workers are hung or all busy (e.g. py-spy dump, strace -p), or enable --health-check to replace a hung child`,
+          `the accept queue of ${socket.path} has been full for ${seconds} s (${queue.queued} connections waiting, ` +
+            `backlog ${queue.backlog}): nobody accepts, so new connections are refused (nginx: 502, "Resource temporarily ` +
+            `unavailable"); check whether ${pid === null ? 'the child' : `the child ${pid}`} and its workers are hung or all busy ` +
+            '(e.g. py-spy dump, strace -p), or enable --health-check to replace a hung child',
         );
       } else if (action === 'drained') {
-        logger.info({ event: 'queue.drained', path: socket.path, queued: queue.queued, backlog: queue.backlog, pid }, `the accept queue of ${socket.path} is no longer full (${queue.queued} of ${queue.backlog})`);
+        logger.info(
+          { event: 'queue.drained', path: socket.path, queued: queue.queued, backlog: queue.backlog, pid },
+          `the accept queue of ${socket.path} is no longer full (${queue.queued} of ${queue.backlog})`,
+        );
       }
     }
   }

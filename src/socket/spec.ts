@@ -99,7 +99,8 @@ export function parseSocketSpec(value: string, index: number, cwd: string, optio
   if (control) {
     const code = `\\x${control[0].charCodeAt(0).toString(16).padStart(2, '0')}`;
     throw new UsageError(
-      `The socket path ${JSON.stringify(path)} contains the control character ${code}${control[0] === '\n' ? ' (a newline)' : ''}, which would break logs, unit files and nginx's configuration: choose a path without control characters.`,
+      `The socket path ${JSON.stringify(path)} contains the control character ${code}${control[0] === '\n' ? ' (a newline)' : ''}, ` +
+        "which would break logs, unit files and nginx's configuration: choose a path without control characters.",
     );
   }
   const bytes = Buffer.byteLength(path);
