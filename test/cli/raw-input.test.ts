@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { invalidInput, showBytes, splitNul } from '../../src/cli/raw-input.js';
 
-const nul = (...parts: (string | Buffer)[]): Buffer => Buffer.concat(parts.flatMap((p) => [typeof p === 'string' ? Buffer.from(p) : p, Buffer.from([0])]));
+/** The parts as /proc/self/cmdline or environ hold them: each ended by a NUL. */
+const nul = (...parts: (string | Buffer)[]): Buffer =>
+  Buffer.concat(parts.flatMap((p) => [typeof p === 'string' ? Buffer.from(p) : p, Buffer.from([0])]));
 const bad = Buffer.from([0x2f, 0x61, 0xff, 0xfe]);
 
 test('splitNul and showBytes', () => {
@@ -21,6 +23,7 @@ test('an argument that is not UTF-8 is refused by its place among sockvisor\'s a
 
 test('a SOCKVISOR_ value that is not UTF-8 is refused by name; other variables are not sockvisor\'s business', () => {
   const environ = nul(Buffer.concat([Buffer.from('LANG_X='), bad]), Buffer.concat([Buffer.from('SOCKVISOR_SOCKET='), bad]));
-  assert.match(invalidInput(nul('node', 's.js'), 0, environ)!, /^sockvisor: the environment variable SOCKVISOR_SOCKET \('\/a\\xff\\xfe'\) is not valid UTF-8/);
+  const refusal = invalidInput(nul('node', 's.js'), 0, environ);
+  assert.match(refusal!, /^sockvisor: the environment variable SOCKVISOR_SOCKET \('\/a\\xff\\xfe'\) is not valid UTF-8/);
   assert.equal(invalidInput(nul('node', 's.js'), 0, nul(Buffer.concat([Buffer.from('LANG_X='), bad]))), null);
 });

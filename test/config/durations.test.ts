@@ -6,7 +6,8 @@ import { UsageError } from '../../src/errors.js';
 import { checkCount, checkSeconds, MAX_SECONDS, MAX_TIMER_MS, planRun, type RunOptions } from '../../src/config/run-config.js';
 
 function plan(options: Partial<RunOptions>) {
-  return planRun({ socket: ['/run/app/app.sock'], command: ['sleep', '9'], ...options }, { cwd: '/srv/app', env: { PATH: '/usr/bin:/bin' }, preflight: false });
+  const context = { cwd: '/srv/app', env: { PATH: '/usr/bin:/bin' }, preflight: false };
+  return planRun({ socket: ['/run/app/app.sock'], command: ['sleep', '9'], ...options }, context);
 }
 
 test('a duration up to what a timer can hold is kept to the millisecond', () => {
@@ -42,7 +43,9 @@ test('a duration above 2^31-1 ms, negative, NaN or infinite is refused with the 
 test('counts are whole numbers in range', () => {
   assert.equal(checkCount(3, '--health-failures', 1, 10), 3);
   assert.equal(checkCount(undefined, '--health-failures', 1, 10), 1);
-  for (const bad of [0, -1, 1.5, Number.NaN, Infinity, 11]) assert.throws(() => checkCount(bad, '--health-failures', 1, 10), /--health-failures must be a whole number from 1 to 10/);
+  for (const bad of [0, -1, 1.5, Number.NaN, Infinity, 11]) {
+    assert.throws(() => checkCount(bad, '--health-failures', 1, 10), /--health-failures must be a whole number from 1 to 10/);
+  }
   assert.throws(() => plan({ socketBacklog: 2 ** 31 }), /--socket-backlog must be a whole number from 1 to 2147483647/);
   assert.throws(() => plan({ socketBacklog: 0 }), /--socket-backlog must be a whole number/);
   assert.equal(plan({ socketBacklog: 4 }).backlog, 4);
@@ -50,7 +53,13 @@ test('counts are whole numbers in range', () => {
 
 test('the health check: off by default, its settings defaulted, and refused alone', () => {
   assert.equal(plan({}).health, null);
-  assert.deepEqual(plan({ healthCheck: 'uwsgi:/health?x=1' }).health, { protocol: 'uwsgi', path: '/health?x=1', intervalMs: 10000, timeoutMs: 5000, failures: 3 });
+  assert.deepEqual(plan({ healthCheck: 'uwsgi:/health?x=1' }).health, {
+    protocol: 'uwsgi',
+    path: '/health?x=1',
+    intervalMs: 10000,
+    timeoutMs: 5000,
+    failures: 3,
+  });
   assert.deepEqual(plan({ healthCheck: 'http:/', healthInterval: 2, healthTimeout: 0.5, healthFailures: 1 }).health, {
     protocol: 'http',
     path: '/',
@@ -59,5 +68,7 @@ test('the health check: off by default, its settings defaulted, and refused alon
     failures: 1,
   });
   assert.throws(() => plan({ healthFailures: 2 }), /^UsageError: --health-failures does nothing without --health-check/);
-  for (const bad of ['uwsgi', 'ftp:/', 'uwsgi:health', 'http:/a b', '']) assert.throws(() => plan({ healthCheck: bad }), /is not PROTOCOL:PATH/, bad);
+  for (const bad of ['uwsgi', 'ftp:/', 'uwsgi:health', 'http:/a b', '']) {
+    assert.throws(() => plan({ healthCheck: bad }), /is not PROTOCOL:PATH/, bad);
+  }
 });

@@ -36,7 +36,8 @@ test('a second child in a row that never answered is held, not replaced again, u
   assert.deepEqual([step(1, false), step(1, false)], ['none', 'replace']);
   assert.deepEqual([step(2, false), step(2, false)], ['none', 'hold']);
   assert.deepEqual([step(2, false), step(2, false)], ['none', 'hold'], 'said again after each `limit` failures, still held');
-  assert.deepEqual([step(2, true), step(2, false), step(2, false)], ['none', 'none', 'replace'], 'a child that answered once and then hangs is replaced');
+  const answeredThenHung = [step(2, true), step(2, false), step(2, false)];
+  assert.deepEqual(answeredThenHung, ['none', 'none', 'replace'], 'a child that answered once and then hangs is replaced');
   assert.deepEqual([step(3, false), step(3, false)], ['none', 'replace'], 'after an answer, a child hung from its start is replaced again');
 });
 
@@ -76,12 +77,22 @@ test('a uwsgi probe is one packet: modifier1 0, le16 size, modifier2 0, then le1
   assert.equal(probe[0], 0);
   assert.equal(probe.readUInt16LE(1), probe.length - 4);
   const text = probe.subarray(4).toString('latin1');
-  for (const [key, value] of [['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/health'], ['QUERY_STRING', 'deep=1'], ['REQUEST_URI', '/health?deep=1'], ['SERVER_PROTOCOL', 'HTTP/1.0']]) {
+  const expected = [
+    ['REQUEST_METHOD', 'GET'],
+    ['PATH_INFO', '/health'],
+    ['QUERY_STRING', 'deep=1'],
+    ['REQUEST_URI', '/health?deep=1'],
+    ['SERVER_PROTOCOL', 'HTTP/1.0'],
+  ];
+  for (const [key, value] of expected) {
     const k = Buffer.alloc(2);
     k.writeUInt16LE(key!.length);
     const v = Buffer.alloc(2);
     v.writeUInt16LE(value!.length);
     assert.ok(text.includes(`${k.toString('latin1')}${key}${v.toString('latin1')}${value}`), `${key}=${value} missing`);
   }
-  assert.equal(probeBytes(parseHealthCheck('http:/up')).toString(), 'GET /up HTTP/1.0\r\nHost: localhost\r\nUser-Agent: sockvisor-health-check\r\nConnection: close\r\n\r\n');
+  assert.equal(
+    probeBytes(parseHealthCheck('http:/up')).toString(),
+    'GET /up HTTP/1.0\r\nHost: localhost\r\nUser-Agent: sockvisor-health-check\r\nConnection: close\r\n\r\n',
+  );
 });
