@@ -97,10 +97,12 @@ export class HealthChecker {
     if (result.ok === null) {
       // Said once per cause: probing goes on, and a child that then fails is still caught.
       if (result.reason !== this.#lastUnusable) {
+        const hint = /EACCES|EPERM/.test(result.reason)
+          ? "; sockvisor's user needs write permission on the socket to probe it (run sockvisor as root, or give its user access)"
+          : '';
         logger.warn(
           { event: 'health.unusable', pid, reason: result.reason },
-          `health check ${what} could not reach child ${pid} (${result.reason}): not counted against it; ` +
-            `sockvisor's user needs write permission on the socket to probe it (run sockvisor as root, or give its user access)`,
+          `health check ${what} could not reach child ${pid} (${result.reason}): not counted against it${hint}`,
         );
       }
       this.#lastUnusable = result.reason;
