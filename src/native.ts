@@ -172,6 +172,14 @@ export interface GuardAnswer {
   error: string | null;
 }
 
+/** A listening unix socket's accept queue (unixListenQueue): what `ss -xl` shows as Recv-Q and Send-Q. */
+export interface ListenQueue {
+  /** connections waiting to be accepted */
+  queued: number;
+  /** the backlog it listens with (the kernel accepts one connection more than that before refusing) */
+  backlog: number;
+}
+
 export interface UserEntry {
   name: string;
   uid: number;
@@ -216,6 +224,7 @@ interface Binding {
   guardProtect(channel: number, pid: number, pidfd: number, timeoutMs: number): GuardAnswer;
   guardRelease(channel: number, pid: number): string | null;
   duplicateFd(fd: number): number;
+  unixListenQueue(fd: number): ListenQueue;
   exitImmediately(status: number): never;
 }
 
@@ -333,5 +342,7 @@ export const guardProtect = (channel: number, pid: number, pidfd: number, timeou
 export const guardRelease = (channel: number, pid: number): string | null => binding.guardRelease(channel, pid);
 /** A close-on-exec copy of fd, owned by the caller. */
 export const duplicateFd = (fd: number): number => binding.duplicateFd(fd);
+/** The accept queue of the listening unix socket fd, through sock_diag by its inode (native/queue.cc). */
+export const unixListenQueue = (fd: number): ListenQueue => binding.unixListenQueue(fd);
 /** _exit(status): ends the process without waiting for libuv's thread pool (native/exit.cc). */
 export const exitImmediately = (status: number): never => binding.exitImmediately(status);
