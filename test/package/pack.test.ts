@@ -19,7 +19,7 @@ before(async () => {
   // moves the addon it builds out of build/Release into prebuilds/.
   const copy = join(dir, 'checkout');
   mkdirSync(copy);
-  for (const entry of ['package.json', 'tsconfig.json', 'binding.gyp', 'README.md', 'src', 'native', 'scripts']) cpSync(join(repoRoot, entry), join(copy, entry), { recursive: true });
+  for (const entry of ['package.json', 'npm-shrinkwrap.json', 'tsconfig.json', 'binding.gyp', 'README.md', 'src', 'native', 'scripts']) cpSync(join(repoRoot, entry), join(copy, entry), { recursive: true });
   symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'));
   // prepack compiles the TypeScript and the prebuilt addon (prebuildify) into the package.
   const out = execFileSync('npm', ['pack', '--pack-destination', dir], { cwd: copy, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -52,7 +52,7 @@ function runsForReal(app: string): void {
 
 test('the tarball holds the compiled library, its types, the prebuilt addon and the sources to rebuild it, and no tests', () => {
   const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/main.js', 'package/prebuilds/linux-x64/sockvisor.node', 'package/prebuilds/linux-x64/sockvisor-guard', 'package/binding.gyp', 'package/native/tcp.cc']) {
+  for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/main.js', 'package/prebuilds/linux-x64/sockvisor.node', 'package/prebuilds/linux-x64/sockvisor-guard', 'package/binding.gyp', 'package/native/tcp.cc', 'package/npm-shrinkwrap.json']) {
     assert.ok(files.includes(file), `${file} is missing from the package`);
   }
   assert.deepEqual(files.filter((f) => /\/(test|build|src\/[^/]+\.ts$)/.test(f) && !f.endsWith('.d.ts')), []);
@@ -70,4 +70,20 @@ test('with --build-from-source the install compiles the addon (the fallback when
   const app = installInto('app-built', ['--build-from-source']);
   assert.ok(existsSync(join(app, 'node_modules', 'sockvisor', 'build', 'Release', 'sockvisor.node')), 'no addon was built');
   runsForReal(app);
+});
+
+test('a global install gets exactly the dependency versions of npm-shrinkwrap.json, the ones the tests ran with', () => {
+  const prefix = join(dir, 'global');
+  execFileSync('npm', ['install', '--global', '--prefix', prefix, tarball, '--prefer-offline', '--no-audit', '--no-fund'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lock = JSON.parse(readFileSync(join(repoRoot, 'npm-shrinkwrap.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean }> };
+  const pkgRoot = join(prefix, 'lib', 'node_modules', 'sockvisor');
+  const expected = Object.entries(lock.packages).filter(([path, entry]) => path !== '' && entry.dev !== true).map(([path, entry]) => `${path} ${entry.version}`);
+  const installed = execFileSync('find', ['node_modules', '-name', 'package.json', '-path', '*node_modules/*'], { cwd: pkgRoot, encoding: 'utf8' })
+    .trim().split('\n')
+    .map((file) => file.slice(0, -'/package.json'.length))
+    // package.json files inside a package's own folders (tests, fixtures) are no installed package
+    .filter((path) => /^(node_modules\/(@[^/]+\/)?[^/]+)(\/node_modules\/(@[^/]+\/)?[^/]+)*$/.test(path))
+    .map((path) => `${path} ${(JSON.parse(readFileSync(join(pkgRoot, path, 'package.json'), 'utf8')) as { version: string }).version}`);
+  assert.deepEqual(installed.sort(), expected.sort());
+  assert.equal(execFileSync(join(prefix, 'bin', 'sockvisor'), ['--version'], { encoding: 'utf8' }).trim(), version);
 });
