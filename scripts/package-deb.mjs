@@ -1,7 +1,7 @@
 // `npm run package:deb [-- --out DIR]`: sockvisor_VERSION_ARCH.deb, built with dpkg-deb alone.
 // Its program is the npm package installed the way a user installs it (`npm install -g` of the
-// `npm pack` tarball: the prebuilt addon and sockvisor-guard, the production dependencies at the
-// versions npm-shrinkwrap.json pins), moved to /usr/lib/sockvisor. Around it: /usr/bin/sockvisor,
+// `npm pack` tarball: the prebuilt addon and sockvisor-guard, the production dependencies bundled
+// at the versions package-lock.json pins), moved to /usr/lib/sockvisor. Around it: /usr/bin/sockvisor,
 // the template unit sockvisor@.service and /etc/sockvisor/app.toml.example. It depends on
 // Debian's own nodejs (>= 18.19) and on the libraries the native code links (dpkg-shlibdeps), so
 // `apt install ./sockvisor_*.deb` pulls Debian's packages only.
@@ -26,15 +26,15 @@ try {
   // and the checkout's build/ stays as the tests use it.
   const copy = join(work, 'checkout');
   mkdirSync(copy);
-  for (const entry of ['package.json', 'npm-shrinkwrap.json', 'tsconfig.json', 'binding.gyp', 'README.md', 'src', 'native', 'scripts']) {
+  for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'binding.gyp', 'README.md', 'src', 'native', 'scripts']) {
     cpSync(join(repo, entry), join(copy, entry), { recursive: true });
   }
-  symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
+  // A copy, not a link: npm pack bundles the production dependencies from it (bundleDependencies).
+  cpSync(join(repo, 'node_modules'), join(copy, 'node_modules'), { recursive: true, verbatimSymlinks: true });
   const packed = run('npm', ['pack', '--pack-destination', work], { cwd: copy }).trim().split('\n').pop();
   const tarball = join(work, packed);
 
-  // The global install a user would do, into a private prefix (its deps come from the npm cache
-  // `npm ci` filled; the shrinkwrap inside the tarball decides their versions).
+  // The global install a user would do, into a private prefix (the dependencies are in the tarball).
   const prefix = join(work, 'prefix');
   run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', tarball], { stdio: ['ignore', 'inherit', 'inherit'] });
   const root = join(work, 'root');

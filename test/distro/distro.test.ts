@@ -116,8 +116,12 @@ async function boot(): Promise<number> {
   bootCount += 1;
   const log = join(dir, `boot-${bootCount}.log`);
   // --register=no --keep-unit: this machine's PID 1 need not be systemd (nspawn would ask it for a scope).
+  const env = { ...process.env };
+  // Not this process's service manager's business (were it run under systemd).
+  delete env.NOTIFY_SOCKET;
   const child = spawn('sh', ['-c', `exec systemd-nspawn -D "$1" --machine="$2" --register=no --keep-unit --boot --console=passive >"$3" 2>&1`, 'sh', merged, `sockvisor-distro-${process.pid}`, log], {
     stdio: 'ignore',
+    env,
   });
   nspawn = child;
   nspawnExit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
@@ -237,7 +241,19 @@ after(async () => {
 });
 
 test('Debian bookworm under real systemd: sockvisor from its .deb on Debian\'s own nodejs, one config file per app', { skip: skip ? 'SOCKVISOR_SKIP_DISTRO=1: the distro test was skipped on purpose' : false }, async (t) => {
-  const step = (name: string, fn: (t: TestContext) => Promise<void>): Promise<void> => t.test(name, fn).then(() => undefined);
+  // The checks build on each other: after a failure the rest are skipped, saying why (and the
+  // test has failed already), rather than waiting out their timeouts on a broken container.
+  let failedStep = '';
+  const step = async (name: string, fn: (t: TestContext) => Promise<void>): Promise<void> => {
+    await t.test(name, { skip: failedStep ? `'${failedStep}' failed` : false }, async (st) => {
+      try {
+        await fn(st);
+      } catch (error) {
+        failedStep = name;
+        throw error;
+      }
+    });
+  };
   const figure = (t: TestContext, text: string): void => t.diagnostic(text);
 
   await step('the container boots with systemd as PID 1', async (t) => {
@@ -256,6 +272,9 @@ test('Debian bookworm under real systemd: sockvisor from its .deb on Debian\'s o
     assert.match(node, /^v18\./, 'this is meant to run on Debian 12\'s own nodejs 18');
     assert.match(await inside('dpkg-query -W -f \'${Version}\' nodejs'), /deb12/);
     assert.equal((await inside('sockvisor --version')).trim(), version);
+    // Every module loads on Node 18, the pretty logs (pino-pretty) and the native guard included.
+    const run = await inside('cd /tmp && sockvisor --log-format pretty -s /tmp/try.sock --restart never -- sh -c \'test -S /tmp/try.sock && echo LISTEN_FDS=$LISTEN_FDS\' 2>&1');
+    assert.match(run, /^LISTEN_FDS=1$/m, run);
     // The unit shipped is the one the installed command prints, starting the installed command.
     const shipped = readFileSync(join(merged, 'lib/systemd/system/sockvisor@.service'), 'utf8');
     assert.equal(await inside('sockvisor systemd-unit --template'), shipped);
@@ -292,9 +311,11 @@ test('Debian bookworm under real systemd: sockvisor from its .deb on Debian\'s o
     assert.ok(users.length > 0 && users.every((u) => u === 'www-data'), `nginx workers run as ${users.join(', ')}`);
     const stat = (await inside('stat -c "%U:%G %a" /run/sockvisor/shop/shop.sock')).trim();
     assert.equal(stat, 'root:www-data 660');
+    // sockvisor doctor, on Node 18 too: nginx's user reaches the socket.
+    await inside('sockvisor doctor /run/sockvisor/shop/shop.sock');
     const results = await Promise.all(Array.from({ length: 20 }, () => httpGet(ports.shop, '/')));
     assert.deepEqual(results.map((r) => r.status), Array(20).fill(200));
-    figure(t, `20/20 requests 200 as www-data; socket ${stat}`);
+    figure(t, `20/20 requests 200 as www-data; socket ${stat}; sockvisor doctor passes`);
   });
 
   await step('kill -9 of the uWSGI master loses no request and keeps the socket\'s inode', async (t) => {
