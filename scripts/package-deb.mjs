@@ -56,14 +56,15 @@ try {
   mkdirSync(join(root, 'usr', 'share', 'doc', 'sockvisor'), { recursive: true });
   cpSync(join(repo, 'README.md'), join(root, 'usr', 'share', 'doc', 'sockvisor', 'README.md'));
 
-  // The shared libraries the addon and sockvisor-guard link (libc6, libstdc++6, libgcc-s1), with
+  // The shared libraries the addon and sockvisor-guard link (libc6, libstdc++6), with
   // the versions their symbols need. dpkg-shlibdeps reads the package name from debian/control.
   const natives = run('find', [lib, '-name', '*.node', '-o', '-name', 'sockvisor-guard', '-type', 'f']).trim().split('\n').filter(Boolean);
   if (natives.length < 2) throw new Error(`the installed package holds no prebuilt addon and guard (found: ${natives.join(', ') || 'nothing'})`);
   mkdirSync(join(work, 'debian'));
   writeFileSync(join(work, 'debian', 'control'), 'Source: sockvisor\n\nPackage: sockvisor\nArchitecture: any\n');
-  // The addon's napi_* symbols come from node itself, which no library provides: not an error.
-  const shlibs = run('dpkg-shlibdeps', ['-O', '--warnings=0', ...natives.map((f) => `-e${f}`)], { cwd: work }).trim();
+  // Its stderr stays quiet: that no library has the napi_* symbols (node itself provides them) and
+  // that the binaries are not under debian/sockvisor/ say nothing about this package.
+  const shlibs = run('dpkg-shlibdeps', ['-O', ...natives.map((f) => `-e${f}`)], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   const libDepends = shlibs.replace(/^shlibs:Depends=/, '');
 
   const size = run('du', ['-sk', '--apparent-size', root]).split('\t')[0];

@@ -192,6 +192,17 @@ function nginxSite(): string {
     .join('');
 }
 
+/** Runs a preparation step; its chatter (debootstrap, npm, node-gyp) is shown only when it fails. */
+function quietly(file: string, args: string[]): string {
+  try {
+    return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string; message: string };
+    const output = `${e.stdout ?? ''}${e.stderr ?? ''}`.split('\n').slice(-60).join('\n');
+    throw new Error(`${file} ${args.join(' ')} failed: ${e.message.split('\n')[0]}\n${output}`);
+  }
+}
+
 /** Writes a file into the container's root (the overlay, seen from here). */
 function put(path: string, text: string): void {
   mkdirSync(join(merged, path, '..'), { recursive: true });
@@ -204,12 +215,12 @@ before(async () => {
   if (why) throw new Error(`The distro test cannot run on this machine: ${why}. Set SOCKVISOR_SKIP_DISTRO=1 to skip it on purpose.`);
   dir = await makeTempDir('sockvisor-distro-');
   const t0 = performance.now();
-  const rootfs = execFileSync('bash', [join(repoRoot, 'test', 'distro', 'rootfs.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const rootfs = quietly('bash', [join(repoRoot, 'test', 'distro', 'rootfs.sh')]).trim();
   const tRootfs = performance.now() - t0;
   let deb = process.env.SOCKVISOR_DISTRO_DEB;
   if (!deb) {
     const out = join(dir, 'deb');
-    deb = execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package-deb.mjs'), '--out', out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+    deb = quietly(process.execPath, [join(repoRoot, 'scripts', 'package-deb.mjs'), '--out', out]).trim().split('\n').pop()!;
   }
   const tDeb = performance.now() - t0 - tRootfs;
   prepared = `rootfs ${rootfs} ready in ${(tRootfs / 1000).toFixed(1)} s; ${deb} ${process.env.SOCKVISOR_DISTRO_DEB ? 'given' : 'built'} in ${(tDeb / 1000).toFixed(1)} s`;
