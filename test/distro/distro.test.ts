@@ -284,7 +284,7 @@ test('Debian bookworm under real systemd: sockvisor from its .deb on Debian\'s o
     assert.match(await inside('dpkg-query -W -f \'${Version}\' nodejs'), /deb12/);
     assert.equal((await inside('sockvisor --version')).trim(), version);
     // Every module loads on Node 18, the pretty logs (pino-pretty) and the native guard included.
-    const run = await inside('cd /tmp && sockvisor --log-format pretty -s /tmp/try.sock --restart never -- sh -c \'test -S /tmp/try.sock && echo LISTEN_FDS=$LISTEN_FDS\' 2>&1');
+    const run = await inside('mkdir -p /run/try && sockvisor --log-format pretty -s /run/try/try.sock --restart never -- sh -c \'test -S /run/try/try.sock && echo LISTEN_FDS=$LISTEN_FDS\' 2>&1');
     assert.match(run, /^LISTEN_FDS=1$/m, run);
     // The unit shipped is the one the installed command prints, starting the installed command.
     const shipped = readFileSync(join(merged, 'lib/systemd/system/sockvisor@.service'), 'utf8');
