@@ -1,6 +1,7 @@
 // Child exit on the event loop without a thread per child and without waitpid(-1): the pidfd
 // becomes readable when the process exits (pidfd_open(2)); waitid(P_PIDFD) then reaps exactly it.
-#include "watch.h"
+// Signals go through the pidfd too, so they cannot hit a recycled pid.
+#include "child_watch.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,119 +11,87 @@
 
 #include <unordered_set>
 
+#include "arguments.h"
 #include "child_exit.h"
 #include "errors.h"
-#include "polled_fd.h"
+#include "exports.h"
+#include "polled_object.h"
 #include "syscalls.h"
 
 namespace sockvisor {
-
 namespace {
+
 // Pids with a live ChildWatch: reaper.cc must never reap them. Touched on the JS thread only.
 std::unordered_set<pid_t> watched;
+
+// new ChildWatch(pidfd, pid, onExit): takes ownership of the pidfd; onExit(exit) once, when reaped.
+class ChildWatch : public PolledObject<ChildWatch> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ChildWatch",
+                       {InstanceMethod("signal", &ChildWatch::Signal), InstanceMethod("signalGroup", &ChildWatch::SignalGroup)});
+  }
+
+  explicit ChildWatch(const Napi::CallbackInfo& info) : PolledObject<ChildWatch>(info) {
+    if (!HasArgs(info, {Arg::kNumber, Arg::kNumber, Arg::kFunction}, "new ChildWatch(pidfd, pid, onExit)")) return;
+    pid_ = info[1].As<Napi::Number>().Int32Value();
+    // Kept alive by the loop while the child runs, even if JS drops every reference to it.
+    if (!Start(info.Env(), info[0].As<Napi::Number>().Int32Value(), info[2].As<Napi::Function>(), /*keepLoopAlive=*/true)) return;
+    watched.insert(pid_);
+  }
+
+  // signal(signo) -> null, or the errno code ('ESRCH' once the child has exited).
+  Napi::Value Signal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int signo = info[0].As<Napi::Number>().Int32Value();
+    if (!polling()) return Napi::String::New(env, "ESRCH");
+    if (syscall(SYS_pidfd_send_signal, fd(), signo, nullptr, 0) != 0) return Napi::String::New(env, ErrnoName(errno));
+    return env.Null();
+  }
+
+  // signalGroup(signo) -> null or the errno code: kill(-pid), only while the leader is unreaped.
+  Napi::Value SignalGroup(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int signo = info[0].As<Napi::Number>().Int32Value();
+    // Only while the leader is unreaped: its pid, which is the group id, cannot be reused until
+    // then. Once it is reaped the id may be reused by the time a member is gone, so orphans left in
+    // the group are signalled one by one, by pid, as sockvisor's own children (reaper.cc).
+    if (!polling()) return Napi::String::New(env, "ESRCH");
+    if (kill(-pid_, signo) != 0) return Napi::String::New(env, ErrnoName(errno));
+    return env.Null();
+  }
+
+ private:
+  // Reaps the child; the pidfd closes with the poll handle, so restarts do not pile up descriptors.
+  void OnReadable() override {
+    siginfo_t si = {};
+    int rc = WaitId(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd()), &si, WEXITED | WNOHANG);
+    int err = errno;
+    if (rc == 0 && si.si_pid == 0) return;  // readable but not yet reapable: wait for the next wakeup
+    Napi::Env env = Env();
+    Napi::Object result = rc == 0 ? ExitObject(env, si) : Napi::Object::New(env);
+    if (rc < 0) {
+      result.Set("code", env.Null());
+      result.Set("signal", env.Null());
+      result.Set("error", Napi::Number::New(env, err));
+    }
+    watched.erase(pid_);
+    CallLast({result});
+  }
+
+  pid_t pid_ = -1;
+};
+
 }  // namespace
 
 bool IsWatchedChild(pid_t pid) { return watched.count(pid) > 0; }
 
 Napi::Value IsWatchedChildJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    ThrowTypeError(env, "isWatchedChild(pid)");
-    return env.Undefined();
-  }
+  if (!HasArgs(info, {Arg::kNumber}, "isWatchedChild(pid)")) return env.Undefined();
   return Napi::Boolean::New(env, IsWatchedChild(info[0].As<Napi::Number>().Int32Value()));
 }
 
-Napi::Function ChildWatch::Define(Napi::Env env) {
-  return DefineClass(env, "ChildWatch",
-                     {InstanceMethod("signal", &ChildWatch::Signal),
-                      InstanceMethod("signalGroup", &ChildWatch::SignalGroup)});
-}
-
-ChildWatch::ChildWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChildWatch>(info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction()) {
-    pidfd_ = -1;
-    pid_ = -1;
-    exited_ = true;
-    ThrowTypeError(env, "new ChildWatch(pidfd, pid, onExit)");
-    return;
-  }
-  pidfd_ = info[0].As<Napi::Number>().Int32Value();
-  pid_ = info[1].As<Napi::Number>().Int32Value();
-  onExit_ = Napi::Persistent(info[2].As<Napi::Function>());
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  int rc;
-  poll_ = StartPolling(loop, pidfd_, &ChildWatch::OnReadable, this, &rc);
-  if (poll_ == nullptr) {
-    ThrowSystemError(env, -rc, "uv_poll_start");
-    return;
-  }
-  watched.insert(pid_);
-  // Kept alive by the loop while the child runs, even if JS drops every reference to it.
-  self_ = Napi::Persistent(Value());
-}
-
-ChildWatch::~ChildWatch() {
-  if (pidfd_ >= 0) close(pidfd_);
-}
-
-void ChildWatch::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
-  ChildWatch* self = static_cast<ChildWatch*>(handle->data);
-  if (status < 0 && status != UV_EBADF) return;
-  self->Reap();
-}
-
-void ChildWatch::Reap() {
-  siginfo_t si = {};
-  int rc = WaitId(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_), &si, WEXITED | WNOHANG);
-  if (rc == 0 && si.si_pid == 0) return;  // readable but not yet reapable: wait for the next wakeup
-  exited_ = true;
-
-  Napi::Env env = onExit_.Env();
-  Napi::HandleScope scope(env);
-  Napi::Object result = rc == 0 ? ExitObject(env, si) : Napi::Object::New(env);
-  if (rc < 0) {
-    result.Set("code", env.Null());
-    result.Set("signal", env.Null());
-    result.Set("error", Napi::Number::New(env, errno));
-  }
-  Napi::Function callback = onExit_.Value();
-  Release();
-  CallFromLoop(env, callback, {result});
-}
-
-// Stops polling and lets the object be collected. The pidfd closes now (with the poll handle),
-// not when the garbage collector gets to the object: restarts must not pile up descriptors.
-void ChildWatch::Release() {
-  watched.erase(pid_);
-  if (poll_ != nullptr) {
-    StopPolling(poll_);
-    poll_ = nullptr;
-    pidfd_ = -1;
-  }
-  onExit_.Reset();
-  self_.Reset();
-}
-
-Napi::Value ChildWatch::Signal(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int signo = info[0].As<Napi::Number>().Int32Value();
-  if (exited_) return Napi::String::New(env, "ESRCH");
-  if (syscall(SYS_pidfd_send_signal, pidfd_, signo, nullptr, 0) != 0) return Napi::String::New(env, ErrnoName(errno));
-  return env.Null();
-}
-
-Napi::Value ChildWatch::SignalGroup(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int signo = info[0].As<Napi::Number>().Int32Value();
-  // Only while the leader is unreaped: its pid, which is the group id, cannot be reused until
-  // then. Once it is reaped the id may be reused by the time a member is gone, so orphans left in
-  // the group are signalled one by one, by pid, as sockvisor's own children (reaper.cc).
-  if (exited_) return Napi::String::New(env, "ESRCH");
-  if (kill(-pid_, signo) != 0) return Napi::String::New(env, ErrnoName(errno));
-  return env.Null();
-}
+Napi::Function DefineChildWatch(Napi::Env env) { return ChildWatch::Define(env); }
 
 }  // namespace sockvisor

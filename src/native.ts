@@ -241,7 +241,7 @@ export const createTcpSocket = (request: TcpSocketRequest): CreatedTcpSocket => 
 export const probeUnixSocket = (path: string): string | null => binding.probeUnixSocket(path);
 /**
  * Gives the inode of an O_PATH descriptor the name path (linkat through /proc/self/fd); EEXIST when
- * path is taken, ENOENT once the inode has no name left; see native/held_file.h.
+ * path is taken, ENOENT once the inode has no name left; see native/held_file.cc.
  */
 export const linkHeldFile = (pathFd: number, path: string): void => binding.linkHeldFile(pathFd, path);
 /** chmod, chown, or set/remove the access ACL of the inode an O_PATH descriptor holds, never by name. */
@@ -259,7 +259,7 @@ export const openNotifyReceiver = (address: string, onMessage: (datagram: Notify
 /**
  * Watches a folder with inotify for entries created, removed, renamed or given new attributes, and
  * for its own removal or renaming (never for writes); onChange(names) once per wakeup, null naming
- * the folder itself (or lost events). See native/folder_watch.h.
+ * the folder itself (or lost events). See native/folder_watch.cc.
  */
 export const watchFolder = (path: string, onChange: (names: (string | null)[]) => void): FolderWatchHandle => new binding.FolderWatch(path, onChange);
 /** One sd_notify(3) datagram to address; null when sent, else the errno code. */
@@ -293,5 +293,5 @@ export const guardProtect = (channel: number, pid: number, pidfd: number, timeou
 export const guardRelease = (channel: number, pid: number): string | null => binding.guardRelease(channel, pid);
 /** A close-on-exec copy of fd, owned by the caller. */
 export const duplicateFd = (fd: number): number => binding.duplicateFd(fd);
-/** _exit(status): ends the process without waiting for libuv's thread pool (native/exit.cc). */
+/** _exit(status): ends the process without waiting for libuv's thread pool (native/exit_immediately.cc). */
 export const exitImmediately = (status: number): never => binding.exitImmediately(status);
