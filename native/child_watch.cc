@@ -43,6 +43,7 @@ class ChildWatch : public PolledObject<ChildWatch> {
   // signal(signo) -> null, or the errno code ('ESRCH' once the child has exited).
   Napi::Value Signal(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!HasArgs(info, {Arg::kNumber}, "signal(signo)")) return env.Undefined();
     int signo = info[0].As<Napi::Number>().Int32Value();
     if (!polling()) return Napi::String::New(env, "ESRCH");
     if (syscall(SYS_pidfd_send_signal, fd(), signo, nullptr, 0) != 0) return Napi::String::New(env, ErrnoName(errno));
@@ -52,6 +53,7 @@ class ChildWatch : public PolledObject<ChildWatch> {
   // signalGroup(signo) -> null or the errno code: kill(-pid), only while the leader is unreaped.
   Napi::Value SignalGroup(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!HasArgs(info, {Arg::kNumber}, "signalGroup(signo)")) return env.Undefined();
     int signo = info[0].As<Napi::Number>().Int32Value();
     // Only while the leader is unreaped: its pid, which is the group id, cannot be reused until
     // then. Once it is reaped the id may be reused by the time a member is gone, so orphans left in
