@@ -62,11 +62,13 @@ test('a step that fails in the child before exec is named: chdir as the user, ex
   assert.throws(() => spawn(asUser), { code: 'EACCES', syscall: 'chdir', path: '/bin/true' });
   const missing = join(dir, 'no-such-program');
   assert.throws(() => spawn({ ...plain, file: missing, argv: ['x'] }), { code: 'ENOENT', syscall: 'execve', path: missing });
-  assert.throws(() => spawn({ ...plain, file: '/bin/true', argv: ['true'], groups: tooManyGroups }), { code: 'EINVAL', syscall: 'setgroups' });
+  const tooMany = { ...plain, file: '/bin/true', argv: ['true'], groups: tooManyGroups };
+  assert.throws(() => spawn(tooMany), { code: 'EINVAL', syscall: 'setgroups' });
 });
 
 test('connectAs: a failed credential step throws (no verdict on the socket); a missing socket is ENOENT', () => {
   const path = join(dir, 'nothing.sock');
   assert.equal(connectAs({ path, uid: user.uid, gid: user.gid, groups: [user.gid] }), 'ENOENT');
-  assert.throws(() => connectAs({ path, uid: user.uid, gid: user.gid, groups: tooManyGroups }), { code: 'EINVAL', syscall: 'setgroups', path });
+  const tooMany = { path, uid: user.uid, gid: user.gid, groups: tooManyGroups };
+  assert.throws(() => connectAs(tooMany), { code: 'EINVAL', syscall: 'setgroups', path });
 });
