@@ -24,7 +24,7 @@ import {
 
 /** The guard answers a PROTECT after one fork() and one setpgid(): a second is far more than enough. */
 const ANSWER_TIMEOUT_MS = 1000;
-/** At exit, how long to wait for the guard to reap its anchors and exit (it does so at once). */
+/** At exit, how long to wait for the guard to reap its pins and exit (it does so at once). */
 const EXIT_WAIT_MS = 1000;
 /** A guard that dies this often unasked is given up on (something keeps killing it). */
 const MAX_RESTARTS = 3;
@@ -151,7 +151,7 @@ export class Guard {
     if (this.#process !== guard) return;
     this.#process = null;
     // A guard that stopped answering must die before its channel closes: at EOF it would kill the
-    // children it protects. After SIGKILL is sent it runs no more code; its anchors die with it.
+    // children it protects. After SIGKILL is sent it runs no more code; its pins die with it.
     guard.watch.signal(constants.signals.SIGKILL);
     closeFd(guard.channel);
     if (++this.#restarts > MAX_RESTARTS) {

@@ -5,7 +5,7 @@
 //
 // Reaping children that are not our own is safe under two rules, which the rest of sockvisor keeps:
 //  1. sockvisor's own children are watched by pidfd and reaped by their ChildWatch
-//     (native/watch.cc) alone: this reaper reaps one pid at a time, never waitpid(-1), and skips
+//     (native/child_watch.cc) alone: this reaper reaps one pid at a time, never waitpid(-1), and skips
 //     (and the addon refuses) every pid a ChildWatch owns.
 //  2. sockvisor starts nothing through Node's child_process. libuv would then wait for those
 //     children by pid on SIGCHLD, and this reaper, not knowing them, would steal their exit

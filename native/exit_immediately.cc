@@ -2,19 +2,15 @@
 // destructor), so a thread blocked in write() to a stderr pipe nobody reads would keep the
 // process alive forever. When the last log records cannot be written within the deadline,
 // sockvisor ends with _exit(2): everything else (children stopped, socket removed) is done by then.
-#include "exit.h"
-
 #include <unistd.h>
 
-#include "errors.h"
+#include "arguments.h"
+#include "exports.h"
 
 namespace sockvisor {
 
 Napi::Value ExitImmediately(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    ThrowTypeError(info.Env(), "exitImmediately(status)");
-    return info.Env().Undefined();
-  }
+  if (!HasArgs(info, {Arg::kNumber}, "exitImmediately(status)")) return info.Env().Undefined();
   _exit(info[0].As<Napi::Number>().Int32Value());
 }
 

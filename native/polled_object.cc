@@ -1,5 +1,5 @@
-// See polled_fd.h.
-#include "polled_fd.h"
+// The libuv side of polled_object.h.
+#include "polled_object.h"
 
 #include <unistd.h>
 
