@@ -10,9 +10,9 @@ import { formatAclEntry } from './socket/acl.js';
 import { formatMode } from './socket/mode.js';
 import { describePermissions, fileMode } from './socket/permissions.js';
 import { describeHeldSocket } from './socket/spec.js';
-import { Containment } from './supervisor/containment.js';
+import { Containment } from './containment/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
-import { Supervisor } from './supervisor/supervisor.js';
+import { Supervisor } from './supervisor/child-supervisor.js';
 import { SystemdNotifier } from './systemd/notify.js';
 
 /** The child's fd layout: stdio then the sockets from 3 on, or the one socket as stdin. */

@@ -1,6 +1,6 @@
 // Signals sent to sockvisor: stop requests, the reload request, and job signals for the child.
 import { constants } from 'node:os';
-import type { Supervisor } from './supervisor.js';
+import type { Supervisor } from './child-supervisor.js';
 
 /** SIGTERM/SIGINT/SIGQUIT stop; a second one while stopping kills the child's group at once. */
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;

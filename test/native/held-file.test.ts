@@ -17,7 +17,7 @@ import {
   readAcl,
 } from '../../src/native.js';
 import { socketAcl, toNativeAcl } from '../../src/socket/acl.js';
-import { permissionRepair } from '../../src/socket/heal.js';
+import { permissionRepair } from '../../src/socket/repair-plan.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 const WWW_DATA = { uid: 33, gid: 33, groups: [33] };

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { HeldFileChange, NativeAclEntry } from '../../src/native.js';
 import { fromNativeAcl } from '../../src/socket/acl.js';
 import { accessOf } from '../../src/socket/access.js';
-import { decidePathRepair, permissionRepair, type FileAttributes } from '../../src/socket/heal.js';
+import { decidePathRepair, permissionRepair, type FileAttributes } from '../../src/socket/repair-plan.js';
 import type { Identity } from '../../src/socket/identity.js';
 
 const stale = { dev: 1n, ino: 2n };

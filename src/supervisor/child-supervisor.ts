@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { RunError } from '../errors.js';
 import type { ChildPlan } from '../child/process.js';
-import type { Containment } from './containment.js';
+import type { Containment } from '../containment/containment.js';
 import { Generation } from './generation.js';
 import {
   currentGeneration,
