@@ -12,7 +12,7 @@ import { describePermissions, fileMode } from './socket/permissions.js';
 import { describeHeldSocket } from './socket/spec.js';
 import { Containment } from './containment/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
-import { Supervisor } from './supervisor/child-supervisor.js';
+import { ChildSupervisor } from './supervisor/child-supervisor.js';
 import { SystemdNotifier } from './systemd/notify.js';
 
 /** The child's fd layout: stdio then the sockets from 3 on, or the one socket as stdin. */
@@ -73,7 +73,7 @@ function releaseSockets(held: HeldSocket[], logger: Logger): void {
 
 /** A run prepared: its sockets are held, its supervisor made; start() starts the first child. */
 export interface Run {
-  supervisor: Supervisor;
+  supervisor: ChildSupervisor;
   sockets: HeldSocket[];
   /** starts the first child; an exec failure throws (exit 126/127) with the sockets removed */
   start(): void;
@@ -81,23 +81,23 @@ export interface Run {
   done: Promise<number>;
 }
 
-export interface RunOptions {
+export interface CreateRunOptions {
   /**
    * Make this process a child subreaper and reap every orphan below it (default true). Only for a
-   * process that starts nothing through Node's child_process: see supervisor/reaper.ts.
+   * process that starts nothing through Node's child_process: see containment/reaper.ts.
    */
   reapOrphans?: boolean;
 }
 
 /** Creates the sockets and the supervisor of a run; nothing is started yet. */
-export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env, options: RunOptions = {}): Run {
+export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env, options: CreateRunOptions = {}): Run {
   for (const warning of plan.warnings) logger.warn({ event: 'config.warning' }, warning);
   const held = createSockets(plan.sockets, plan.permissions, plan.backlog);
   for (const socket of held) logHeldSocket(logger, socket);
   const systemd = SystemdNotifier.fromEnv(env, logger);
   const containment = Containment.start(logger, { reapOrphans: options.reapOrphans ?? true });
   let healer: SocketHealer | null = null;
-  const supervisor = new Supervisor({
+  const supervisor = new ChildSupervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
     stopSignal: plan.stopSignal,

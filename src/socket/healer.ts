@@ -1,5 +1,5 @@
 // Self-healing of the held unix sockets: inotify (socket/folder-watch.ts) says when something
-// happened to a socket file, its anchor or its folder; socket/heal.ts decides; this module looks
+// happened to a socket file, its anchor or its folder; socket/repair-plan.ts decides; this module looks
 // (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor and its folder's
 // descriptor (socket/folder.ts), never by name, and logs each one as a warning saying what it
 // found. It never throws: a repair that fails is logged and tried again at the next change.

@@ -72,7 +72,7 @@ function mayWrite(f: FileAttributes, p: Principal): boolean {
   return (accessOf(who, file).bits & 2) !== 0;
 }
 
-/** What the kernel does with each change (setxattr taken as one step; see heal.ts for its inside). */
+/** What the kernel does with each change (setxattr taken as one step; see repair-plan.ts for its inside). */
 function apply(f: FileAttributes, change: HeldFileChange): FileAttributes {
   if ('mode' in change) {
     const acl = f.acl?.map((e) => {
