@@ -5,7 +5,14 @@ import { ExitCode, RunError, UsageError } from '../errors.js';
 import { checkGunicornArgs, isGunicorn } from './gunicorn.js';
 import type { PassedSocket } from './passed-socket.js';
 import { hasFdPlaceholder, substituteFds } from './placeholders.js';
-import { isUwsgi, namesHeldSocket, rewriteUwsgiArgs, uwsgiDrainArgs, type ConfigNamedSocket, type UwsgiSocketOption } from '../uwsgi/command-line.js';
+import {
+  isUwsgi,
+  namesHeldSocket,
+  rewriteUwsgiArgs,
+  uwsgiDrainArgs,
+  type ConfigNamedSocket,
+  type UwsgiSocketOption,
+} from '../uwsgi/command-line.js';
 import type { UwsgiConfig } from '../uwsgi/config.js';
 
 /** Resolves COMMAND like execvp would, with shell-style exit statuses: 127 not found, 126 not executable. */

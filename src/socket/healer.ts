@@ -13,7 +13,14 @@ import { createUnixListener, type HeldSocket, type HeldUnixSocket } from './crea
 import { NewLinkError, removeIfSameFile, SocketFolder, type MadeDir } from './folder.js';
 import { FolderWatcher } from './folder-watch.js';
 import { groupNameOf, userNameOf } from './identity.js';
-import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './repair-plan.js';
+import {
+  decidePathRepair,
+  describeFinding,
+  permissionRepair,
+  type FileAttributes,
+  type PathFinding,
+  type PathRepair,
+} from './repair-plan.js';
 import { formatMode } from './mode.js';
 import { describePermissions, fileMode } from './permissions.js';
 import { kindOf } from './preflight.js';
