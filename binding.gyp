@@ -16,6 +16,7 @@
         "native/users.cc",
         "native/acl.cc",
         "native/probe.cc",
+        "native/queue.cc",
         "native/notify.cc",
         "native/unix_address.cc",
         "native/reaper.cc",

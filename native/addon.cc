@@ -3,6 +3,7 @@
 
 #include "acl.h"
 #include "probe.h"
+#include "queue.h"
 #include "notify.h"
 #include "dir_ops.h"
 #include "exit.h"
@@ -48,6 +49,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("guardProtect", Napi::Function::New(env, GuardProtect));
   exports.Set("guardRelease", Napi::Function::New(env, GuardRelease));
   exports.Set("duplicateFd", Napi::Function::New(env, DuplicateFd));
+  exports.Set("unixListenQueue", Napi::Function::New(env, UnixListenQueue));
   exports.Set("exitImmediately", Napi::Function::New(env, ExitImmediately));
   return exports;
 }

@@ -152,6 +152,10 @@ export interface NotifyReceiver {
 export interface FolderWatchHandle {
   /** stops watching and closes the inotify descriptor; idempotent */
   close(): void;
+  /** stops reading events: the kernel queues them (merging repeats) until resume() */
+  pause(): void;
+  /** reads events again, those queued meanwhile first */
+  resume(): void;
 }
 
 export interface GuardChannel {
@@ -166,6 +170,14 @@ export interface GuardAnswer {
   pinned: boolean;
   /** why it is not pinned (errno code of setpgid or fork), else null */
   error: string | null;
+}
+
+/** A listening unix socket's accept queue (unixListenQueue): what `ss -xl` shows as Recv-Q and Send-Q. */
+export interface ListenQueue {
+  /** connections waiting to be accepted */
+  queued: number;
+  /** the backlog it listens with (the kernel accepts one connection more than that before refusing) */
+  backlog: number;
 }
 
 export interface UserEntry {
@@ -212,6 +224,7 @@ interface Binding {
   guardProtect(channel: number, pid: number, pidfd: number, timeoutMs: number): GuardAnswer;
   guardRelease(channel: number, pid: number): string | null;
   duplicateFd(fd: number): number;
+  unixListenQueue(fd: number): ListenQueue;
   exitImmediately(status: number): never;
 }
 
@@ -329,5 +342,7 @@ export const guardProtect = (channel: number, pid: number, pidfd: number, timeou
 export const guardRelease = (channel: number, pid: number): string | null => binding.guardRelease(channel, pid);
 /** A close-on-exec copy of fd, owned by the caller. */
 export const duplicateFd = (fd: number): number => binding.duplicateFd(fd);
+/** The accept queue of the listening unix socket fd, through sock_diag by its inode (native/queue.cc). */
+export const unixListenQueue = (fd: number): ListenQueue => binding.unixListenQueue(fd);
 /** _exit(status): ends the process without waiting for libuv's thread pool (native/exit.cc). */
 export const exitImmediately = (status: number): never => binding.exitImmediately(status);

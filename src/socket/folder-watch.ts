@@ -58,6 +58,20 @@ export class FolderWatcher {
     return this.#watches.has(dir);
   }
 
+  /**
+   * Stops reading dir's events until resume(dir) (a socket checked at a paced rate: a storm of
+   * chmods must not wake sockvisor once per event). Nothing is lost: the kernel queues them, and
+   * a queue that overflows meanwhile is reported as the folder itself (everything is looked at).
+   */
+  pause(dir: string): void {
+    this.#watches.get(dir)?.handle.pause();
+  }
+
+  /** Reads dir's events again (those queued meanwhile come at the next turn of the loop). */
+  resume(dir: string): void {
+    this.#watches.get(dir)?.handle.resume();
+  }
+
   /** Stops every watch. */
   close(): void {
     for (const { handle } of this.#watches.values()) handle.close();

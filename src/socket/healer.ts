@@ -1,8 +1,12 @@
 // Self-healing of the held unix sockets: inotify (socket/folder-watch.ts) says when something
 // happened to a socket file, its anchor or its folder; socket/repair-plan.ts decides; this module looks
 // (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor and its folder's
-// descriptor (socket/folder.ts), never by name, and logs each one as a warning saying what it
-// found. It never throws: a repair that fails is logged and tried again at the next change.
+// descriptor (socket/folder.ts), never by name, and logs them as warnings saying what it found. It
+// never throws: a repair that fails is logged and tried again at the next change, and on a timer
+// (nothing inotify sees tells when space is freed, or when the server behind a foreign socket
+// exits). socket/repair-pacing.ts sets the pace: the timed re-checks back off, a socket changed
+// without pause is checked at a bounded rate, and repeated repairs are summed up in one line per
+// interval.
 import { fstatSync, lstatSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -23,6 +27,7 @@ import {
 } from './repair-plan.js';
 import { formatMode } from './mode.js';
 import { describePermissions, fileMode } from './permissions.js';
+import { Backoff, CheckPacer, RepairLog, type RepairSummary } from './repair-pacing.js';
 import { kindOf } from './preflight.js';
 import { pathTrustProblem } from './path-trust.js';
 import { lstatOrNull, probeListening } from './probe.js';
@@ -51,6 +56,24 @@ interface Entry {
   problems: Map<'path' | 'anchor' | 'folder', string>;
 }
 
+/** The timers of one socket's checks (their pace: socket/repair-pacing.ts). */
+interface Pacing {
+  backoff: Backoff;
+  /** the timed re-check while something stands in the way (a problem is logged) or a check failed */
+  recheck: NodeJS.Timeout | null;
+  pacer: CheckPacer;
+  /** the one check that the events waiting for the pacer get */
+  paced: NodeJS.Timeout | null;
+  /** the last check's unexpected error: logged again only when it changes (the timed re-checks repeat it) */
+  failed: string | null;
+}
+
+/** A repair's warning, as logged (or summed up later). */
+interface Healed {
+  fields: Record<string, unknown> & { action: string };
+  msg: string;
+}
+
 /** look-again: the path changed meanwhile (EEXIST); folder-missing: it must be made (again) first */
 type Outcome = 'done' | 'look-again' | 'folder-missing';
 
@@ -60,6 +83,9 @@ export class SocketHealer {
   readonly #log: Logger;
   readonly #entries: Entry[];
   readonly #watcher: FolderWatcher;
+  readonly #pacing = new Map<Entry, Pacing>();
+  readonly #repairLog = new RepairLog<Healed>();
+  #summary: { timer: NodeJS.Timeout; at: number } | null = null;
   #closed = false;
 
   private constructor(entries: Entry[], options: HealerOptions) {
@@ -67,6 +93,10 @@ export class SocketHealer {
     this.#options = options;
     this.#log = options.logger;
     this.#watcher = new FolderWatcher((dir) => this.#onFolderChange(dir));
+    const now = performance.now();
+    for (const entry of entries) {
+      this.#pacing.set(entry, { backoff: new Backoff(), recheck: null, pacer: new CheckPacer(now), paced: null, failed: null });
+    }
   }
 
   /** Gives each unix socket its anchor, watches their folders, and checks each once. */
@@ -80,7 +110,7 @@ export class SocketHealer {
       healer.#watcher.addName(entry.dir, basename(anchorPath(entry.socket.spec.path)));
     }
     for (const entry of entries) {
-      healer.#guarded(entry, () => {
+      const checked = healer.#guarded(entry, () => {
         healer.#check(entry);
         // Not watched (the error said why): not claimed either.
         if (!healer.#watcher.isWatching(entry.dir)) return;
@@ -91,6 +121,7 @@ export class SocketHealer {
             : `watching ${entry.socket.spec.path}: removed, replaced or changed by hand, it is put right at once`,
         );
       });
+      healer.#settle(entry, checked);
     }
     return healer;
   }
@@ -100,6 +131,12 @@ export class SocketHealer {
     if (this.#closed) return;
     this.#closed = true;
     this.#watcher.close();
+    for (const pacing of this.#pacing.values()) {
+      if (pacing.recheck) clearTimeout(pacing.recheck);
+      if (pacing.paced) clearTimeout(pacing.paced);
+    }
+    if (this.#summary) clearTimeout(this.#summary.timer);
+    this.#logSummaries(this.#repairLog.flush(performance.now()));
     for (const { socket } of this.#entries) {
       try {
         removeIfSameFile(anchorPath(socket.spec.path), socket, socket.links);
@@ -110,15 +147,98 @@ export class SocketHealer {
   }
 
   #onFolderChange(dir: string): void {
-    for (const entry of this.#entries) if (entry.dir === dir) this.#guarded(entry, () => this.#check(entry));
+    for (const entry of this.#entries) if (entry.dir === dir) this.#requestCheck(entry);
   }
 
-  /** Runs a check; anything unexpected is logged, never thrown into the event loop (it would end sockvisor). */
-  #guarded(entry: Entry, check: () => void): void {
+  /**
+   * Checks the socket now, or, when it was checked too often lately (someone changes it without
+   * pause), once the pacer allows: the events until then wait for that one check, and the folder's
+   * watch is paused meanwhile so that they do not wake sockvisor one by one either.
+   */
+  #requestCheck(entry: Entry): void {
+    const pacing = this.#pacing.get(entry)!;
+    if (this.#closed || pacing.paced) return;
+    const wait = pacing.pacer.take(performance.now());
+    if (wait === 0) {
+      this.#settle(entry, this.#guarded(entry, () => this.#check(entry)));
+      return;
+    }
+    this.#watcher.pause(entry.dir);
+    pacing.paced = setTimeout(() => {
+      pacing.paced = null;
+      this.#watcher.resume(entry.dir);
+      this.#requestCheck(entry);
+    }, wait).unref();
+  }
+
+  /**
+   * After a check: while something stands in the way (a problem is logged: a foreign socket, a file,
+   * a repair that failed) or the check itself failed, the socket is looked at again on a timer,
+   * backing off; once all is right, the timer stops and the backoff starts over.
+   */
+  #settle(entry: Entry, checked: boolean): void {
+    const pacing = this.#pacing.get(entry)!;
+    if (this.#closed || !this.#options.isActive()) return;
+    if (checked && entry.problems.size === 0) {
+      pacing.backoff.reset();
+      if (pacing.recheck) clearTimeout(pacing.recheck);
+      pacing.recheck = null;
+      return;
+    }
+    if (pacing.recheck) return;
+    pacing.recheck = setTimeout(() => {
+      pacing.recheck = null;
+      this.#requestCheck(entry);
+    }, pacing.backoff.next()).unref();
+  }
+
+  /**
+   * Runs a check; anything unexpected is logged (once until it changes), never thrown into the event
+   * loop (it would end sockvisor). False then.
+   */
+  #guarded(entry: Entry, check: () => void): boolean {
+    const pacing = this.#pacing.get(entry)!;
     try {
       check();
+      pacing.failed = null;
+      return true;
     } catch (error) {
-      this.#log.error({ event: 'socket.heal-failed', path: entry.socket.spec.path, err: error }, `checking the socket ${entry.socket.spec.path} failed: ${(error as Error).message}`);
+      const message = `checking the socket ${entry.socket.spec.path} failed: ${(error as Error).message}`;
+      if (pacing.failed !== message) this.#log.error({ event: 'socket.heal-failed', path: entry.socket.spec.path, err: error }, message);
+      pacing.failed = message;
+      return false;
+    }
+  }
+
+  /** A repair's warning: the first of its kind in a while at once, the next ones summed up in one line per interval. */
+  #healed(entry: Entry, fields: Healed['fields'], msg: string): void {
+    if (this.#repairLog.note(`${entry.index}:${fields.action}`, performance.now(), { fields, msg })) {
+      this.#log.warn({ ...fields, count: 1 }, msg);
+      return;
+    }
+    this.#planSummaries();
+  }
+
+  /** A timer for the next summary due (sooner, if one is due before the planned one). */
+  #planSummaries(): void {
+    const at = this.#repairLog.nextDue();
+    if (at === null || this.#closed || (this.#summary && this.#summary.at <= at)) return;
+    if (this.#summary) clearTimeout(this.#summary.timer);
+    const timer = setTimeout(() => {
+      this.#summary = null;
+      this.#logSummaries(this.#repairLog.due(performance.now()));
+      this.#planSummaries();
+    }, Math.max(0, at - performance.now())).unref();
+    this.#summary = { timer, at };
+  }
+
+  #logSummaries(summaries: RepairSummary<Healed>[]): void {
+    for (const { count, sinceMs, last } of summaries) {
+      const times = `${count.toLocaleString('en-US')} more time${count === 1 ? '' : 's'}`;
+      this.#log.warn(
+        { ...last.fields, count, intervalMs: Math.round(sinceMs) },
+        `put right ${times} in the last ${Number((sinceMs / 1000).toFixed(1))} s; the last time, ${last.msg}`,
+      );
     }
   }
 
@@ -126,7 +246,7 @@ export class SocketHealer {
     if (this.#closed || !this.#options.isActive()) return;
     // A folder someone replaced by a symlink leads elsewhere: no socket is put there (one lstat).
     if (!entry.folderWasLink && isSymlink(entry.dir)) {
-      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, then restart sockvisor (it watches the folder, not the one above)`);
+      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, and sockvisor makes the folder again and puts its socket back (it looks again every 2 s at most)`);
       return;
     }
     // Every change goes through the folder's descriptor, opened for this check without following
@@ -175,7 +295,7 @@ export class SocketHealer {
       this.#noteMade(entry, made);
       const folders = made.map((d) => d.path);
       const message = `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`;
-      this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders }, message);
+      this.#healed(entry, { event: 'socket.healed', path, action: 'folder-made', folders }, message);
     }
     try {
       // The watch goes on the very folder the descriptor holds, not on whatever the path leads to by now.
@@ -255,7 +375,8 @@ export class SocketHealer {
     }
     entry.problems.delete('path');
     const what = found.kind === 'missing' ? `someone removed the socket ${path}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
-    this.#log.warn(
+    this.#healed(
+      entry,
       { event: 'socket.healed', path, action: 'relinked', found: found.kind, inode: Number(socket.ino) },
       `${what}: linked the same socket back (inode ${socket.ino}, kept by its second name ${anchorPath(path)}); nothing else changes`,
     );
@@ -291,7 +412,8 @@ export class SocketHealer {
     entry.anchored = false;
     entry.problems.delete('path');
     const what = found.kind === 'missing' ? `someone removed the socket ${path} and its second name ${anchorPath(path)}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
-    this.#log.warn(
+    this.#healed(
+      entry,
       { event: 'socket.healed', path, action: 'created', found: found.kind, inode: Number(fresh.ino), oldInode: Number(old.ino) },
       `${what}: made a new socket there (${describePermissions(fresh.permissions)}, inode ${fresh.ino}); a new child takes over on it, then the old one finishes its requests and exits`,
     );
@@ -315,7 +437,8 @@ export class SocketHealer {
       this.#problem(entry, 'path', `someone changed the socket ${path} to ${describeAttributes(found)} and it cannot be restored (${e.syscall}: ${e.code}): restore ${describePermissions(p)} by hand`);
       return;
     }
-    this.#log.warn(
+    this.#healed(
+      entry,
       { event: 'socket.healed', path, action: 'permissions-restored', found: describeAttributes(found), restored: describePermissions(p) },
       `someone changed the socket ${path}: found ${describeAttributes(found)}, restored ${describePermissions(p)}`,
     );
@@ -344,7 +467,11 @@ export class SocketHealer {
         return;
       }
       if (entry.anchored) {
-        this.#log.warn({ event: 'socket.healed', path: anchor, action: 'anchor-relinked', found: found.kind }, `someone removed ${anchor}, the second name of the socket ${path}: linked it again`);
+        this.#healed(
+          entry,
+          { event: 'socket.healed', path: anchor, action: 'anchor-relinked', found: found.kind },
+          `someone removed ${anchor}, the second name of the socket ${path}: linked it again`,
+        );
       }
       entry.anchored = true;
       entry.problems.delete('anchor');
@@ -417,7 +544,10 @@ function describeAttributes(a: FileAttributes): string {
 }
 
 function notAFolder(dir: string, path: string): string {
-  return `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; move it away, then restart sockvisor (it watches the folder, not the one above)`;
+  return (
+    `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; ` +
+    'move it away, and sockvisor makes the folder again and puts its socket back (it looks again every 2 s at most)'
+  );
 }
 
 /** Removes name in the socket's folder only if it is still that socket; false when it is not, or the folder cannot be reached. */
