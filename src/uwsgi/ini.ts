@@ -11,7 +11,7 @@
 //   % letter disappears in uWSGI, and is reported here as unreadable;
 // - `ini = FILE` (and `include = FILE.ini`) inside a file reads that file at that point, with its
 //   own magic variables; paths are relative to uWSGI's working folder, as open() sees them.
-// References (%(option)), $(ENV) and @(file) are resolved later, over all options (uwsgi-config.ts).
+// References (%(option)), $(ENV) and @(file) are resolved later, over all options (config.ts).
 import { isUtf8 } from 'node:buffer';
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
@@ -166,7 +166,7 @@ export function readIniFile(arg: string, context: IniReadContext, sink: IniOptio
     const bytesOk = notUtf8.has(n) ? { notUtf8: true } : {};
     sink.push({ key, value, file: path, line: n + 1, unreadable, conditional, ...bytesOk });
     if (LOGIC_OPEN.test(key)) conditional = true;
-    // An include inside a block is left to uWSGI: uwsgi-config.ts refuses sockets it cannot see.
+    // An include inside a block is left to uWSGI: config.ts refuses sockets it cannot see.
     if (!conditional && (key === 'ini' || (key === 'include' && extname(splitIniSection(value).file) === '.ini'))) {
       readIniFile(value, inner, sink);
       context.lastFile = inner.lastFile;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasFdPlaceholder, substituteFds } from '../../src/child/placeholders.js';
+import { hasFdPlaceholder, substituteFds } from '../../src/command/placeholders.js';
 
 const sockets = [
   { name: 'web', fd: 3 },

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { RunError } from '../errors.js';
 import type { ChildPlan } from '../child/process.js';
-import type { Containment } from './containment.js';
+import type { Containment } from '../containment/containment.js';
 import { Generation } from './generation.js';
 import {
   currentGeneration,
@@ -22,7 +22,7 @@ import { describe, type LogEntry } from './lifecycle-log.js';
 
 export type { SupervisionSettings } from './lifecycle.js';
 
-export interface SupervisorOptions extends SupervisionSettings {
+export interface ChildSupervisorOptions extends SupervisionSettings {
   child: ChildPlan;
   logger: Logger;
   /** reaps and kills what a child leaves in its process group; protects children if sockvisor dies */
@@ -49,8 +49,8 @@ export interface SupervisorStatus {
  * decisions are the lifecycle's (lifecycle.ts); this class owns the processes and timers, tells
  * the lifecycle what happened and does what it says.
  */
-export class Supervisor {
-  readonly #options: SupervisorOptions;
+export class ChildSupervisor {
+  readonly #options: ChildSupervisorOptions;
   readonly #log: Logger;
   #state: LifecycleState<ChildPlan>;
   readonly #generations = new Map<number, Generation>();
@@ -66,7 +66,7 @@ export class Supervisor {
   /** sockvisor's exit status once supervision is over */
   readonly done: Promise<number>;
 
-  constructor(options: SupervisorOptions) {
+  constructor(options: ChildSupervisorOptions) {
     this.#options = options;
     this.#log = options.logger;
     const { restart, stopSignal, stopTimeoutMs, drainSignal, readyAfterMs, handoverTimeoutMs } = options;
@@ -98,7 +98,7 @@ export class Supervisor {
 
   /** Starts the first child; an exec failure here throws (exit 126/127) instead of retrying. */
   start(): void {
-    if (this.#state.phase !== 'idle') throw new Error('Supervisor.start() called twice');
+    if (this.#state.phase !== 'idle') throw new Error('ChildSupervisor.start() called twice');
     this.#send({ type: 'start' });
     const error = this.#startError;
     this.#startError = null;

@@ -1,8 +1,8 @@
 // nginx's configuration as nginx -T prints it: files, directives with their lines, unix upstreams.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorLogFiles, findUnixUpstreams, parseNginxConfig, parseNginxDump, passTarget, userDirective } from '../../src/doctor/nginx-config.js';
-import { nginxQuote, nginxSnippet } from '../../src/doctor/nginx-snippet.js';
+import { errorLogFiles, findUnixUpstreams, parseNginxConfig, parseNginxDump, passTarget, userDirective } from '../../src/nginx/config.js';
+import { nginxQuote, nginxSnippet } from '../../src/nginx/snippet.js';
 
 const DUMP = `# configuration file /etc/nginx/nginx.conf:
 user  www-data  web;   # workers

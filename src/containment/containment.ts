@@ -6,7 +6,7 @@
 // As PID 1 of a pid namespace no guard is needed: when PID 1 dies the kernel kills the namespace.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { Guard } from '../child/guard.js';
+import { Guard } from './guard.js';
 import type { NativeError, SpawnedProcess } from '../native.js';
 import { Reaper } from './reaper.js';
 

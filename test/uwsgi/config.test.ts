@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { confirmWithUwsgi, readUwsgiConfig, uwsgiTcpName } from '../../src/child/uwsgi-config.js';
+import { confirmWithUwsgi, readUwsgiConfig, uwsgiTcpName } from '../../src/uwsgi/config.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { UWSGI } from '../helpers/uwsgi.js';
 

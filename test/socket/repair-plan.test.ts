@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { HeldFileChange, NativeAclEntry } from '../../src/native.js';
 import { fromNativeAcl } from '../../src/socket/acl.js';
 import { accessOf } from '../../src/socket/access.js';
-import { decidePathRepair, permissionRepair, type FileAttributes } from '../../src/socket/heal.js';
+import { decidePathRepair, permissionRepair, type FileAttributes } from '../../src/socket/repair-plan.js';
 import type { Identity } from '../../src/socket/identity.js';
 
 const stale = { dev: 1n, ino: 2n };
@@ -72,7 +72,7 @@ function mayWrite(f: FileAttributes, p: Principal): boolean {
   return (accessOf(who, file).bits & 2) !== 0;
 }
 
-/** What the kernel does with each change (setxattr taken as one step; see heal.ts for its inside). */
+/** What the kernel does with each change (setxattr taken as one step; see repair-plan.ts for its inside). */
 function apply(f: FileAttributes, change: HeldFileChange): FileAttributes {
   if ('mode' in change) {
     const acl = f.acl?.map((e) => {

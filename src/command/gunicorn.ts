@@ -1,7 +1,7 @@
 // gunicorn, recognised by name like uWSGI, for the one way of passing it a socket that breaks it.
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
-import type { PassedSocket } from './command.js';
+import type { PassedSocket } from './passed-socket.js';
 
 /** Whether COMMAND is gunicorn (its file name starts with gunicorn). */
 export function isGunicorn(command: string): boolean {

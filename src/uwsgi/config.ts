@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { extname, isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { formatTcpAddress, type TcpAddress } from '../socket/spec.js';
-import { readIniFile, type IniOption, type IniReadContext } from './uwsgi-ini.js';
-import { classifyUwsgiSocket, scanUwsgiArgs, SOCKET_OPTIONS, type UwsgiArg, type UwsgiSocketTarget } from './uwsgi.js';
+import { readIniFile, type IniOption, type IniReadContext } from './ini.js';
+import { classifyUwsgiSocket, scanUwsgiArgs, SOCKET_OPTIONS, type UwsgiArg, type UwsgiSocketTarget } from './command-line.js';
 
 /** One option of uWSGI's configuration, wherever it came from, after uWSGI's substitutions. */
 export interface UwsgiOption {

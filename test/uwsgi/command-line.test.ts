@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { readUwsgiConfig } from '../../src/child/uwsgi-config.js';
-import { classifyUwsgiSocket, isUwsgi, readUwsgiArgs, rewriteUwsgiArgs, usesUwsgiMaster } from '../../src/child/uwsgi.js';
+import { readUwsgiConfig } from '../../src/uwsgi/config.js';
+import { classifyUwsgiSocket, isUwsgi, readUwsgiArgs, rewriteUwsgiArgs, usesUwsgiMaster } from '../../src/uwsgi/command-line.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 after(cleanupTempDirs);

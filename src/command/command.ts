@@ -3,10 +3,17 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ExitCode, RunError, UsageError } from '../errors.js';
 import { checkGunicornArgs, isGunicorn } from './gunicorn.js';
+import type { PassedSocket } from './passed-socket.js';
 import { hasFdPlaceholder, substituteFds } from './placeholders.js';
-import type { TcpAddress } from '../socket/spec.js';
-import { isUwsgi, namesHeldSocket, rewriteUwsgiArgs, uwsgiDrainArgs, type ConfigNamedSocket, type UwsgiSocketOption } from './uwsgi.js';
-import type { UwsgiConfig } from './uwsgi-config.js';
+import {
+  isUwsgi,
+  namesHeldSocket,
+  rewriteUwsgiArgs,
+  uwsgiDrainArgs,
+  type ConfigNamedSocket,
+  type UwsgiSocketOption,
+} from '../uwsgi/command-line.js';
+import type { UwsgiConfig } from '../uwsgi/config.js';
 
 /** Resolves COMMAND like execvp would, with shell-style exit statuses: 127 not found, 126 not executable. */
 export function resolveExecutable(command: string, pathEnv: string | undefined, cwd: string): string {
@@ -39,16 +46,6 @@ export function resolveExecutable(command: string, pathEnv: string | undefined, 
   const where = command.includes('/') ? `at '${candidates[0]}'` : `in PATH (${pathEnv ?? ''})`;
   const hint = command === 'uwsgi' ? " Install uWSGI (Debian: apt-get install uwsgi-core uwsgi-plugin-python3)." : '';
   throw new RunError(`The command '${command}' was not found ${where}: check the name or give its full path.${hint}`, ExitCode.notFound);
-}
-
-/** A held socket as the child gets it: its name, its fd there, and what it is bound to. */
-export interface PassedSocket {
-  name: string;
-  fd: number;
-  /** a unix socket's path */
-  path?: string | undefined;
-  /** a TCP socket's address */
-  tcp?: TcpAddress | undefined;
 }
 
 export interface PreparedArgs {

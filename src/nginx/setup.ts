@@ -5,7 +5,15 @@ import { execFile } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { UsageError } from '../errors.js';
-import { errorLogFiles, findUnixUpstreams, parseNginxDump, userDirective, type ConfigPlace, type NginxConfigFile, type UnixUpstream } from './nginx-config.js';
+import {
+  errorLogFiles,
+  findUnixUpstreams,
+  parseNginxDump,
+  userDirective,
+  type ConfigPlace,
+  type NginxConfigFile,
+  type UnixUpstream,
+} from './config.js';
 
 const run = promisify(execFile);
 
