@@ -134,7 +134,9 @@ test('a symlink swapped in for the folder made again: a root 0600 file keeps its
   assert.equal((await sv.stop()).code, 0);
 });
 
-test('a socket folder that was a symlink at start is followed as then; pointed elsewhere later, it is refused and nothing is put there', async (t) => {
+const layoutTitle =
+  'a socket folder that was a symlink at start is followed as then; pointed elsewhere later, it is refused and nothing is put there';
+test(layoutTitle, async (t) => {
   const real = join(base, 'layout-real');
   const link = join(base, 'layout');
   mkdirSync(real);

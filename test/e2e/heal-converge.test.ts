@@ -40,8 +40,10 @@ const anchorOf = (path: string) => join(path, '..', `.${path.split('/').at(-1)}.
 const healed = (action: string) => (r: LogRecord) => r.event === 'socket.healed' && r.action === action;
 const inoOf = (path: string): number | undefined => lstatSync(path, { throwIfNoEntry: false })?.ino;
 
-/** sockvisor serving uWSGI at path, ready and watching, and nginx in front of it. */
-async function serve(path: string, owner = 'root:www-data', options: string[] = []): Promise<{ sv: SockvisorProcess; pid: number; port: number }> {
+type Serving = { sv: SockvisorProcess; pid: number; port: number };
+
+/** sockvisor serving uWSGI at path, ready and watching, and nginx in front of it (options: more of sockvisor's). */
+async function serve(path: string, owner = 'root:www-data', options: string[] = []): Promise<Serving> {
   const sv = startSockvisor(['-s', path, '--socket-owner', owner, ...options, '--', UWSGI, ...uwsgiArgs()]);
   const pid = await childPid(sv);
   await sv.waitFor((r) => r.event === 'child.ready' && r.pid === pid, 15000, 'uWSGI to say READY=1');

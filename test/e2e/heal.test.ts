@@ -101,7 +101,8 @@ function checkGaps(kind: string, gaps: Gap[], failed: LoadRecord[], bound: GapBo
     // gap, one in which a loaded machine did not run sockvisor for a few ms, is bounded by maxMs above; the
     // typical one by its failures.
     const typical = [...perGap].sort((a, b) => a - b)[Math.floor(perGap.length / 2)]!;
-    assert.ok(typical <= bound.failedPerGap, `${kind}: a median of ${typical} requests failed per gap (at most ${bound.failedPerGap} expected)`);
+    const typicalSaid = `${kind}: a median of ${typical} requests failed per gap (at most ${bound.failedPerGap} expected)`;
+    assert.ok(typical <= bound.failedPerGap, typicalSaid);
   }
   const failures = `failed per gap ${Math.min(...perGap)} to ${Math.max(...perGap)}`;
   return `${kind} ${ns.length}x: median ${ms(median)} ms, max ${ms(worst)} ms, ${failures}`;
