@@ -324,7 +324,11 @@ export class SocketHealer {
 
   #folderProblem(dir: string, path: string, error: NativeError): string {
     if (error instanceof NewLinkError) {
-      return `the folder ${dir} of the socket ${path} cannot be reached: ${error.message}; remove the link, then restart sockvisor`;
+      // The timed re-checks (#settle) look again while this stands: no restart is needed once the link is gone.
+      return (
+        `the folder ${dir} of the socket ${path} cannot be reached: ${error.message}; remove the link (or point it back ` +
+        'where it led at start), and sockvisor puts its socket back (it looks again every 2 s at most)'
+      );
     }
     if (error.code === 'ENOTDIR') return notAFolder(dir, path);
     if (error.code === 'EEXIST') {

@@ -96,9 +96,11 @@ test('a symlink swapped in for the folder made again: a root 0600 file keeps its
 
   const { rounds, swaps } = await race(att, target, 8);
   const st = statSync(target);
-  const made = sv.records.filter(healed('folder-made')).length;
+  // Repairs after the first within 5 s are summed up in one line (count) per 5 s: the lines' counts are
+  // summed (those of the last seconds, not yet summed up, are not in it: at least that many).
+  const made = sv.records.filter(healed('folder-made')).reduce((n, r) => n + (r.count as number), 0);
   const mode = (st.mode & 0o7777).toString(8);
-  t.diagnostic(`${rounds} rounds, ${swaps} swaps landed, ${made} folders made again; target now ${mode} uid ${st.uid}`);
+  t.diagnostic(`${rounds} rounds, ${swaps} swaps landed, at least ${made} folders made again; target now ${mode} uid ${st.uid}`);
   const refusals = new Set(sv.records.filter((r) => r.level >= 50).map((r) => r.msg.replaceAll(base, '')));
   t.diagnostic(`errors logged: ${[...refusals].join(' | ')}`);
   assert.deepEqual([st.mode & 0o7777, st.uid, st.gid], [0o600, 0, 0], 'the root-owned 0600 file was changed through the symlink');
@@ -132,7 +134,9 @@ test('a symlink swapped in for the folder made again: a root 0600 file keeps its
   assert.equal((await sv.stop()).code, 0);
 });
 
-test('a socket folder that was a symlink at start is followed as then; pointed elsewhere later, it is refused and nothing is put there', async () => {
+const layoutTitle =
+  'a socket folder that was a symlink at start is followed as then; pointed elsewhere later, it is refused and nothing is put there';
+test(layoutTitle, async (t) => {
   const real = join(base, 'layout-real');
   const link = join(base, 'layout');
   mkdirSync(real);
@@ -153,16 +157,20 @@ test('a socket folder that was a symlink at start is followed as then; pointed e
   unlinkSync(join(real, 'app.sock')); // a change in the folder watched: sockvisor looks
   const refused = await sv.waitFor((r) => r.event === 'socket.heal-refused', 2000, 'a refusal to follow the new link');
   assert.match(refused.msg, /is a symbolic link that was not there when sockvisor started \(or now leads elsewhere\): sockvisor does not follow it/);
+  assert.match(refused.msg, /sockvisor puts its socket back \(it looks again every 2 s at most\)$/);
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(readdirSync(victim), []);
   assert.equal(statSync(victim).mode & 0o7777, 0o700);
 
-  // Pointed back as at start: the socket comes back at its path.
+  // Pointed back as at start: nothing in the watched folder changes (the link is in the folder above),
+  // so the timed re-checks find it, 2 s apart at most: back by itself, with no restart (margin for a loaded machine).
   symlinkSync('layout-real', `${link}.new`);
   renameSync(`${link}.new`, link);
-  utimesSync(join(real, '.app.sock.sockvisor'), new Date(), new Date());
-  await sv.waitFor(() => sv.records.filter(healed('relinked')).length === 2, 2000, 'the socket to be linked back once the link is as it was');
-  assert.equal(lstatSync(path).ino, held);
+  const restoredAt = Date.now();
+  const back = await waitUntil(() => lstatSync(path, { throwIfNoEntry: false })?.ino === held, 5000);
+  assert.ok(back, 'the same socket was not linked back within 5 s once the link was as it was');
+  t.diagnostic(`the socket was linked back ${Date.now() - restoredAt} ms after the link was pointed back`);
+  assert.deepEqual(readdirSync(victim), []);
   assert.equal((await sv.stop()).code, 0);
   assert.deepEqual(readdirSync(real), []);
 });
