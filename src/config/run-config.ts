@@ -12,7 +12,7 @@ import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup
 import { formatMode } from '../socket/mode.js';
 import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
-import { formatTcpAddress, parseSocketSpecs, type SocketSpec, type UnixSocketSpec } from '../socket/spec.js';
+import { formatTcpAddress, parseSocketSpecs, parseTcpAddress, type SocketSpec, type TcpAddress, type UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
 import type { SockvisorOptions } from './options.js';
@@ -44,6 +44,8 @@ export interface RunPlan extends SupervisionSettings {
   cwd: string;
   /** sentences to log as warnings at start */
   warnings: string[];
+  /** --probe: where to answer /ready and /live over HTTP; null: off */
+  probe: TcpAddress | null;
 }
 
 export interface RunContext {
@@ -119,6 +121,14 @@ function resolveBacklog(value: number | undefined): number {
     throw new UsageError(`--socket-backlog must be a whole number of 1 or more, not '${value}'.`);
   }
   return value;
+}
+
+/** --probe HOST:PORT, [V6]:PORT or :PORT (every IPv4 interface, as a kubelet reaches the pod's IP). */
+function resolveProbe(value: string | undefined): TcpAddress | null {
+  if (value === undefined) return null;
+  const address = parseTcpAddress(value, '--probe');
+  if (!address) throw new UsageError(`--probe takes an address to answer HTTP probes on, not '${value}': give HOST:PORT, e.g. --probe :8081 (every interface) or 127.0.0.1:8081.`);
+  return address;
 }
 
 /** The user the child runs as (--user/--group); undefined keeps sockvisor's own. */
@@ -218,6 +228,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   // uWSGI always says READY=1 (FACTS.md): waiting for silence could only misjudge a slow start.
   const readyAfterMs = options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S) * 1000;
   const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S) * 1000;
+  const probe = resolveProbe(options.probe);
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
   const passed: PassedSocket[] = specs.map((spec, i) => ({
@@ -257,6 +268,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     handoverTimeoutMs,
     cwd: context.cwd,
     warnings,
+    probe,
   };
 }
 
