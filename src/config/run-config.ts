@@ -154,12 +154,16 @@ function accessWarning(who: Identity, role: string, path: string, verdict: Acces
   return `${role} '${who.name}' cannot write the socket '${path}' (${describeOwnership(socket)}, ${describeAccess(verdict.access, socket)}), so it will get 502 Permission denied: add --socket-allow ${who.name} (an ACL entry for ${who.name} alone), or as root --socket-group ${groupName}.`;
 }
 
-/** Warns when nginx's user, or a user given to --socket-allow, could not connect with the permissions chosen, naming the fix. */
-function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions, nginx: NginxUser | null): string[] {
+/**
+ * Warns when nginx's user, or a user given to --socket-allow, could not connect with the permissions chosen, naming the fix.
+ * A guessed nginx user (no nginx here, as in an app container beside an nginx one) is left out once
+ * the options name who may connect: the guess is then most likely not nginx's user at all.
+ */
+function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions, nginx: NginxUser | null, named: boolean): string[] {
   const sockets = specs.filter((s): s is UnixSocketSpec => s.kind === 'unix');
   const socket: FileOwnership = { ...permissions, mode: fileMode(permissions) };
   const people: { who: Identity; role: string; groupName: string }[] = [];
-  if (nginx) people.push({ who: nginxIdentity(nginx), role: "nginx's user", groupName: nginx.group.name });
+  if (nginx && !(nginx.guessed && named)) people.push({ who: nginxIdentity(nginx), role: "nginx's user", groupName: nginx.group.name });
   for (const allowed of permissions.allow) {
     if (people.some((p) => p.who.uid === allowed.uid)) continue;
     const user = resolveUser(String(allowed.uid), '--socket-allow');
@@ -241,7 +245,8 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     confirmWithUwsgi(file, command, args, uwsgiConfig, { cwd: context.cwd, env: childEnv, uid: childUser?.uid, gid: childUser?.gid });
   }
 
-  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions, nginx)];
+  const named = options.socketGroup !== undefined || (options.socketAllow ?? []).length > 0 || (options.socketOwner ?? '').includes(':');
+  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions, nginx, named)];
   if (uwsgiConfig) warnings.push(...unheldUwsgiWarnings(uwsgiConfig, passed));
   if ((permissions.mode & 0o002) !== 0) {
     const nginxName = nginx?.user.name ?? 'www-data';
