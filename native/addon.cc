@@ -30,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("FolderWatch", FolderWatch::Define(env));
   exports.Set("sendNotify", Napi::Function::New(env, SendNotify));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
+  exports.Set("usersWithPrimaryGroup", Napi::Function::New(env, UsersWithPrimaryGroup));
   exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
   exports.Set("groupList", Napi::Function::New(env, GroupList));
   exports.Set("readAcl", Napi::Function::New(env, ReadAcl));

@@ -93,4 +93,39 @@ Napi::Value GroupList(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// The names of every user whose primary group is gid: a group's members are its gr_mem list and
+// these, and getgrgid_r lists only the first. getpwent walks the whole passwd database (NSS
+// sources that refuse enumeration, some LDAP setups, list only their local part).
+Napi::Value UsersWithPrimaryGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  gid_t gid = info[0].As<Napi::Number>().Uint32Value();
+  Napi::Array names = Napi::Array::New(env);
+  std::vector<char> buffer(kBufferStart);
+  passwd pw;
+  passwd* found = nullptr;
+  uint32_t count = 0;
+  int failed = 0;
+  setpwent();
+  for (;;) {
+    int rc = getpwent_r(&pw, buffer.data(), buffer.size(), &found);
+    if (rc == ERANGE && buffer.size() < kBufferMax) {
+      // The same entry again with room for it: getpwent_r does not advance on ERANGE.
+      buffer.resize(buffer.size() * 2);
+      continue;
+    }
+    if (rc == ENOENT || found == nullptr) break;
+    if (rc != 0) {
+      failed = rc;
+      break;
+    }
+    if (pw.pw_gid == gid) names.Set(count++, pw.pw_name);
+  }
+  endpwent();
+  if (failed != 0) {
+    ThrowSystemError(env, failed, "getpwent_r");
+    return env.Undefined();
+  }
+  return names;
+}
+
 }  // namespace sockvisor

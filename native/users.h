@@ -8,4 +8,6 @@ Napi::Value LookupUser(const Napi::CallbackInfo& info);
 Napi::Value LookupGroup(const Napi::CallbackInfo& info);
 // groupList(userName, primaryGid) -> gids, as initgroups(3) would set them
 Napi::Value GroupList(const Napi::CallbackInfo& info);
+// usersWithPrimaryGroup(gid) -> names of the users whose passwd entry has this gid (getpwent_r)
+Napi::Value UsersWithPrimaryGroup(const Napi::CallbackInfo& info);
 }  // namespace sockvisor

@@ -184,6 +184,7 @@ interface Binding {
   lookupUser(nameOrUid: string | number): UserEntry | null;
   lookupGroup(nameOrGid: string | number): GroupEntry | null;
   groupList(userName: string, primaryGid: number): number[];
+  usersWithPrimaryGroup(gid: number): string[];
   readAcl(path: string): NativeAclEntry[] | null;
   connectAs(request: ConnectAsRequest): string | null;
   isWatchedChild(pid: number): boolean;
@@ -269,6 +270,8 @@ export const lookupUser = (nameOrUid: string | number): UserEntry | null => bind
 export const lookupGroup = (nameOrGid: string | number): GroupEntry | null => binding.lookupGroup(nameOrGid);
 /** getgrouplist: the supplementary groups a login of userName would get. */
 export const groupList = (userName: string, primaryGid: number): number[] => binding.groupList(userName, primaryGid);
+/** The names of the users whose primary group is gid (getpwent: the passwd database as far as NSS lists it). */
+export const usersWithPrimaryGroup = (gid: number): string[] => binding.usersWithPrimaryGroup(gid);
 /** The access ACL of path (following symlinks): null when it has none beyond its mode bits; EOPNOTSUPP: no ACL support. */
 export const readAcl = (path: string): NativeAclEntry[] | null => binding.readAcl(path);
 /** As root: connect() to path in a child with another user's credentials; null when it connects, else the errno code. */

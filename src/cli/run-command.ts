@@ -24,7 +24,7 @@ export const describe = 'create and hold the socket(s), then run and supervise C
 function yargsOption(definition: (typeof RUN_OPTIONS)[number]): Options {
   const { value } = definition;
   // Not `array: true` for --socket: that would swallow COMMAND when -- is left out. Repeats still collect.
-  const type = value.type === 'number' ? 'number' : 'string';
+  const type = value.type === 'number' ? 'number' : value.type === 'boolean' ? 'boolean' : 'string';
   return {
     type,
     describe: definition.describe,

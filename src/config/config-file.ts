@@ -37,6 +37,9 @@ function checkValue(path: string, key: string, option: OptionDefinition, value: 
     case 'number':
       if (typeof value === 'number' && Number.isFinite(value)) return value;
       throw wrongType(path, key, 'a number (unquoted)', value);
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      throw wrongType(path, key, 'true or false (unquoted)', value);
     case 'strings':
       if (typeof value === 'string') return [value];
       if (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')) return value;

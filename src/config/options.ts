@@ -35,11 +35,14 @@ export interface SockvisorOptions {
   probe?: string | undefined;
   logFormat?: LogFormat | undefined;
   logLevel?: LogLevel | undefined;
+  insecurePath?: boolean | undefined;
 }
 
 export type OptionValue =
   | { type: 'string' }
   | { type: 'number' }
+  /** a flag: given or not on the command line, true/false in a file or the environment */
+  | { type: 'boolean' }
   /** repeatable on the command line, a list (or one string) in a file */
   | { type: 'strings' }
   | { type: 'choice'; choices: readonly string[] };
@@ -78,6 +81,14 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
   { name: 'probe', key: 'probe', value: { type: 'string' }, describe: 'answer HTTP probes on HOST:PORT: GET /ready is 200 while the child is ready, else 503; GET /live is 200 while sockvisor runs (default: off)' },
   { name: 'log-format', key: 'logFormat', value: { type: 'choice', choices: LOG_FORMATS }, describe: 'auto: pretty on a terminal, JSON otherwise (default auto)' },
   { name: 'log-level', key: 'logLevel', value: { type: 'choice', choices: LOG_LEVELS }, describe: 'least severe records logged (default info)' },
+  {
+    name: 'insecure-path',
+    key: 'insecurePath',
+    value: { type: 'boolean' },
+    describe:
+      'start even when users sockvisor does not trust may write a folder (or own a symbolic link) on the way to a socket; ' +
+      'each start then logs a warning naming it (see docs/security.md)',
+  },
 ];
 
 /** The definition an option name or long alias refers to, as written in a file: socket-mode, chmod-socket. */

@@ -7,11 +7,13 @@ import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/comm
 import { childVariables } from '../child/environment.js';
 import { isUwsgi, namesHeldSocket, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL } from '../child/uwsgi.js';
 import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../child/uwsgi-config.js';
-import { checkConnectAccess, describeAccess, describeOwnership, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
+import { checkConnectAccess, describeAccess, describeOwnership, describeVia, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
 import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity, type NginxUser } from '../socket/identity.js';
 import { formatMode } from '../socket/mode.js';
 import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
+import { checkPathTrust, ESCAPE, rememberPathTrust, systemAccounts, trustedUsers, type TrustContext } from '../socket/path-trust.js';
+import { lookupUser } from '../native.js';
 import { formatTcpAddress, parseSocketSpecs, parseTcpAddress, type SocketSpec, type TcpAddress, type UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
@@ -149,7 +151,7 @@ function resolveChildUser(options: RunOptions, invoking: Identity): Identity | u
 function accessWarning(who: Identity, role: string, path: string, verdict: AccessVerdict, socket: FileOwnership, groupName: string): string | null {
   if (verdict.ok || verdict.reason === 'unknown') return null;
   if (verdict.reason === 'directory') {
-    return `${role} '${who.name}' cannot search the folder '${verdict.directory}' (${describeOwnership(verdict.ownership)}), so it will get 502 Permission denied on '${path}': ${fixClause(folderFixes(who, verdict.directory))}.`;
+    return `${role} '${who.name}' cannot search the folder '${verdict.directory}'${describeVia(verdict.via)} (${describeOwnership(verdict.ownership)}), so it will get 502 Permission denied on '${path}': ${fixClause(folderFixes(who, verdict.directory))}.`;
   }
   return `${role} '${who.name}' cannot write the socket '${path}' (${describeOwnership(socket)}, ${describeAccess(verdict.access, socket)}), so it will get 502 Permission denied: add --socket-allow ${who.name} (an ACL entry for ${who.name} alone), or as root --socket-group ${groupName}.`;
 }
@@ -175,6 +177,36 @@ function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions, ngi
       const warning = accessWarning(who, role, path, checkConnectAccess(who, path, socket), socket, groupName);
       if (warning) warnings.push(warning);
     }
+  }
+  return warnings;
+}
+
+/** uWSGI's --uid (it drops to that user itself), when it names a user. */
+function uwsgiUid(config: UwsgiConfig | undefined): number | undefined {
+  if (config?.uid === undefined) return undefined;
+  return lookupUser(/^\d+$/.test(config.uid) ? Number(config.uid) : config.uid)?.uid;
+}
+
+/** A refusal's sentence as a warning: without the pointer to --insecure-path, which is given already. */
+function withoutEscape(sentence: string): string {
+  return sentence.replace(` ${ESCAPE}`, '');
+}
+
+/**
+ * Refuses a socket path that someone sockvisor does not trust could redirect (a folder they may
+ * write, a link they own); with --insecure-path the refusals are warnings. Each socket's verdict is
+ * kept for the healer's re-check.
+ */
+function pathTrustWarnings(specs: SocketSpec[], trust: TrustContext, insecure: boolean): string[] {
+  const warnings: string[] = [];
+  for (const spec of specs) {
+    if (spec.kind !== 'unix') continue;
+    for (const problem of checkPathTrust(spec.path, trust)) {
+      if (problem.severity === 'warn') warnings.push(problem.sentence);
+      else if (insecure) warnings.push(`--insecure-path: starting although the path is unsafe: ${withoutEscape(problem.sentence)}`);
+      else throw new UsageError(problem.sentence);
+    }
+    rememberPathTrust(spec, trust, insecure);
   }
   return warnings;
 }
@@ -255,7 +287,18 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     );
   }
 
-  // Everything that can be refused is checked; the path checks come last, just before creation.
+  // Everything that can be refused is checked; the path checks come last, just before creation:
+  // first whether anyone untrusted could redirect the path, then what is at it.
+  if (context.preflight !== false) {
+    const trusted = trustedUsers([
+      { uid: invoking.uid, why: "sockvisor's user" },
+      { uid: permissions.uid, why: "the socket's owner" },
+      { uid: childUser?.uid ?? uwsgiUid(uwsgiConfig), why: "the child's user" },
+      { uid: nginx?.user.uid, why: "nginx's user" },
+    ]);
+    const trust: TrustContext = { trusted, accounts: systemAccounts(), asRoot: invoking.uid === 0 };
+    warnings.push(...pathTrustWarnings(specs, trust, options.insecurePath ?? false));
+  }
   const sockets = context.preflight === false ? specs.map((spec) => ({ spec, missingDirs: [], stale: null })) : preflightSockets(specs, { acl: permissions.acl !== null, anchor: true });
   return {
     sockets,

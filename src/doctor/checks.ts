@@ -1,11 +1,11 @@
 // doctor's verdicts: pure functions of the facts (facts.ts), one check per line, each failure
 // with its fix. The permission verdicts are the very functions `run` warns with (socket/access.ts).
-import { describeAccess, describeOwnership, folderFixes, folderVerdict, shellQuote, socketFixes, socketVerdict, type Fix } from '../socket/access.js';
+import { describeAccess, describeOwnership, describeVia, folderFixes, folderVerdict, shellQuote, socketFixes, socketVerdict, type Fix } from '../socket/access.js';
 import type { Identity } from '../socket/identity.js';
 import type { ConfigPlace } from './nginx-config.js';
 import type { SocketFacts } from './facts.js';
 
-export type CheckId = 'exists' | 'socket' | 'listening' | 'folders' | 'writable' | 'connect-as';
+export type CheckId = 'exists' | 'socket' | 'listening' | 'folders' | 'writable' | 'connect-as' | 'trust';
 /** skip: not applicable after an earlier failure; unknown: doctor could not tell (not root?) */
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'unknown';
 
@@ -135,7 +135,7 @@ function foldersCheck(facts: SocketFacts, ctx: CheckContext): Check {
     id: 'folders',
     status: 'fail',
     title,
-    detail: `'${verdict.directory}' (${describeOwnership(verdict.ownership)}) blocks it: no search (x) ${describeAccess(verdict.access, verdict.ownership)}`,
+    detail: `'${verdict.directory}'${describeVia(verdict.via)} (${describeOwnership(verdict.ownership)}) blocks it: no search (x) ${describeAccess(verdict.access, verdict.ownership)}`,
     fixes: folderFixes(ctx.who, verdict.directory),
   };
 }
@@ -174,12 +174,27 @@ function connectAsCheck(facts: SocketFacts, ctx: CheckContext, permissionChecks:
   };
 }
 
+/**
+ * Whether anyone untrusted could redirect the path (a folder they may write, a link they own): what
+ * `run` refuses fails here; what it only warns about (a sticky folder holding the socket, sockvisor
+ * not root) passes with the warning as its detail.
+ */
+function trustCheck(facts: SocketFacts): Check | null {
+  if (!facts.trust) return null;
+  const title = 'no untrusted user can redirect the path';
+  const refused = facts.trust.filter((p) => p.severity === 'refuse');
+  if (refused.length > 0) return { id: 'trust', status: 'fail', title, detail: refused.map((p) => p.sentence).join(' '), fixes: [] };
+  const warned = facts.trust.map((p) => p.sentence).join(' ');
+  return { id: 'trust', status: 'pass', title, ...(warned ? { detail: `but: ${warned}` } : {}), fixes: [] };
+}
+
 /** Every check for one socket path, in the order a reader follows them. */
 export function judgeSocket(facts: SocketFacts, ctx: CheckContext): Check[] {
   const checks = [existsCheck(facts, ctx), socketCheck(facts), listeningCheck(facts)];
   const permissions = [foldersCheck(facts, ctx), writableCheck(facts, ctx)];
   const confirm = connectAsCheck(facts, ctx, permissions);
-  return [...checks, ...permissions, ...(confirm ? [confirm] : [])];
+  const trust = trustCheck(facts);
+  return [...checks, ...permissions, ...(confirm ? [confirm] : []), ...(trust ? [trust] : [])];
 }
 
 /**

@@ -5,6 +5,7 @@ import { connectAs, probeUnixSocket } from '../native.js';
 import { readFolders, readOwnership, type FileOwnership, type FolderFacts } from '../socket/access.js';
 import type { Identity } from '../socket/identity.js';
 import { findNearbySockets, type NearbySocket } from './nearby.js';
+import { checkPathTrust, systemAccounts, trustedUsers, type TrustProblem } from '../socket/path-trust.js';
 
 export type EntryKind = 'socket' | 'file' | 'directory' | 'other';
 
@@ -24,6 +25,8 @@ export interface SocketFacts {
   probeAs?: string | null;
   /** for a missing path: listening sockets of sockvisor or uWSGI that look like the intended one */
   nearby?: NearbySocket[];
+  /** what run would refuse or warn about on this path (socket/path-trust.ts); undefined when not judged */
+  trust?: TrustProblem[];
 }
 
 function readEntry(path: string): PathEntry {
@@ -44,9 +47,24 @@ function readEntry(path: string): PathEntry {
   return { kind, ownership: readOwnership(path) };
 }
 
+/**
+ * The path's trust as `run` judges it, with the users doctor knows to be trusted: root, doctor's own
+ * user (usually sockvisor's), the user checked as (nginx's), and the socket's owner.
+ */
+function readTrust(path: string, who: Identity, entry: PathEntry): TrustProblem[] {
+  const euid = process.geteuid!();
+  const trusted = trustedUsers([
+    { uid: euid, why: "doctor's user" },
+    { uid: who.uid, why: 'the user checked as' },
+    { uid: 'ownership' in entry ? entry.ownership.uid : undefined, why: "the socket's owner" },
+  ]);
+  return checkPathTrust(path, { trusted, accounts: systemAccounts(), asRoot: euid === 0 });
+}
+
 /** Everything doctor needs to judge one socket path for who; `confirm` (root only) connects as who too. */
 export function gatherSocketFacts(path: string, who: Identity, confirm: boolean): SocketFacts {
-  const facts: SocketFacts = { path, entry: readEntry(path), folders: readFolders(path) };
+  const entry = readEntry(path);
+  const facts: SocketFacts = { path, entry, folders: readFolders(path), trust: readTrust(path, who, entry) };
   if (facts.entry.kind === 'missing') facts.nearby = findNearbySockets(path);
   if (facts.entry.kind !== 'socket') return facts;
   facts.probe = probeUnixSocket(path);

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { formatAclEntry, formatPerm, readAclOrNull, type AclEntry } from './acl.js';
 import { groupNameOf, userNameOf, type Identity } from './identity.js';
 import { formatMode } from './mode.js';
+import { searchedFolders, walkPath } from './path-walk.js';
 
 export interface FileOwnership {
   uid: number;
@@ -33,15 +34,18 @@ export interface Access {
 
 /** One folder above a socket: null ownership when it does not exist (yet); code when it cannot be examined. */
 export interface FolderFacts {
+  /** the real folder: through a symbolic link, where its target leads */
   path: string;
   ownership: FileOwnership | null;
   code?: string;
+  /** the symbolic link on the way that led to this folder */
+  via?: string;
 }
 
 export type AccessVerdict =
   | { ok: true; access?: Access }
   | { ok: false; reason: 'socket'; ownership: FileOwnership; access: Access }
-  | { ok: false; reason: 'directory'; directory: string; ownership: FileOwnership; access: Access }
+  | { ok: false; reason: 'directory'; directory: string; via?: string; ownership: FileOwnership; access: Access }
   | { ok: false; reason: 'unknown'; directory: string; code: string };
 
 /** A way to fix a failed check: a sentence, and where there is one, a command to run now. */
@@ -118,19 +122,20 @@ export function readOwnership(path: string): FileOwnership {
   };
 }
 
-/** Every folder above socketPath, outermost first: the order in which the kernel searches them. */
+/**
+ * Every folder the kernel searches to reach socketPath, in its order: through a symbolic link on the
+ * way, the folders of its target (`/tmp/lk -> /root/y`: /, /tmp, then /, /root, /root/y), not the
+ * link's name. A missing folder ends the list (sockvisor makes it 0755, searchable by all).
+ */
 export function readFolders(socketPath: string): FolderFacts[] {
-  const folders: FolderFacts[] = [];
-  for (let dir = dirname(socketPath); ; dir = dirname(dir)) {
-    try {
-      folders.unshift({ path: dir, ownership: readOwnership(dir) });
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      // ENOENT: not created yet (sockvisor makes missing folders 0755, searchable by all).
-      folders.unshift(code === 'ENOENT' ? { path: dir, ownership: null } : { path: dir, ownership: null, code });
-    }
-    if (dir === '/') break;
-  }
+  const walk = walkPath(dirname(socketPath));
+  const folders: FolderFacts[] = searchedFolders(walk).map((f) => ({
+    path: f.path,
+    ownership: f.ownership,
+    ...(f.via ? { via: f.via } : {}),
+  }));
+  if (walk.error) folders.push({ path: walk.error.path, ownership: null, code: walk.error.code });
+  else if (walk.missing) folders.push({ path: walk.missing, ownership: null });
   return folders;
 }
 
@@ -141,7 +146,10 @@ export function folderVerdict(who: Identity, folders: FolderFacts[]): AccessVerd
     if (folder.code) return { ok: false, reason: 'unknown', directory: folder.path, code: folder.code };
     if (!folder.ownership) continue;
     const access = accessOf(who, folder.ownership);
-    if ((access.bits & 1) === 0) return { ok: false, reason: 'directory', directory: folder.path, ownership: folder.ownership, access };
+    if ((access.bits & 1) === 0) {
+      const via = folder.via ? { via: folder.via } : {};
+      return { ok: false, reason: 'directory', directory: folder.path, ...via, ownership: folder.ownership, access };
+    }
   }
   return { ok: true };
 }
@@ -157,6 +165,11 @@ export function socketVerdict(who: Identity, socket: FileOwnership): AccessVerdi
 export function checkConnectAccess(who: Identity, socketPath: string, socket: FileOwnership): AccessVerdict {
   const folders = folderVerdict(who, readFolders(socketPath));
   return folders.ok ? socketVerdict(who, socket) : folders;
+}
+
+/** " (reached through the symbolic link '/tmp/lk')" for a folder a link led to, else nothing. */
+export function describeVia(via: string | undefined): string {
+  return via ? ` (reached through the symbolic link '${via}')` : '';
 }
 
 /** Shell-quotes a path for a command a user may paste. */

@@ -16,6 +16,7 @@ import { decidePathRepair, describeFinding, permissionRepair, type FileAttribute
 import { formatMode } from './mode.js';
 import { describePermissions, fileMode } from './permissions.js';
 import { kindOf } from './preflight.js';
+import { pathTrustProblem } from './path-trust.js';
 import { lstatOrNull, probeListening } from './probe.js';
 
 export interface HealerOptions {
@@ -125,7 +126,11 @@ export class SocketHealer {
     for (let attempt = 0; attempt < 3; attempt++) {
       const found = inspectPath(entry.socket.spec.path, entry.socket);
       // Whether the inode has a name left matters only for one to give back: no fstat when the path is ours.
-      const outcome = this.#repair(entry, found, decidePathRepair(found, found.kind !== 'ours' && isNamed(entry.socket)));
+      const repair = decidePathRepair(found, found.kind !== 'ours' && isNamed(entry.socket));
+      // No name is made where someone untrusted may now write a folder or own a link on the way (path-trust.ts).
+      const untrusted = repair.action === 'relink' || repair.action === 'create' ? pathTrustProblem(entry.socket.spec) : null;
+      if (untrusted) return this.#problem(entry, 'folder', untrusted);
+      const outcome = this.#repair(entry, found, repair);
       if (outcome === 'done') break;
       if (outcome === 'folder-missing' && !this.#ensureFolder(entry)) return;
     }

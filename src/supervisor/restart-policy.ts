@@ -54,35 +54,35 @@ export function validateRestartOptions(options: RestartPolicyOptions): void {
   }
 }
 
-/** Decides, exit by exit, whether and when the child starts again. */
-export class RestartPolicy {
-  readonly #options: RestartPolicyOptions;
-  #quickExits = 0;
+/** The streak of quick exits so far: all the policy remembers between exits. */
+export interface RestartStreak {
+  readonly quickExits: number;
   /** when the first run of the current streak of quick exits started */
-  #streakStart: number | null = null;
+  readonly startedAt: number | null;
+}
 
-  constructor(options: RestartPolicyOptions) {
-    this.#options = options;
+export const noStreak: RestartStreak = { quickExits: 0, startedAt: null };
+
+/** Decides whether and when the child starts again after this exit; now: a monotonic clock in ms, the moment of the exit. */
+export function decideRestart(
+  options: RestartPolicyOptions,
+  streak: RestartStreak,
+  exit: ExitFacts,
+  now: number,
+): { streak: RestartStreak; decision: RestartDecision } {
+  const { mode, initialDelayMs, maxDelayMs, healthyAfterMs, giveUpAfterMs } = options;
+  if (mode === 'never') return { streak, decision: { action: 'exit', reason: 'never' } };
+  if (mode === 'on-failure' && exit.signal === null && exit.code === 0) {
+    return { streak, decision: { action: 'exit', reason: 'clean-exit' } };
   }
 
-  /** now: a monotonic clock in ms (performance.now()), the moment of the exit. */
-  decide(exit: ExitFacts, now: number): RestartDecision {
-    const { mode, initialDelayMs, maxDelayMs, healthyAfterMs, giveUpAfterMs } = this.#options;
-    if (mode === 'never') return { action: 'exit', reason: 'never' };
-    if (mode === 'on-failure' && exit.signal === null && exit.code === 0) return { action: 'exit', reason: 'clean-exit' };
-
-    if (exit.uptimeMs >= healthyAfterMs) {
-      this.#quickExits = 0;
-      this.#streakStart = null;
-      return { action: 'restart', delayMs: 0, quickExits: 0 };
-    }
-    this.#quickExits++;
-    this.#streakStart ??= now - exit.uptimeMs;
-    const streakMs = now - this.#streakStart;
-    if (giveUpAfterMs > 0 && streakMs >= giveUpAfterMs) {
-      return { action: 'give-up', quickExits: this.#quickExits, streakMs };
-    }
-    const delayMs = backoffMs(initialDelayMs, maxDelayMs, this.#quickExits - 1);
-    return { action: 'restart', delayMs, quickExits: this.#quickExits };
+  if (exit.uptimeMs >= healthyAfterMs) return { streak: noStreak, decision: { action: 'restart', delayMs: 0, quickExits: 0 } };
+  const startedAt = streak.startedAt ?? now - exit.uptimeMs;
+  const next: RestartStreak = { quickExits: streak.quickExits + 1, startedAt };
+  const streakMs = now - startedAt;
+  if (giveUpAfterMs > 0 && streakMs >= giveUpAfterMs) {
+    return { streak: next, decision: { action: 'give-up', quickExits: next.quickExits, streakMs } };
   }
+  const delayMs = backoffMs(initialDelayMs, maxDelayMs, next.quickExits - 1);
+  return { streak: next, decision: { action: 'restart', delayMs, quickExits: next.quickExits } };
 }

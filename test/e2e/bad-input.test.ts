@@ -1,9 +1,9 @@
 // Bad input: one clear sentence, exit 2, and nothing created, removed or followed.
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { chmodSync, chownSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runSockvisor } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
@@ -20,12 +20,44 @@ after(async () => {
   await cleanupTempDirs();
 });
 
-/** Asserts exit 2 with a message matching pattern, and that `untouched` still does not exist. */
-async function refuses(args: string[], pattern: RegExp, options: Parameters<typeof runSockvisor>[1] = {}): Promise<string> {
+const anchorOf = (path: string): string => join(dirname(path), `.${basename(path)}.sockvisor`);
+
+/**
+ * What a refusal must leave as it was: each socket path given (`-s PATH`, `-s NAME=PATH`) and
+ * `also`, the anchor next to each (its second name, .NAME.sockvisor), and every folder above each
+ * that does not exist yet (sockvisor would make them): for each, what lstat finds now.
+ */
+function snapshot(args: string[], also: string[]): Map<string, Stats | undefined> {
+  const given = args.flatMap((a, i) => (args[i - 1] === '-s' || args[i - 1] === '--socket' ? [a.replace(/^[\w-]+=/, '')] : []));
+  const paths = [...given.filter((p) => p.startsWith('/')), ...also];
+  const watched = new Map<string, Stats | undefined>();
+  for (const path of paths) {
+    for (const p of [path, anchorOf(path)]) watched.set(p, lstatSync(p, { throwIfNoEntry: false }));
+    for (let folder = dirname(path); !existsSync(folder); folder = dirname(folder)) watched.set(folder, undefined);
+  }
+  return watched;
+}
+
+/**
+ * Asserts exit 2 with a message matching pattern, no child started, and nothing created or replaced:
+ * no socket, anchor or folder where there was none, the same file where there was one.
+ */
+async function refuses(
+  args: string[],
+  pattern: RegExp,
+  options: Parameters<typeof runSockvisor>[1] = {},
+  also: string[] = [],
+): Promise<string> {
+  const before = snapshot(args, also);
   const result = await runSockvisor(args, options);
   assert.equal(result.code, 2, `exit ${result.code}; output:\n${result.stderr}`);
   assert.match(result.stderr, pattern);
   assert.equal(result.records.filter((r) => r.event === 'child.started').length, 0, 'a child was started');
+  for (const [path, was] of before) {
+    const now = lstatSync(path, { throwIfNoEntry: false });
+    if (was === undefined) assert.equal(now, undefined, `${path} was created by a refused start`);
+    else assert.deepEqual([now?.ino, now?.mode], [was.ino, was.mode], `${path} was replaced or changed by a refused start`);
+  }
   return result.stderr;
 }
 
@@ -125,7 +157,8 @@ test('an unknown option is refused with exit 2', async () => {
 test("uWSGI's ini naming a socket sockvisor cannot adopt, or an xml config, is refused before anything is made", async () => {
   const ini = join(dir, 'relative.ini');
   writeFileSync(ini, '[uwsgi]\nsocket = run/app.sock\n');
-  await refuses(['--', 'uwsgi', '--ini', ini], /socket = run\/app\.sock \(.*relative\.ini line 2\) is a relative path.*write the absolute path/, { cwd: dir });
+  const relative = /socket = run\/app\.sock \(.*relative\.ini line 2\) is a relative path.*write the absolute path/;
+  await refuses(['--', 'uwsgi', '--ini', ini], relative, { cwd: dir }, [join(dir, 'run', 'app.sock')]);
   assert.equal(existsSync(join(dir, 'run')), false);
   await refuses(['--', 'uwsgi', '--xml', join(dir, 'app.xml')], /uWSGI's --xml .*app\.xml configuration .* is not read by sockvisor/);
   await refuses(['--', 'uwsgi', '--ini', join(dir, 'missing.ini')], /Cannot read uWSGI's configuration file '.*missing\.ini' \(ENOENT\)/);
@@ -134,9 +167,10 @@ test("uWSGI's ini naming a socket sockvisor cannot adopt, or an xml config, is r
 test('a config file with an unknown key or a wrong type is refused naming the key and the file', async () => {
   const file = join(dir, 'sockvisor.toml');
   writeFileSync(file, `socket = "${join(dir, 'cfg.sock')}"\nstop-timeout = "ten"\ncommand = ["sleep", "9"]\n`);
-  await refuses(['--config', file], new RegExp(`In ${file.replace(/[.]/g, '\\.')}, stop-timeout must be a number`));
+  const notANumber = new RegExp(`In ${file.replace(/[.]/g, '\\.')}, stop-timeout must be a number`);
+  await refuses(['--config', file], notANumber, {}, [join(dir, 'cfg.sock')]);
   writeFileSync(file, `sockets = ["${join(dir, 'cfg.sock')}"]\n`);
-  await refuses(['--config', file, '--', 'sleep', '9'], /'sockets' is not an option of sockvisor/);
+  await refuses(['--config', file, '--', 'sleep', '9'], /'sockets' is not an option of sockvisor/, {}, [join(dir, 'cfg.sock')]);
   assert.equal(existsSync(join(dir, 'cfg.sock')), false);
 });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { environOf, isAlive, openFds, pgrpOf, waitGone } from '../helpers/proc.js';
+import { environOf, isAlive, openFds, pgrpOf, processGroupMembers, waitGone, waitUntil } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, runSockvisor, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
@@ -104,14 +104,16 @@ test('a child ignoring the stop signal gets SIGKILL after --stop-timeout, with i
   // The shell ignores TERM and starts a grandchild in the same group.
   const sv = startSockvisor(['-s', path, '--stop-timeout', '1', '--', 'sh', '-c', "trap '' TERM; sleep 1000 & wait"]);
   const pid = await childPid(sv);
-  await new Promise((r) => setTimeout(r, 300));
+  // The grandchild runs once the shell has set its trap: the whole group is there to be stopped.
+  let group: number[] = [];
+  assert.ok(await waitUntil(() => (group = processGroupMembers(pid)).length >= 2, 5000), 'the shell did not start its grandchild');
   const started = Date.now();
   const { code } = await sv.stop('SIGTERM');
   const elapsed = Date.now() - started;
   assert.equal(code, 0);
   assert.ok(elapsed >= 900 && elapsed < 5000, `stopped after ${elapsed} ms`);
   assert.ok(sv.records.some((r) => r.event === 'child.stop-timeout'));
-  assert.ok(await waitGone(pid, 3000));
+  for (const member of group) assert.ok(await waitGone(member, 3000), `${member} of the child's group outlived the stop`);
 });
 
 test('COMMAND not found exits 127 and not executable exits 126, each with a sentence, leaving no socket', async () => {

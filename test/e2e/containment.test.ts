@@ -5,8 +5,22 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGetUnix } from '../helpers/http.js';
-import { childrenOf, commOf, existsInProc, isAlive, killGroup, parentOf, processGroupMembers, uidOf, waitUntil, workersOf, zombieChildrenOf } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
+import {
+  childrenOf,
+  commOf,
+  existsInProc,
+  isAlive,
+  killGroup,
+  parentOf,
+  processGroupMembers,
+  uidOf,
+  waitInSleep,
+  waitUntil,
+  workersOf,
+  zombieChildrenOf,
+} from '../helpers/proc.js';
+import { assertNothingLeft, assertServedBy, childPid, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
+import type { SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
@@ -36,8 +50,9 @@ async function waitForBusyWorker(socketPath: string, master: number): Promise<vo
   assert.ok(await waitUntil(() => workersOf(master).length >= 1, 10000), `uWSGI ${master} started no worker`);
   // The worker answers once the app is loaded; then a slow request pins it.
   assert.equal((await httpGetUnix(socketPath, '/')).status, 200);
+  const worker = workersOf(master)[0]!;
   occupyWorker(socketPath, 30);
-  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(await waitInSleep(worker, 5000), `the slow request did not reach uWSGI's worker ${worker}`);
 }
 
 /**
@@ -101,7 +116,9 @@ test('kill -9 of the uWSGI master: its busy worker is gone within 2 s, reaped, a
   assert.ok(workers.length >= 1);
   process.kill(master, 'SIGKILL');
   const next = await childPid(sv, master);
-  assert.equal((await httpGetUnix(path, '/')).status, 200, 'the new uWSGI does not serve');
+  const answer = await httpGetUnix(path, '/');
+  assert.equal(answer.status, 200, 'the new uWSGI does not serve');
+  assertServedBy(answer.body, next, [master, ...workers]);
   assert.ok(await waitUntil(() => workers.every((pid) => !isAlive(pid)), 2000), `worker(s) of the killed master still alive: ${workers.filter(isAlive).join(', ')}`);
   // Re-parented to sockvisor (a child subreaper) and reaped there: no zombie is left either.
   assert.ok(await waitUntil(() => zombieChildrenOf(sv.pid).length === 0, 1000), `zombies left under sockvisor: ${zombieChildrenOf(sv.pid).join(', ')}`);
@@ -125,8 +142,11 @@ for (const namespace of ['pid1', 'below-pid1'] as const) {
     assert.ok(await waitUntil(() => parentOf(worker) === self, 1000), `the orphaned worker went to ${parentOf(worker)}, not to sockvisor ${self}`);
     // Killed after the grace period, then reaped: not even a zombie is left.
     assert.ok(await waitUntil(() => !existsInProc(worker), 3000), `worker ${worker} is still there (${isAlive(worker) ? 'alive' : 'a zombie'})`);
-    await childPid(sv, localMaster);
-    assert.equal((await httpGetUnix(path, '/')).status, 200);
+    const nextLocal = await childPid(sv, localMaster);
+    const answer = await httpGetUnix(path, '/');
+    assert.equal(answer.status, 200);
+    // The app names its master as the namespace sees it, as the log does.
+    assert.match(answer.body, new RegExp(`^hello from uWSGI pid ${nextLocal} \\(worker \\d+\\)`), 'not answered by the new master');
     if (namespace === 'pid1') assert.ok(sv.records.some((r) => r.event === 'supervisor.pid1'), 'no record of running as PID 1');
     process.kill(self, 'SIGTERM');
     const { code } = await sv.exited;

@@ -182,7 +182,9 @@ test("the seed's four failures: doctor --nginx and --explain-log agree with ngin
     const response = await httpGet(nginx.port, location);
     assert.equal(response.status, 200, `GET ${location} after the fix`);
   }
-  assert.ok(after.sockets.every((s) => s.nginxWouldLog === null));
+  for (const path of [perm, homed, lost, stale]) {
+    assert.equal(socketOf(after, path).nginxWouldLog, null, `doctor still expects nginx to fail on ${path}`);
+  }
 });
 
 test('bad usage exits 2 with one sentence (also as JSON); a broken nginx configuration, an error log given by hand and a left-behind file get verdicts', async () => {

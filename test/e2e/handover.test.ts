@@ -3,12 +3,13 @@
 // sd_notify child (test/fixtures/notifier.py) for the ways a handover can fail.
 import assert from 'node:assert/strict';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet, loadLoop } from '../helpers/http.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { notifierCommand, setNotifierMode } from '../helpers/notifier.js';
-import { environOf, isAlive, waitGone } from '../helpers/proc.js';
+import { environOf, inSleep, isAlive, waitGone, waitUntil, workersOf } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
@@ -44,7 +45,8 @@ test('SIGHUP hands over to a new uWSGI (1 s import, --uid): every request 200, n
 
   const inFlight = httpGet(nginx.port, '/sleep?s=2');
   const load = loadLoop(nginx.port);
-  await sleep(200);
+  // In flight: one of the old uWSGI's workers is sleeping in the request.
+  assert.ok(await waitUntil(() => workersOf(oldPid).some(inSleep), 5000), 'the slow request did not reach the old uWSGI');
   process.kill(sv.pid, 'SIGHUP');
   const newPid = await childPid(sv, oldPid);
   const done = await sv.waitFor((r) => r.event === 'handover.done', 15000, 'the handover');
@@ -72,37 +74,63 @@ test('SIGHUP hands over to a new uWSGI (1 s import, --uid): every request 200, n
   assert.equal((await httpGet(nginx.port, '/')).body.includes(`pid ${newPid} `), true);
 });
 
+/** One connection to the notifier's socket: the line it answers with ("notifier pid PID"). */
+function askNotifier(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const s = connect(path);
+    s.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    s.on('end', () => resolve(text));
+    s.on('error', reject);
+    s.setTimeout(5000, () => s.destroy(new Error(`no answer on ${path} within 5 s`)));
+  });
+}
+
+/** Asks three times; each answer must come from pid. */
+async function assertServing(path: string, pid: number, when: string): Promise<void> {
+  for (let i = 0; i < 3; i++) assert.equal(await askNotifier(path), `notifier pid ${pid}\n`, `not answered by ${pid} ${when}`);
+}
+
 test('a new child that is not ready in time, or exits, is dropped with the reason; the old one keeps serving', async () => {
   const control = join(dir, 'fail.mode');
+  const path = join(dir, 'fail.sock');
   setNotifierMode(control, 'ready');
-  const sv = startSockvisor(['-s', join(dir, 'fail.sock'), '--handover-timeout', '1', '--ready-after', '30', '--', ...notifierCommand(control)]);
+  const sv = startSockvisor(['-s', path, '--handover-timeout', '1', '--ready-after', '30', '--', ...notifierCommand(control)]);
   const oldPid = await childPid(sv);
   await sv.waitFor((r) => r.event === 'child.ready' && r.pid === oldPid);
+  await assertServing(path, oldPid, 'before any handover');
 
   setNotifierMode(control, 'hang');
   process.kill(sv.pid, 'SIGHUP');
   const hung = await childPid(sv, oldPid);
+  await assertServing(path, oldPid, 'while the new child was not ready');
   const timeout = await sv.waitFor((r) => r.event === 'handover.failed');
   assert.equal(timeout.reason, 'timeout');
-  assert.match(timeout.msg, /new child of generation 2 was not ready within 1 s \(--handover-timeout\) and is being stopped; the current child \d+ keeps serving/);
+  const stopped = `new child of generation 2 was not ready within 1 s \\(--handover-timeout\\) and is being stopped; ` +
+    `the current child ${oldPid} keeps serving`;
+  assert.match(timeout.msg, new RegExp(stopped));
   assert.ok(await waitGone(hung, 5000), 'the new child that never got ready was not stopped');
+  await assertServing(path, oldPid, 'after the new child timed out');
 
   setNotifierMode(control, 'exit');
   process.kill(sv.pid, 'SIGHUP');
   await childPid(sv, hung);
   const exited = await sv.waitFor((r) => r.event === 'handover.failed' && r.reason === 'exited');
   assert.match(exited.msg, /exited with code 3 before it was ready/);
+  await assertServing(path, oldPid, 'after the new child exited');
 
   assert.ok(isAlive(oldPid), 'the old child was touched');
+  assert.deepEqual(events(sv, 'child.drain-signal'), [], 'the old child was told to drain');
   assert.deepEqual(events(sv, 'child.restart'), [], 'a dropped new child reached the restart policy');
 
   // And a good one still takes over afterwards; the old one gets the drain signal (here the stop signal).
   setNotifierMode(control, 'ready');
   process.kill(sv.pid, 'SIGHUP');
-  await sv.waitFor((r) => r.event === 'handover.done');
+  const done = await sv.waitFor((r) => r.event === 'handover.done');
   const oldExit = await sv.waitFor((r) => r.event === 'child.exited' && r.pid === oldPid);
   assert.equal(oldExit.code, 0);
   assert.equal(events(sv, 'child.drain-signal')[0]!.signal, 'SIGTERM');
+  await assertServing(path, done.pid as number, 'after the good handover');
 });
 
 test('the current child dying during a handover: the new one takes over at once, no extra restart', async () => {

@@ -27,9 +27,11 @@ afterEach(async () => {
 after(cleanupTempDirs);
 
 /**
- * The server answers on the held socket; kill -9 of its main process; a request sent at once waits
- * in the backlog and is answered by the next one; the socket file is the same throughout, and
- * sockvisor still finds it its own to remove on stop (the server never unlinked it).
+ * The server answers on the held socket; kill -9 of its main process; a request sent at once gets
+ * 200 (it waits in the backlog for the next one, unless a worker the killed one left takes it
+ * first), and once the killed one's workers are gone the next one answers; the socket file is the
+ * same throughout, and sockvisor still finds it its own to remove on stop (the server never
+ * unlinked it).
  */
 async function survivesKill9(sv: SockvisorProcess, path: string, expected: RegExp): Promise<void> {
   let pid = await childPid(sv);

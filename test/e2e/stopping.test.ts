@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGetUnix } from '../helpers/http.js';
-import { processGroupMembers, waitUntil, workersOf } from '../helpers/proc.js';
+import { processGroupMembers, waitInSleep, waitUntil, workersOf } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
@@ -78,7 +78,7 @@ test('a stop while a uWSGI worker is busy leaves no worker behind', async () => 
   const path = join(dir, 'busy.sock');
   const { sv, master, worker } = await startUwsgi(path);
   httpGetUnix(path, '/sleep?s=30', 35000).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(await waitInSleep(worker, 5000), `the slow request did not reach uWSGI's worker ${worker}`);
   const { code } = await timedStop(sv);
   assert.equal(code, 0);
   assert.deepEqual(processGroupMembers(master), [], `worker ${worker} outlived the stop`);
@@ -107,7 +107,7 @@ test('a stop right after kill -9 of the uWSGI master also ends the old master\'s
   const path = join(dir, 'orphan-stop.sock');
   const { sv, master, worker } = await startUwsgi(path);
   httpGetUnix(path, '/sleep?s=30', 35000).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(await waitInSleep(worker, 5000), `the slow request did not reach uWSGI's worker ${worker}`);
   process.kill(master, 'SIGKILL');
   await sv.waitFor((r) => r.event === 'child.exited' && r.pid === master);
   const { code, elapsedMs } = await timedStop(sv);

@@ -174,3 +174,21 @@ export function commOf(pid: number): string | null {
     return null;
   }
 }
+
+/**
+ * Whether pid sleeps in nanosleep (/proc/PID/wchan), as a worker of examples/app.py does inside
+ * GET /sleep: the request has reached it and it is busy. An idle uWSGI worker waits in accept or
+ * epoll instead.
+ */
+export function inSleep(pid: number): boolean {
+  try {
+    return /nanosleep|nsleep/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until pid sleeps in nanosleep (see inSleep); false on timeout. */
+export function waitInSleep(pid: number, timeoutMs = 10000): Promise<boolean> {
+  return waitUntil(() => inSleep(pid), timeoutMs);
+}

@@ -255,18 +255,62 @@ export async function childPid(sv: SockvisorProcess, after?: number): Promise<nu
 
 /**
  * kill -9 of the child with pid (a uWSGI master), a request at once (it waits in the held socket's
- * backlog for the next child), asserted 200; returns the next child's pid. With `afterGroup`, the
- * request waits until the old master's workers are gone too: with uWSGI's no-orphans (Debian's
- * default.ini) a worker may accept it in the instant before the kernel kills it for its master's
- * death, and that request is lost whoever holds the socket.
+ * backlog for the next child), asserted 200. A worker the killed master left may still take it in
+ * its last instant (uWSGI's lives about 10 ms, gunicorn's until it notices its master is gone, at
+ * most sockvisor's 1 s grace), so that one must come from the killed child's group or the next
+ * child's; once the killed group is gone, a second request must come from the next child (see
+ * assertServedBy). Returns the next child's pid. With `afterGroup`, the first request too waits
+ * until the old master's workers are gone: with uWSGI's no-orphans (Debian's default.ini) a worker
+ * may accept it in the instant before the kernel kills it for its master's death, and that request
+ * is lost whoever holds the socket.
  */
-export async function killAndRequest(sv: SockvisorProcess, pid: number, request: () => Promise<{ status: number }>, afterGroup = false): Promise<number> {
+export async function killAndRequest(
+  sv: SockvisorProcess,
+  pid: number,
+  request: () => Promise<{ status: number; body: string }>,
+  afterGroup = false,
+): Promise<number> {
+  const killed = processGroupMembers(pid);
   process.kill(pid, 'SIGKILL');
-  const end = Date.now() + 5000;
-  while (afterGroup && processGroupMembers(pid).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
-  const { status } = await request();
-  assert.equal(status, 200, `request right after kill -9 of ${pid} got ${status}`);
-  return childPid(sv, pid);
+  const groupGone = async (): Promise<void> => {
+    const end = Date.now() + 5000;
+    while (processGroupMembers(pid).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(processGroupMembers(pid), [], `the group of the killed child ${pid} outlived it by 5 s`);
+  };
+  if (afterGroup) await groupGone();
+  const first = await request();
+  assert.equal(first.status, 200, `request right after kill -9 of ${pid} got ${first.status}`);
+  const next = await childPid(sv, pid);
+  const answered = answeringPids(first.body);
+  const known = [...killed, next, ...processGroupMembers(next)];
+  const neither = `the request right after kill -9 was answered by neither ${pid}'s group nor the next child ${next}: ${first.body}`;
+  assert.deepEqual(answered.filter((p) => !known.includes(p)), [], neither);
+  await groupGone();
+  const second = await request();
+  assert.equal(second.status, 200, `request once the killed child ${pid}'s group was gone got ${second.status}`);
+  assertServedBy(second.body, next, killed);
+  return next;
+}
+
+/** The pids an answer of the tests' apps names ("pid N", "(worker W)"), the one that served it last. */
+function answeringPids(body: string): number[] {
+  const pids = [...body.matchAll(/\b(?:pid|worker) (\d+)/g)].map((m) => Number(m[1]));
+  assert.ok(pids.length > 0, `the answer names no pid: ${JSON.stringify(body)}`);
+  return pids;
+}
+
+/**
+ * The apps of the tests name the processes that answered (examples/app.py: `pid MASTER (worker W)`,
+ * test/fixtures: `pid N`): asserts that none of them is in `killed` (the process group of a child
+ * killed before) and that the last one is `child` or in its process group.
+ */
+export function assertServedBy(body: string, child: number, killed: number[] = []): void {
+  const pids = answeringPids(body);
+  const byKilled = pids.filter((p) => killed.includes(p));
+  assert.deepEqual(byKilled, [], `answered by the killed child's process group (${killed.join(', ')}): ${body}`);
+  const server = pids.at(-1)!;
+  const ours = server === child || processGroupMembers(child).includes(server);
+  assert.ok(ours, `answered by pid ${server}, neither the child ${child} nor in its process group: ${body}`);
 }
 
 /**

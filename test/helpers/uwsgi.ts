@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { killGroup, waitGone } from './proc.js';
+import { killGroup, waitGone, waitUntil, workersOf } from './proc.js';
 import { repoRoot } from './sockvisor.js';
 
 /** /usr/bin/uwsgi (the alternatives link to uwsgi-core), else uwsgi-core itself. */
@@ -40,7 +40,8 @@ export async function startRawUwsgi(path: string, extra: string[] = []): Promise
     if (Date.now() > end) throw new Error(`raw uWSGI did not create ${path}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-  await new Promise((r) => setTimeout(r, 200)); // its worker
+  // Its worker: forked once the app is loaded, it takes what waits in the backlog.
+  if (!(await waitUntil(() => workersOf(proc.pid!).length > 0, 10000))) throw new Error(`raw uWSGI ${proc.pid} started no worker`);
   return proc;
 }
 

@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HeldFileChange, NativeAclEntry } from '../../src/native.js';
+import { fromNativeAcl } from '../../src/socket/acl.js';
+import { accessOf } from '../../src/socket/access.js';
 import { decidePathRepair, permissionRepair, type FileAttributes } from '../../src/socket/heal.js';
+import type { Identity } from '../../src/socket/identity.js';
 
 const stale = { dev: 1n, ino: 2n };
 
@@ -49,11 +52,11 @@ test('mode and owner both changed: narrowed first, then chowned, then widened', 
   assert.deepEqual(permissionRepair(attrs(0o606, NOBODY), attrs(0o660, ROOT_WWW)), [{ mode: 0o600 }, { uid: 0, gid: 33 }, { mode: 0o660 }]);
 });
 
-// --- A model of who may write the file (connect() needs write), as acl(5) and the kernel decide. ---
+// --- Who may write the file (connect() needs write): the kernel's rule, as socket/access.ts applies it
+// for run and doctor (an ACL counts only while the mode's group bits are not all clear). ---
 const USER_OBJ = 0x01;
 const USER = 0x02;
 const GROUP_OBJ = 0x04;
-const GROUP = 0x08;
 const MASK = 0x10;
 const OTHER = 0x20;
 const UNDEF = 0xffffffff;
@@ -64,20 +67,9 @@ interface Principal {
 }
 
 function mayWrite(f: FileAttributes, p: Principal): boolean {
-  const w = (bits: number): boolean => (bits & 2) !== 0;
-  if (!f.acl) {
-    if (p.uid === f.uid) return w(f.mode >> 6);
-    if (p.gids.includes(f.gid)) return w(f.mode >> 3);
-    return w(f.mode);
-  }
-  const entry = (tag: number, id = UNDEF): NativeAclEntry | undefined => f.acl!.find((e) => e.tag === tag && e.id === id);
-  const mask = entry(MASK)?.perm ?? 7;
-  if (p.uid === f.uid) return w(entry(USER_OBJ)!.perm);
-  const named = entry(USER, p.uid);
-  if (named) return w(named.perm & mask);
-  const groups = f.acl.filter((e) => (e.tag === GROUP_OBJ && p.gids.includes(f.gid)) || (e.tag === GROUP && p.gids.includes(e.id)));
-  if (groups.length > 0) return groups.some((e) => w(e.perm & mask));
-  return w(entry(OTHER)!.perm);
+  const who: Identity = { name: `uid ${p.uid}`, uid: p.uid, gid: p.gids[0]!, groups: p.gids, home: '/' };
+  const file = { mode: f.mode, uid: f.uid, gid: f.gid, acl: f.acl ? fromNativeAcl(f.acl) : null };
+  return (accessOf(who, file).bits & 2) !== 0;
 }
 
 /** What the kernel does with each change (setxattr taken as one step; see heal.ts for its inside). */
@@ -163,8 +155,15 @@ test('an ACL changed by chmod 777 is set back by one chmod; one removed or exten
   // setfacl -m u:65534:rw: an entry nobody asked for.
   const extended = attrs(0o660, owners[0]!, [...allowAcl(6, 0, 6, 0).slice(0, 2), { tag: USER, perm: 6, id: 65534 }, ...allowAcl(6, 0, 6, 0).slice(2)]);
   checkRepair(extended, wanted);
-  // Every mode and owner, with no ACL, with sockvisor's ACL chmodded, and with an extended one.
-  for (const mode of [0o000, 0o020, 0o600, 0o660, 0o666, 0o777]) {
+  // chmod 606 clears the mask: the kernel then ignores the ACL, and www-data's entry (rw-, masked to
+  // ---) no longer keeps it out: it gets the mode's other bits, rw-. The repair is judged by that rule.
+  const www = principals[1]!;
+  assert.equal(mayWrite(attrs(0o606, { uid: 1000, gid: 1000 }, allowAcl(6, 0, 0, 6)), www), true, 'the masked entry of www-data decided');
+  assert.equal(mayWrite(attrs(0o600, { uid: 1000, gid: 1000 }, allowAcl(6, 0, 0, 0)), www), false);
+  checkRepair(attrs(0o606, owners[0]!, allowAcl(6, 0, 0, 6)), wanted);
+  // Every mode and owner, with no ACL, with sockvisor's ACL chmodded, and with an extended one; the
+  // modes with no group bits but some for others are where an ACL stops counting.
+  for (const mode of [0o000, 0o020, 0o600, 0o606, 0o604, 0o006, 0o660, 0o666, 0o777]) {
     for (const owner of owners) {
       checkRepair(attrs(mode, owner), wanted);
       checkRepair(attrs(mode, owner, allowAcl((mode >> 6) & 7, 0, (mode >> 3) & 7, mode & 7)), wanted);
@@ -185,4 +184,7 @@ test('an ACL on a socket that should have none is removed, and the mode set', ()
   assert.deepEqual(permissionRepair(added, wanted), [{ acl: null }]);
   checkRepair(added, wanted);
   checkRepair({ ...added, mode: 0o777, acl: added.acl!.map((e) => (e.tag === OTHER || e.tag === MASK || e.tag === USER_OBJ ? { ...e, perm: 7 } : e)) }, wanted);
+  // chmod 606 on it: no group bits, so the kernel ignores the ACL and uid 65534's entry with it.
+  checkRepair(apply(added, { mode: 0o606 }), wanted);
+  checkRepair({ ...apply(added, { mode: 0o604 }), ...NOBODY }, wanted);
 });

@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultRestartPolicy, RestartPolicy, validateRestartOptions } from '../../src/supervisor/restart-policy.js';
+import { decideRestart, defaultRestartPolicy, noStreak, validateRestartOptions, type RestartPolicyOptions } from '../../src/supervisor/restart-policy.js';
+import type { ExitFacts } from '../../src/supervisor/restart-policy.js';
+
+/** decideRestart with its streak carried from one exit to the next, as the lifecycle does. */
+class RestartPolicy {
+  #streak = noStreak;
+  constructor(readonly options: RestartPolicyOptions) {}
+  decide(exit: ExitFacts, now: number) {
+    const { streak, decision } = decideRestart(this.options, this.#streak, exit, now);
+    this.#streak = streak;
+    return decision;
+  }
+}
 
 const quick = (code = 1) => ({ code, signal: null, uptimeMs: 10 });
 
