@@ -93,6 +93,14 @@ mount --bind "$4" "$5"
 if [ -d /etc/nginx ]; then mount --bind "$6" /etc/nginx; fi`,
     args: [socketDir, volume, appEtc, appSrc, appFolder(), noNginx],
   };
+  // The emptyDir as the kubelet makes it is refused: anyone in the pod could rename a socket over sockvisor's.
+  const refused = await runSockvisor(['--config', sockvisorToml], { namespace: 'pid1', setup: appSetup, env: { SOCKVISOR_PROBE: '127.0.0.1:0' } });
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, new RegExp(`The folder '${socketDir}' \\(2777 root:${socketGroup}\\), which would hold the socket '${socketPath}', can be written by every user`));
+  // The example's init container, run as the kubelet would: in the app image's namespace, before the app container.
+  const init = manifestOf(example, 'Deployment').spec.template.spec.initContainers[0].command as string[];
+  await run('unshare', ['--mount', 'sh', '-ec', `${containerMounts}\nshift 3\nexec "$@"`, 'sh', socketDir, volume, appEtc, ...init]);
+  assert.equal(statSync(volume).mode & 0o7777, 0o2755);
   // The nginx side: the kubelet gives every process of the container the fsGroup as a supplementary group.
   const nginxScript = `${containerMounts}\nshift 3\nexec setpriv --groups 0,${socketGroup} -- "$@"`;
   nginx = await startNginx({

@@ -110,7 +110,11 @@ test("the examples agree: one socket path, nginx's uwsgi_pass, the volume's moun
   assert.match(docker, new RegExp(`^ENV SOCKVISOR_CONFIG=${target}$`, 'm'));
   assert.match(docker, /^ENTRYPOINT \["sockvisor"\]$/m);
   assert.match(docker, new RegExp(`^RUN useradd --uid ${example.appUid} `, 'm'));
-  assert.ok(!/^\s*(command|args):/m.test(readFileSync(kubernetesYaml, 'utf8')), 'the Deployment overrides the image entrypoint');
+  assert.ok(app.command === undefined && app.args === undefined, 'the app container overrides the image entrypoint');
+  // The emptyDir (0777 from the kubelet) is made go-w by an init container before sockvisor starts.
+  const init = pod.initContainers?.[0];
+  assert.deepEqual(init?.command, ['chmod', 'go-w', socketDir]);
+  assert.ok(init.volumeMounts.some((m: { name: string; mountPath: string }) => m.name === volume.name && m.mountPath === socketDir));
 
   // Every id the config names is explained in a comment of each file that relies on it.
   for (const [file, ids] of [
