@@ -28,7 +28,13 @@ export function builder(yargs: Argv): Argv<DoctorArgs> {
       .positional('sockets', { type: 'string', array: true, describe: 'socket paths to check' })
       .option('socket', { alias: 's', type: 'string', describe: 'a socket path to check, as given to run (repeatable; SOCKVISOR_SOCKET too)' })
       .option('as', { type: 'string', describe: "check as this user (default: nginx's user, else www-data)" })
-      .option('groups', { type: 'string', array: true, describe: 'supplementary groups (names or gids, repeatable or comma-separated) the user checked is in besides its own, e.g. a pod\'s fsGroup' })
+      .option('groups', {
+        type: 'string',
+        array: true,
+        describe:
+          'supplementary groups (names or gids, repeatable or comma-separated) the user checked is in ' +
+          "besides its own, e.g. a pod's fsGroup",
+      })
       .option('nginx', { type: 'boolean', describe: "check every unix socket nginx's configuration names (runs nginx -T)" })
       .option('conf', { alias: 'c', type: 'string', describe: "nginx's configuration file, as nginx -c" })
       .option('prefix', { alias: 'p', type: 'string', describe: "nginx's prefix, as nginx -p" })

@@ -78,7 +78,14 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
   { name: 'ready-after', key: 'readyAfter', value: { type: 'number' }, describe: 'a child that sends nothing on its NOTIFY_SOCKET counts as ready after this many seconds (default 1; uWSGI: only its READY=1 counts)' },
   { name: 'handover-timeout', key: 'handoverTimeout', value: { type: 'number' }, describe: 'seconds the new child of a reload (SIGHUP) gets to become ready; else it is stopped and the old one keeps serving (default 60)' },
   { name: 'pass', key: 'pass', value: { type: 'choice', choices: PASS_MODES }, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' },
-  { name: 'probe', key: 'probe', value: { type: 'string' }, describe: 'answer HTTP probes on HOST:PORT: GET /ready is 200 while the child is ready, else 503; GET /live is 200 while sockvisor runs (default: off)' },
+  {
+    name: 'probe',
+    key: 'probe',
+    value: { type: 'string' },
+    describe:
+      'answer HTTP probes on HOST:PORT: GET /ready is 200 while the child is ready, else 503; ' +
+      'GET /live is 200 while sockvisor runs (default: off)',
+  },
   { name: 'log-format', key: 'logFormat', value: { type: 'choice', choices: LOG_FORMATS }, describe: 'auto: pretty on a terminal, JSON otherwise (default auto)' },
   { name: 'log-level', key: 'logLevel', value: { type: 'choice', choices: LOG_LEVELS }, describe: 'least severe records logged (default info)' },
   {

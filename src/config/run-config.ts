@@ -14,7 +14,8 @@ import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../s
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
 import { checkPathTrust, ESCAPE, rememberPathTrust, systemAccounts, trustedUsers, type TrustContext } from '../socket/path-trust.js';
 import { lookupUser } from '../native.js';
-import { formatTcpAddress, parseSocketSpecs, parseTcpAddress, type SocketSpec, type TcpAddress, type UnixSocketSpec } from '../socket/spec.js';
+import { formatTcpAddress, parseSocketSpecs, parseTcpAddress } from '../socket/spec.js';
+import type { SocketSpec, TcpAddress, UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
 import type { SockvisorOptions } from './options.js';
@@ -129,7 +130,12 @@ function resolveBacklog(value: number | undefined): number {
 function resolveProbe(value: string | undefined): TcpAddress | null {
   if (value === undefined) return null;
   const address = parseTcpAddress(value, '--probe');
-  if (!address) throw new UsageError(`--probe takes an address to answer HTTP probes on, not '${value}': give HOST:PORT, e.g. --probe :8081 (every interface) or 127.0.0.1:8081.`);
+  if (!address) {
+    throw new UsageError(
+      `--probe takes an address to answer HTTP probes on, not '${value}': ` +
+        'give HOST:PORT, e.g. --probe :8081 (every interface) or 127.0.0.1:8081.',
+    );
+  }
   return address;
 }
 

@@ -2,7 +2,8 @@
 // the command line, nginx's configuration, nginx's error.log), gather the facts of each, judge them.
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { findNginxUser, groupNameOf, identityOf, nginxIdentity, resolveGroup, resolveNginxUser, resolveUser, type Identity } from '../socket/identity.js';
+import { findNginxUser, groupNameOf, identityOf, nginxIdentity, resolveGroup, resolveNginxUser, resolveUser } from '../socket/identity.js';
+import type { Identity } from '../socket/identity.js';
 import { MAX_SOCKET_PATH_BYTES } from '../socket/spec.js';
 import { expectedNginxError, formatPlace, judgeSocket, type Check, type NginxError, type Reference } from './checks.js';
 import { explainErrno, readErrorLog, type FailureCount, type LogGroup } from './error-log.js';

@@ -21,7 +21,9 @@ export function probeAnswer(path: string, status: SupervisorStatus | null): Prob
   if (path === '/live') return { status: 200, body: 'live\n' };
   if (path !== '/ready') return { status: 404, body: 'GET /ready or /live\n' };
   if (status === null) return { status: 503, body: 'not ready: starting\n' };
-  if (status.healthy && status.phase !== 'stopping') return { status: 200, body: `ready: pid ${status.pid}, generation ${status.generation}\n` };
+  if (status.healthy && status.phase !== 'stopping') {
+    return { status: 200, body: `ready: pid ${status.pid}, generation ${status.generation}\n` };
+  }
   return { status: 503, body: `not ready: ${status.phase}\n` };
 }
 
@@ -34,7 +36,7 @@ export class ProbeServer {
     this.#server = server;
   }
 
-  /** Listens on address; a port already taken (or not ours to bind) is a RunError with exit 2, before anything else is created. */
+  /** Listens on address; a port already taken (or not ours to bind) is a RunError, exit 2, before anything else is made. */
   static async listen(address: TcpAddress, logger: Logger): Promise<ProbeServer> {
     const where = formatTcpAddress(address);
     const server = createServer();
@@ -42,7 +44,9 @@ export class ProbeServer {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => probes.#answer(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
-        reject(new RunError(`--probe cannot listen on ${where} (${error.code ?? error.message}): give a free port, e.g. --probe 0.0.0.0:8081.`, 2, { cause: error }));
+        const why = error.code ?? error.message;
+        const message = `--probe cannot listen on ${where} (${why}): give a free port, e.g. --probe 0.0.0.0:8081.`;
+        reject(new RunError(message, 2, { cause: error }));
       });
       server.listen({ host: address.address, port: address.port, ipv6Only: address.family === 6 }, resolve);
     });
@@ -51,7 +55,8 @@ export class ProbeServer {
     server.headersTimeout = 5000;
     server.keepAliveTimeout = 1000;
     const { port } = server.address() as { port: number };
-    logger.info({ event: 'probe.listening', address: address.address, port }, `probes on http://${formatTcpAddress({ ...address, port })}/ready and /live`);
+    const url = `http://${formatTcpAddress({ ...address, port })}`;
+    logger.info({ event: 'probe.listening', address: address.address, port }, `probes on ${url}/ready and ${url}/live`);
     return probes;
   }
 
@@ -68,7 +73,8 @@ export class ProbeServer {
 
   #answer(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]!;
-    const answer = req.method === 'GET' || req.method === 'HEAD' ? probeAnswer(path, this.#status?.() ?? null) : { status: 405, body: 'GET only\n' };
+    const get = req.method === 'GET' || req.method === 'HEAD';
+    const answer = get ? probeAnswer(path, this.#status?.() ?? null) : { status: 405, body: 'GET only\n' };
     res.writeHead(answer.status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
     res.end(req.method === 'HEAD' ? undefined : answer.body);
   }

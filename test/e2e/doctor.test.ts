@@ -222,7 +222,7 @@ test('bad usage exits 2 with one sentence (also as JSON); a broken nginx configu
   assert.match(check.detail!, /a regular file/);
 });
 
-test("--as UID --groups GID: a uid and a group that exist only in another container (nginx's 101, a pod's fsGroup) are checked and confirmed by connecting", async () => {
+test("--as UID --groups GID: ids that exist only in another container (nginx's 101, a fsGroup) are checked and confirmed", async () => {
   // Numbers no passwd or group entry names here, as nginx's in a sidecar container.
   const free: number[] = [];
   for (let id = 4300; free.length < 2; id++) if (!lookupUser(id) && !lookupGroup(id)) free.push(id);

@@ -32,9 +32,12 @@ function unnamedIds(from: number, count: number): number[] {
 
 /** connect() to path from a process with exactly this uid, gid and groups: null when it connects, else the errno name. */
 function connectWith(path: string, uid: number, gid: number, groups: number[]): string | null {
-  const script = 'import socket,sys,errno\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect(sys.argv[1]); print("ok")\nexcept OSError as e:\n  print(errno.errorcode[e.errno])';
+  const script =
+    'import socket,sys,errno\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect(sys.argv[1]); print("ok")\n' +
+    'except OSError as e:\n  print(errno.errorcode[e.errno])';
   const groupArgs = groups.length > 0 ? ['--groups', groups.join(',')] : ['--clear-groups'];
-  const out = spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), ...groupArgs, '--', '/usr/bin/python3', '-c', script, path], { encoding: 'utf8' });
+  const ids = ['--reuid', String(uid), '--regid', String(gid), ...groupArgs];
+  const out = spawnSync('setpriv', [...ids, '--', '/usr/bin/python3', '-c', script, path], { encoding: 'utf8' });
   assert.equal(out.status, 0, out.stderr);
   return out.stdout.trim() === 'ok' ? null : out.stdout.trim();
 }
@@ -43,10 +46,11 @@ function connectWith(path: string, uid: number, gid: number, groups: number[]): 
 function idsOf(pid: number): { uid: number; gid: number; groups: number[] } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
-  return { uid: Number(field('Uid').split(/\s+/)[0]), gid: Number(field('Gid').split(/\s+/)[0]), groups: field('Groups') === '' ? [] : field('Groups').split(/\s+/).map(Number) };
+  const numbers = (name: string): number[] => (field(name) === '' ? [] : field(name).split(/\s+/).map(Number));
+  return { uid: numbers('Uid')[0]!, gid: numbers('Gid')[0]!, groups: numbers('Groups') };
 }
 
-test('--socket-owner UID:GID, --socket-allow UID and --user UID with no passwd or group entry: the socket and uWSGI get exactly those numbers', async () => {
+test('--socket-owner UID:GID, --socket-allow UID, --user UID, none named: the socket and uWSGI get exactly those numbers', async () => {
   const [owner, group, nginxUid, appUid, stranger] = unnamedIds(4100, 5);
   const path = join(dir, 'numeric.sock');
   const sv = startSockvisor([
@@ -69,13 +73,15 @@ test('--socket-owner UID:GID, --socket-allow UID and --user UID with no passwd o
   assert.equal(connectWith(path, stranger!, stranger!, []), 'EACCES');
   // Numbers, said as numbers: nothing was looked up by a name that does not exist.
   const created = sv.records.find((r) => r.event === 'socket.created');
-  assert.deepEqual([created?.owner, created?.group, created?.acl], [String(owner), String(group), ['user::rw-', `user:${nginxUid}:rw-`, 'group::rw-', 'mask::rw-', 'other::---']]);
+  const acl = ['user::rw-', `user:${nginxUid}:rw-`, 'group::rw-', 'mask::rw-', 'other::---'];
+  assert.deepEqual([created?.owner, created?.group, created?.acl], [String(owner), String(group), acl]);
 });
 
 test('--socket-group GID and --user UID --group GID with no entry: the socket has that group, uWSGI that gid', async () => {
   const [group, appUid, appGid] = unnamedIds(4200, 3);
   const path = join(dir, 'group.sock');
-  const sv = startSockvisor(['--socket-group', String(group), '--user', String(appUid), '--group', String(appGid), '-s', path, '--', UWSGI, ...uwsgiArgs(['--http-socket', path])]);
+  const ids = ['--socket-group', String(group), '--user', String(appUid), '--group', String(appGid)];
+  const sv = startSockvisor([...ids, '-s', path, '--', UWSGI, ...uwsgiArgs(['--http-socket', path])]);
   const master = await childPid(sv);
   await sv.waitFor((r) => r.event === 'child.ready', 15000, 'uWSGI to be ready');
   const st = statSync(path);

@@ -18,7 +18,8 @@ import { readPodExample, sockvisorToml, manifestOf } from '../helpers/examples.j
 import { httpGet, loadLoop } from '../helpers/http.js';
 import { nginxConfWith, startNginx, stopAllNginx, type RunningNginx } from '../helpers/nginx.js';
 import { childrenOf, identify, uidOf, waitUntil } from '../helpers/proc.js';
-import { assertNothingLeft, cliPath, runSockvisor, startSockvisor, stopAllSockvisors, type NamespaceSetup, type SockvisorProcess } from '../helpers/sockvisor.js';
+import { assertNothingLeft, cliPath, runSockvisor, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
+import type { NamespaceSetup, SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -38,7 +39,10 @@ function appFolder(): string {
   return dirname(file);
 }
 
-/** The mounts both containers get: a private tmpfs above the socket's folder (the host's /run is untouched), the volume bound in, their own passwd and group. */
+/**
+ * The mounts both containers get: a private tmpfs above the socket's folder (the host's /run is
+ * untouched), the volume bound in, their own passwd and group.
+ */
 const containerMounts = `mount -t tmpfs -o mode=0755 sockvisor-pod "$(dirname "$1")"
 mkdir "$1"
 mount --bind "$2" "$1"
@@ -53,7 +57,10 @@ function writeEtc(dir: string, passwd: string, group: string): string {
   return dir;
 }
 
-/** nginx.conf of the sidecar: the example's server block (listening on a free port here) in the test skeleton, workers as `nginx` like the official image. */
+/**
+ * nginx.conf of the sidecar: the example's server block (listening on a free port here) in the test
+ * skeleton, workers as `nginx` like the official image.
+ */
 function sidecarFiles(prefix: string, port: number): Record<string, string> & { 'nginx.conf': string } {
   const body = /server\s*\{([\s\S]*)\}\s*$/.exec(example.nginxServer)?.[1];
   assert.ok(body && /^\s*listen 8080;$/m.test(body), 'examples/container/nginx.conf should have one server listening on 8080');
@@ -72,11 +79,16 @@ before(async () => {
   chmodSync(volume, 0o2777);
   hostSocket = join(volume, basename(socketPath));
   // The official nginx image: uid 101 is `nginx`; the fsGroup has no name there.
-  const nginxEtc = writeEtc(join(root, 'nginx-etc'), `root:x:0:0:root:/root:/bin/sh\nnginx:x:${nginxUid}:${nginxUid}:nginx user:/nonexistent:/bin/false\n`, `root:x:0:\nnginx:x:${nginxUid}:\n`);
+  const nginxEtc = writeEtc(
+    join(root, 'nginx-etc'),
+    `root:x:0:0:root:/root:/bin/sh\nnginx:x:${nginxUid}:${nginxUid}:nginx user:/nonexistent:/bin/false\n`,
+    `root:x:0:\nnginx:x:${nginxUid}:\n`,
+  );
   // The app image (Debian): www-data as Debian's base-passwd has it, and the app user; no uid 101, no group 2000.
   const appEtc = writeEtc(
     join(root, 'app-etc'),
-    `root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\napp:x:${appUid}:${appUid}::/nonexistent:/usr/sbin/nologin\n`,
+    'root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n' +
+      `app:x:${appUid}:${appUid}::/nonexistent:/usr/sbin/nologin\n`,
     `root:x:0:\nwww-data:x:33:\napp:x:${appUid}:\n`,
   );
   const appSrc = join(root, 'app');
@@ -94,9 +106,11 @@ if [ -d /etc/nginx ]; then mount --bind "$6" /etc/nginx; fi`,
     args: [socketDir, volume, appEtc, appSrc, appFolder(), noNginx],
   };
   // The emptyDir as the kubelet makes it is refused: anyone in the pod could rename a socket over sockvisor's.
-  const refused = await runSockvisor(['--config', sockvisorToml], { namespace: 'pid1', setup: appSetup, env: { SOCKVISOR_PROBE: '127.0.0.1:0' } });
+  const refused = await runAppSide();
   assert.equal(refused.code, 2);
-  assert.match(refused.stderr, new RegExp(`The folder '${socketDir}' \\(2777 root:${socketGroup}\\), which would hold the socket '${socketPath}', can be written by every user`));
+  const folder = `The folder '${socketDir}' \\(2777 root:${socketGroup}\\), which would hold the socket '${socketPath}', ` +
+    'can be written by every user';
+  assert.match(refused.stderr, new RegExp(folder));
   // The example's init container, run as the kubelet would: in the app image's namespace, before the app container.
   const init = manifestOf(example, 'Deployment').spec.template.spec.initContainers[0].command as string[];
   await run('unshare', ['--mount', 'sh', '-ec', `${containerMounts}\nshift 3\nexec "$@"`, 'sh', socketDir, volume, appEtc, ...init]);
@@ -117,10 +131,21 @@ after(async () => {
   await cleanupTempDirs();
 });
 
+// The example's probe port (:8081) would collide on this shared host: the kernel picks one instead.
+const appSideOptions = (): Parameters<typeof startSockvisor>[1] => ({
+  namespace: 'pid1',
+  setup: appSetup,
+  env: { SOCKVISOR_PROBE: '127.0.0.1:0' },
+});
+
 /** The app container: sockvisor with the example's config as PID 1 of its namespaces. */
 function startAppSide(): SockvisorProcess {
-  // The example's probe port (:8081) would collide on this shared host: the kernel picks one instead.
-  return startSockvisor(['--config', sockvisorToml], { namespace: 'pid1', setup: appSetup, env: { SOCKVISOR_PROBE: '127.0.0.1:0' } });
+  return startSockvisor(['--config', sockvisorToml], appSideOptions());
+}
+
+/** An app container that is expected to end by itself (refused): exit code and output. */
+function runAppSide(): ReturnType<typeof runSockvisor> {
+  return runSockvisor(['--config', sockvisorToml], appSideOptions());
 }
 
 /** Waits until the app side's first (or next, after `after`) uWSGI is ready; its pid as the host sees it. */
@@ -129,7 +154,8 @@ async function readyUwsgi(sv: SockvisorProcess, after = 0): Promise<number> {
   await sv.waitFor(() => ready() > after, 20000, 'uWSGI to be ready');
   const pid1 = await sv.sockvisorPid();
   let master: number | undefined;
-  assert.ok(await waitUntil(() => (master = childrenOf(pid1).find((pid) => uidOf(pid) === appUid)) !== undefined, 5000), `no child of uid ${appUid} below ${pid1}`);
+  const found = await waitUntil(() => (master = childrenOf(pid1).find((pid) => uidOf(pid) === appUid)) !== undefined, 5000);
+  assert.ok(found, `no child of uid ${appUid} below ${pid1}`);
   return master!;
 }
 
@@ -139,7 +165,7 @@ function groupsOf(pid: number): number[] {
   return line.trim() === '' ? [] : line.trim().split(/\s+/).map(Number);
 }
 
-test("200 through the nginx side; kill -9 of uWSGI loses no request and the app side's PID 1 keeps running; doctor agrees as uid 101", async (t) => {
+test("200 through nginx; kill -9 of uWSGI loses no request, the app side's PID 1 keeps running; doctor agrees as uid 101", async (t) => {
   const sv = startAppSide();
   const master = await readyUwsgi(sv);
   assert.equal(uidOf(master), appUid, 'uWSGI does not run as the app user');
@@ -176,17 +202,19 @@ test("200 through the nginx side; kill -9 of uWSGI loses no request and the app 
   assert.ok(results.length >= 10, `only ${results.length} requests were made`);
   assert.deepEqual(failed, [], `${failed.length} of ${results.length} requests failed across kill -9 of uWSGI`);
   assert.equal(sv.proc.exitCode, null, "the app side's PID 1 exited");
-  t.diagnostic(`kill -9 of uWSGI: ${results.length} requests through nginx, ${failed.length} failed, slowest ${Math.round(Math.max(...results.map((r) => r.latencyMs)))} ms`);
+  const slowest = Math.round(Math.max(...results.map((r) => r.latencyMs)));
+  t.diagnostic(`kill -9 of uWSGI: ${results.length} requests through nginx, ${failed.length} failed, slowest ${slowest} ms`);
 
   // doctor, run in the app container, checks as nginx's uid (a number there) and confirms by connecting.
   const pid1 = await sv.sockvisorPid();
-  const doctor = (args: string[]): Promise<{ stdout: string }> => run('nsenter', ['-t', String(pid1), '-m', '-p', '--', process.execPath, cliPath, 'doctor', socketPath, '--json', ...args]);
+  const doctor = (args: string[]): Promise<{ stdout: string }> =>
+    run('nsenter', ['-t', String(pid1), '-m', '-p', '--', process.execPath, cliPath, 'doctor', socketPath, '--json', ...args]);
   const asNginx = JSON.parse((await doctor(['--as', String(nginxUid)])).stdout) as { ok: boolean; confirmedByConnect: boolean };
   assert.deepEqual([asNginx.ok, asNginx.confirmedByConnect], [true, true]);
   // Any other uid gets in only with the fsGroup, which --groups gives it.
   const other = String(nginxUid + 4000);
   await assert.rejects(doctor(['--as', other]), (error: { code?: number }) => error.code === 1);
-  const withGroup = JSON.parse((await doctor(['--as', other, '--groups', String(socketGroup)])).stdout) as { ok: boolean; confirmedByConnect: boolean };
+  const withGroup = JSON.parse((await doctor(['--as', other, '--groups', String(socketGroup)])).stdout) as typeof asNginx;
   assert.deepEqual([withGroup.ok, withGroup.confirmedByConnect], [true, true]);
 });
 
@@ -210,9 +238,10 @@ test('a new app side takes over the stale socket of one killed with kill -9, and
   // The inode number alone may be reused at once: the birth time tells two files apart.
   const live = identify(hostSocket);
   // A second app container while the first serves (two replicas sharing a volume by mistake): refused.
-  const second = await runSockvisor(['--config', sockvisorToml], { namespace: 'pid1', setup: appSetup, env: { SOCKVISOR_PROBE: '127.0.0.1:0' } });
+  const second = await runAppSide();
   assert.equal(second.code, 2);
-  assert.match(second.stderr, new RegExp(`A server is already listening on '${socketPath}' \\(another sockvisor or uWSGI\\?\\): stop it first`));
+  const busy = `A server is already listening on '${socketPath}' \\(another sockvisor or uWSGI\\?\\): stop it first`;
+  assert.match(second.stderr, new RegExp(busy));
   assert.deepEqual(identify(hostSocket), live, 'the refused app side touched the live socket');
   assert.equal((await httpGet(nginx.port)).status, 200);
 

@@ -6,7 +6,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { httpGet, httpGetUnix } from '../helpers/http.js';
-import { assertNothingLeft, childPid, runSockvisor, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
+import { assertNothingLeft, childPid, runSockvisor, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
+import type { SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
 
@@ -64,10 +65,11 @@ function runs(values: number[]): number[] {
   return values.filter((v, i) => i === 0 || values[i - 1] !== v);
 }
 
-test('/ready is 503 while a slow app imports and 200 once it is ready; after kill -9 it turns 503 then 200 while /live stays 200', async () => {
+test('/ready is 503 while a slow app imports, then 200; after kill -9 it turns 503 then 200 while /live stays 200', async () => {
   const path = join(dir, 'slow.sock');
   // The app takes 1.5 s to import: uWSGI says READY=1 only after that, at start and after each restart.
-  const sv = startSockvisor(['--probe', '127.0.0.1:0', '-s', path, '--', UWSGI, ...uwsgiArgs(['--http-socket', path])], { env: { SLOW_IMPORT: '1.5' } });
+  const args = ['--probe', '127.0.0.1:0', '-s', path, '--', UWSGI, ...uwsgiArgs(['--http-socket', path])];
+  const sv = startSockvisor(args, { env: { SLOW_IMPORT: '1.5' } });
   const port = await probePort(sv);
   const first = watchProbes(port);
   await sv.waitFor((r) => r.event === 'child.ready', 20000, 'the first child to be ready');
@@ -96,7 +98,7 @@ test('/ready is 503 while a slow app imports and 200 once it is ready; after kil
   assert.equal(await probe(port, '/live'), 0, 'the probe port still answers after sockvisor exited');
 });
 
-test('--probe: a value that is no address, or a port already taken, is refused with one sentence and exit 2, before the socket is made', async () => {
+test('--probe: a value that is no address, or a port taken, is refused with one sentence and exit 2, before any socket', async () => {
   const path = join(dir, 'refused.sock');
   const bad = await runSockvisor(['--probe', 'ready', '-s', path, '--', UWSGI, ...uwsgiArgs()]);
   assert.equal(bad.code, 2);

@@ -45,7 +45,9 @@ async function composeConfig(file: string): Promise<{ ok: boolean; said: string 
 test('the Kubernetes manifests validate against the Kubernetes schemas, and the validator does refuse a wrong one', () => {
   const example = readPodExample();
   assert.deepEqual(example.manifests.map((m) => m.kind), ['ConfigMap', 'Deployment', 'Service']);
-  for (const manifest of example.manifests) assert.doesNotThrow(() => validateManifest(manifest), `${manifest.kind} ${manifest.metadata.name}`);
+  for (const manifest of example.manifests) {
+    assert.doesNotThrow(() => validateManifest(manifest), `${manifest.kind} ${manifest.metadata.name}`);
+  }
   // The same Deployment with a port written as a word, and with a probe missing its handler's port: refused.
   const broken = structuredClone(manifestOf(example, 'Deployment'));
   broken.spec.template.spec.containers[0].ports[0].containerPort = 'probes';
@@ -65,10 +67,11 @@ test("the compose file is valid for docker-compose, which also refuses a typo an
   assert.match((await composeConfig(typo)).said, /Unsupported config option for services\.app: 'stop_grace_periods'/);
   const undeclared = join(dir, 'undeclared.yaml');
   writeFileSync(undeclared, text.replace(/\nvolumes:[\s\S]*$/, '\n'));
-  assert.match((await composeConfig(undeclared)).said, /Named volume "run-app:\/run\/app(:rw)?" is used in service "app" but no declaration was found/);
+  const said = (await composeConfig(undeclared)).said;
+  assert.match(said, /Named volume "run-app:\/run\/app(:rw)?" is used in service "app" but no declaration was found/);
 });
 
-test("the examples agree: one socket path, nginx's uwsgi_pass, the volume's mount, fsGroup, probe port, grace periods; nothing is 0666", () => {
+test("the examples agree: socket path, nginx's uwsgi_pass, the volume, fsGroup, probe port, grace periods; nothing is 0666", () => {
   const example = readPodExample();
   const { config, socketPath, socketDir } = example;
   const deployment = manifestOf(example, 'Deployment');
@@ -82,8 +85,13 @@ test("the examples agree: one socket path, nginx's uwsgi_pass, the volume's moun
   assert.equal(manifestOf(example, 'ConfigMap').data['default.conf'], example.nginxServer);
   // Both containers mount the shared volume at the socket's folder, an emptyDir.
   const volume = pod.volumes.find((v: { emptyDir?: object }) => v.emptyDir !== undefined);
-  for (const c of [app, nginx]) assert.ok(c.volumeMounts.some((m: { name: string; mountPath: string }) => m.name === volume.name && m.mountPath === socketDir), `${c.name} does not mount ${volume.name} at ${socketDir}`);
-  for (const name of ['app', 'nginx']) assert.ok(example.compose.services[name].volumes.includes(`run-app:${socketDir}`), `compose's ${name} does not mount run-app at ${socketDir}`);
+  const mounts = (c: { volumeMounts: { name: string; mountPath: string }[] }): boolean =>
+    c.volumeMounts.some((m) => m.name === volume.name && m.mountPath === socketDir);
+  for (const c of [app, nginx]) assert.ok(mounts(c), `${c.name} does not mount ${volume.name} at ${socketDir}`);
+  for (const name of ['app', 'nginx']) {
+    const volumes = example.compose.services[name].volumes as string[];
+    assert.ok(volumes.includes(`run-app:${socketDir}`), `compose's ${name} does not mount run-app at ${socketDir}`);
+  }
 
   // The socket's group is the pod's fsGroup; the mode lets no other user in.
   assert.equal(pod.securityContext.fsGroup, example.socketGroup);
@@ -100,7 +108,8 @@ test("the examples agree: one socket path, nginx's uwsgi_pass, the volume's moun
   assert.match(example.compose.services.app.healthcheck.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${probePort}/ready`));
 
   // The kubelet's and docker's SIGKILL come after sockvisor's own stop-timeout, with margin.
-  assert.ok(pod.terminationGracePeriodSeconds >= example.stopTimeoutS + 5, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} vs stop-timeout ${example.stopTimeoutS}`);
+  const grace = pod.terminationGracePeriodSeconds as number;
+  assert.ok(grace >= example.stopTimeoutS + 5, `terminationGracePeriodSeconds ${grace} vs stop-timeout ${example.stopTimeoutS}`);
   assert.ok(Number.parseInt(example.compose.services.app.stop_grace_period, 10) >= example.stopTimeoutS + 5);
 
   // The image runs sockvisor as PID 1 (exec form) with this config file.
@@ -114,7 +123,7 @@ test("the examples agree: one socket path, nginx's uwsgi_pass, the volume's moun
   // The emptyDir (0777 from the kubelet) is made go-w by an init container before sockvisor starts.
   const init = pod.initContainers?.[0];
   assert.deepEqual(init?.command, ['chmod', 'go-w', socketDir]);
-  assert.ok(init.volumeMounts.some((m: { name: string; mountPath: string }) => m.name === volume.name && m.mountPath === socketDir));
+  assert.ok(mounts(init), `the init container does not mount ${volume.name} at ${socketDir}`);
 
   // Every id the config names is explained in a comment of each file that relies on it.
   for (const [file, ids] of [

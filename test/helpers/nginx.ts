@@ -58,7 +58,10 @@ export function nginxConf(prefix: string, port: number, options: NginxOptions): 
   return nginxConfWith(prefix, port, { server: `location / {\n      ${pass}\n    }` });
 }
 
-/** The skeleton every test nginx uses (workers as www-data unless told, all paths under prefix) around a server's body and more http directives. */
+/**
+ * The skeleton every test nginx uses (workers as www-data unless told, all paths under prefix)
+ * around a server's body and more http directives.
+ */
 export function nginxConfWith(prefix: string, port: number, parts: { http?: string; server: string; user?: string }): string {
   return `user ${parts.user ?? 'www-data'};
 worker_processes 1;
@@ -95,7 +98,7 @@ async function waitForPidFile(path: string, timeoutMs = 10000): Promise<number> 
   throw new Error(`nginx wrote no pid file at ${path} within ${timeoutMs} ms`);
 }
 
-/** Starts nginx as root with `user www-data;` (or the conf given); it daemonizes (unless wrapped), so it is stopped through its pid file. */
+/** Starts nginx as root with `user www-data;` (or the conf given); it daemonizes (unless wrapped) and is stopped by its master's pid. */
 export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   const prefix = await makeTempDir('sockvisor-nginx-');
   const port = await freePort();

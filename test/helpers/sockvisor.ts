@@ -94,7 +94,15 @@ function findSockvisorBelow(root: number): number | null {
 /** Starts `node dist/src/cli/main.js ARGS` with JSON logs; stopped by stopAllSockvisors() at the latest. */
 export function startSockvisor(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; namespace?: Namespace; setup?: NamespaceSetup; stderrFd?: number } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    uid?: number;
+    gid?: number;
+    namespace?: Namespace;
+    setup?: NamespaceSetup;
+    stderrFd?: number;
+  } = {},
 ): SockvisorProcess {
   const namespace = options.namespace ?? 'none';
   if (options.setup && namespace !== 'pid1') throw new Error('a namespace setup script needs namespace: pid1');

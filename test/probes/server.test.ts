@@ -4,7 +4,14 @@ import { test } from 'node:test';
 import { probeAnswer } from '../../src/probes/server.js';
 import type { SupervisorStatus } from '../../src/supervisor/supervisor.js';
 
-const status = (phase: SupervisorStatus['phase'], healthy: boolean): SupervisorStatus => ({ phase, healthy, pid: 42, generation: 3, restarts: 1, childStatus: null });
+const status = (phase: SupervisorStatus['phase'], healthy: boolean): SupervisorStatus => ({
+  phase,
+  healthy,
+  pid: 42,
+  generation: 3,
+  restarts: 1,
+  childStatus: null,
+});
 
 test('/ready is 200 only while the current child is ready and sockvisor is not stopping; /live is always 200', () => {
   assert.equal(probeAnswer('/ready', status('ready', true)).status, 200);
