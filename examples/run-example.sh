@@ -23,7 +23,7 @@ if [ -n "$missing" ]; then
 fi
 [ -d node_modules ] || npm ci
 [ -f build/Release/sockvisor.node ] || npm run build
-[ -f dist/src/cli/main.js ] || npm run build:ts
+[ -f dist/src/cli/sockvisor.js ] || npm run build:ts
 
 # nginx and the app live in a scratch folder that www-data and nobody can read.
 work=$(mktemp -d /tmp/sockvisor-example.XXXXXX)
@@ -34,7 +34,7 @@ mkdir -p "$work/nginx"
 sed -e "s|@PREFIX@|$work/nginx|g" -e "s|@PORT@|$port|g" examples/nginx.conf.in >"$work/nginx/nginx.conf"
 # The location block comes from the same --socket value sockvisor gets below: they cannot drift.
 # (nginx looks for a relative uwsgi_params next to this nginx.conf, so name Debian's file.)
-node "$repo/dist/src/cli/main.js" nginx-snippet -s "$socket" --params /etc/nginx/uwsgi_params >"$work/nginx/app-location.conf"
+node "$repo/dist/src/cli/sockvisor.js" nginx-snippet -s "$socket" --params /etc/nginx/uwsgi_params >"$work/nginx/app-location.conf"
 
 nginx_pid=""
 cleanup() {
@@ -52,7 +52,7 @@ cat <<MSG
      curl http://127.0.0.1:$port/            # hello from uWSGI pid N
      kill -9 N; curl http://127.0.0.1:$port/ # still 200: same socket, new uWSGI
      ls -l $socket                           # srw-rw---- root www-data, every time
-     node $repo/dist/src/cli/main.js doctor --nginx -c $work/nginx/nginx.conf -p $work/nginx
+     node $repo/dist/src/cli/sockvisor.js doctor --nginx -c $work/nginx/nginx.conf -p $work/nginx
                                              # every check as www-data, all [ok]
 == Ctrl-C stops it all.
 MSG
@@ -60,6 +60,6 @@ MSG
 # The socket: root:www-data 0660 (nginx's group may write, no one else). uWSGI runs as nobody.
 # In the foreground: Ctrl-C reaches sockvisor, which stops uWSGI (SIGINT), removes the socket and
 # exits 0; then the EXIT trap stops nginx.
-node "$repo/dist/src/cli/main.js" -s "$socket" --socket-owner root:www-data --socket-mode 0660 \
+node "$repo/dist/src/cli/sockvisor.js" -s "$socket" --socket-owner root:www-data --socket-mode 0660 \
   --user nobody --group nogroup --log-format pretty -- \
   uwsgi --plugin python3 --master --processes 2 --wsgi-file "$work/app.py" --need-app --disable-logging

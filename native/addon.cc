@@ -3,7 +3,9 @@
 
 #include "acl.h"
 #include "probe.h"
+#include "queue.h"
 #include "notify.h"
+#include "dir_ops.h"
 #include "exit.h"
 #include "folder_watch.h"
 #include "guard_channel.h"
@@ -24,6 +26,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("linkHeldFile", Napi::Function::New(env, LinkHeldFile));
   exports.Set("changeHeldFile", Napi::Function::New(env, ChangeHeldFile));
+  exports.Set("openFolder", Napi::Function::New(env, OpenFolder));
+  exports.Set("readLinkAt", Napi::Function::New(env, ReadLinkAt));
+  exports.Set("makeFolder", Napi::Function::New(env, MakeFolder));
+  exports.Set("removeIfSame", Napi::Function::New(env, RemoveIfSame));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("ChildWatch", ChildWatch::Define(env));
   exports.Set("NotifyReceiver", NotifyReceiver::Define(env));
@@ -43,6 +49,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("guardProtect", Napi::Function::New(env, GuardProtect));
   exports.Set("guardRelease", Napi::Function::New(env, GuardRelease));
   exports.Set("duplicateFd", Napi::Function::New(env, DuplicateFd));
+  exports.Set("unixListenQueue", Napi::Function::New(env, UnixListenQueue));
   exports.Set("exitImmediately", Napi::Function::New(env, ExitImmediately));
   return exports;
 }

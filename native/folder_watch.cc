@@ -22,7 +22,9 @@ constexpr uint32_t kMask = IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | I
 }  // namespace
 
 Napi::Function FolderWatch::Define(Napi::Env env) {
-  return DefineClass(env, "FolderWatch", {InstanceMethod("close", &FolderWatch::Close)});
+  return DefineClass(env, "FolderWatch",
+                     {InstanceMethod("close", &FolderWatch::Close), InstanceMethod("pause", &FolderWatch::Pause),
+                      InstanceMethod("resume", &FolderWatch::Resume)});
 }
 
 FolderWatch::FolderWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FolderWatch>(info) {
@@ -112,6 +114,22 @@ void FolderWatch::Release() {
 Napi::Value FolderWatch::Close(const Napi::CallbackInfo& info) {
   Release();
   return info.Env().Undefined();
+}
+
+// The kernel keeps queueing (and merging identical) events while the descriptor is not polled: a
+// storm of them costs nothing until resume(), then one read.
+Napi::Value FolderWatch::Pause(const Napi::CallbackInfo& info) {
+  if (poll_ != nullptr) uv_poll_stop(&poll_->handle);
+  return info.Env().Undefined();
+}
+
+Napi::Value FolderWatch::Resume(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (poll_ == nullptr) return env.Undefined();
+  // Unreferenced still: uv_unref is a flag of the handle, kept across stop and start.
+  int rc = uv_poll_start(&poll_->handle, UV_READABLE, &FolderWatch::OnReadable);
+  if (rc != 0) ThrowSystemError(env, -rc, "uv_poll_start");
+  return env.Undefined();
 }
 
 }  // namespace sockvisor

@@ -24,6 +24,9 @@ class FolderWatch : public Napi::ObjectWrap<FolderWatch> {
  private:
   // close(): stops watching and closes the inotify descriptor; idempotent.
   Napi::Value Close(const Napi::CallbackInfo& info);
+  // pause(): stops reading events (they wait in the kernel's queue); resume(): reads them again.
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
   static void OnReadable(uv_poll_t* handle, int status, int events);
   void Drain();
   void Release();

@@ -47,17 +47,20 @@ int ChmodOpath(int opath, mode_t mode) {
 
 Napi::Value LinkHeldFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const char* usage = "linkHeldFile expects (pathFd, dirFd, name)";
   int fd;
-  if (!ReadFd(info, "linkHeldFile expects (pathFd, path)", &fd)) return env.Undefined();
-  if (!info[1].IsString()) {
-    ThrowTypeError(env, "linkHeldFile expects (pathFd, path)");
+  if (!ReadFd(info, usage, &fd)) return env.Undefined();
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsString()) {
+    ThrowTypeError(env, usage);
     return env.Undefined();
   }
-  std::string path = info[1].As<Napi::String>().Utf8Value();
+  int dirFd = info[1].As<Napi::Number>().Int32Value();
+  std::string name = info[2].As<Napi::String>().Utf8Value();
   // linkat(fd, "", AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; following the /proc magic link
-  // of the descriptor is allowed to its owner (linkat(2), "AT_SYMLINK_FOLLOW").
-  if (linkat(AT_FDCWD, ProcPath(fd).c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-    ThrowSystemError(env, errno, "link", path);
+  // of the descriptor is allowed to its owner (linkat(2), "AT_SYMLINK_FOLLOW"). The new name goes
+  // into the folder descriptor, never through a path someone could turn into a symlink meanwhile.
+  if (linkat(AT_FDCWD, ProcPath(fd).c_str(), dirFd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    ThrowSystemError(env, errno, "link", name);
   }
   return env.Undefined();
 }

@@ -17,10 +17,10 @@ std::string ProcPath(int fd);
 // EINVAL; fchmodat2 (Linux 6.6) works, and /proc/self/fd/N works on older kernels. 0, or -1 + errno.
 int ChmodOpath(int opath, mode_t mode);
 
-// linkHeldFile(pathFd, path): gives the held inode the name `path` again. Throws EEXIST when
-// something is at path (link never replaces), ENOENT once the inode has no name left anywhere
-// (the kernel links no inode whose link count fell to 0), EPERM under fs.protected_hardlinks for a
-// caller that neither owns the file nor has CAP_FOWNER.
+// linkHeldFile(pathFd, dirFd, name): gives the held inode the name `name` in the folder dirFd
+// again. Throws EEXIST when something is at that name (link never replaces), ENOENT once the inode
+// has no name left anywhere (the kernel links no inode whose link count fell to 0), EPERM under
+// fs.protected_hardlinks for a caller that neither owns the file nor has CAP_FOWNER.
 Napi::Value LinkHeldFile(const Napi::CallbackInfo& info);
 
 // changeHeldFile(pathFd, change): one change to the held inode: { mode } (chmod), { uid, gid }

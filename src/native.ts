@@ -38,6 +38,19 @@ export interface UnixSocketRequest {
   acl?: NativeAclEntry[];
   /** also return the O_PATH descriptor of the new file (pathFd): a handle on its inode for repairs */
   keepPathFd?: boolean;
+  /**
+   * The folder of path as a descriptor (openFolder), with name the last component of path: the
+   * file bound is found and checked there, not through path again (native/socket.cc).
+   */
+  dirFd?: number;
+  name?: string;
+}
+
+/** A folder makeFolder made: its descriptor (O_PATH, close-on-exec, the caller's), device and inode. */
+export interface MadeFolder {
+  fd: number;
+  dev: bigint;
+  ino: bigint;
 }
 
 export interface ConnectAsRequest {
@@ -139,6 +152,10 @@ export interface NotifyReceiver {
 export interface FolderWatchHandle {
   /** stops watching and closes the inotify descriptor; idempotent */
   close(): void;
+  /** stops reading events: the kernel queues them (merging repeats) until resume() */
+  pause(): void;
+  /** reads events again, those queued meanwhile first */
+  resume(): void;
 }
 
 export interface GuardChannel {
@@ -153,6 +170,14 @@ export interface GuardAnswer {
   pinned: boolean;
   /** why it is not pinned (errno code of setpgid or fork), else null */
   error: string | null;
+}
+
+/** A listening unix socket's accept queue (unixListenQueue): what `ss -xl` shows as Recv-Q and Send-Q. */
+export interface ListenQueue {
+  /** connections waiting to be accepted */
+  queued: number;
+  /** the backlog it listens with (the kernel accepts one connection more than that before refusing) */
+  backlog: number;
 }
 
 export interface UserEntry {
@@ -174,7 +199,11 @@ interface Binding {
   createTcpSocket(request: TcpSocketRequest): CreatedTcpSocket;
   probeUnixSocket(path: string): string | null;
   closeFd(fd: number): void;
-  linkHeldFile(pathFd: number, path: string): void;
+  linkHeldFile(pathFd: number, dirFd: number, name: string): void;
+  openFolder(dirFd: number | null, name: string): number;
+  readLinkAt(dirFd: number, name: string): string;
+  makeFolder(dirFd: number, name: string, mode: number): MadeFolder;
+  removeIfSame(dirFd: number, name: string, dev: bigint, ino: bigint, folder: boolean): boolean;
   changeHeldFile(pathFd: number, change: HeldFileChange): void;
   spawn(request: SpawnRequest): SpawnedProcess;
   ChildWatch: new (pidfd: number, pid: number, onExit: (exit: NativeExit) => void) => ChildWatch;
@@ -195,6 +224,7 @@ interface Binding {
   guardProtect(channel: number, pid: number, pidfd: number, timeoutMs: number): GuardAnswer;
   guardRelease(channel: number, pid: number): string | null;
   duplicateFd(fd: number): number;
+  unixListenQueue(fd: number): ListenQueue;
   exitImmediately(status: number): never;
 }
 
@@ -240,10 +270,29 @@ export const createTcpSocket = (request: TcpSocketRequest): CreatedTcpSocket => 
 /** Connects without blocking: null when a listener answers, else the errno code (ECONNREFUSED: stale). */
 export const probeUnixSocket = (path: string): string | null => binding.probeUnixSocket(path);
 /**
- * Gives the inode of an O_PATH descriptor the name path (linkat through /proc/self/fd); EEXIST when
- * path is taken, ENOENT once the inode has no name left; see native/held_file.h.
+ * Gives the inode of an O_PATH descriptor the name `name` in the folder dirFd (linkat through
+ * /proc/self/fd); EEXIST when the name is taken, ENOENT once the inode has no name left; see native/held_file.h.
  */
-export const linkHeldFile = (pathFd: number, path: string): void => binding.linkHeldFile(pathFd, path);
+export const linkHeldFile = (pathFd: number, dirFd: number, name: string): void => binding.linkHeldFile(pathFd, dirFd, name);
+/**
+ * openat(dirFd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC): a folder's descriptor, never
+ * through a symlink at name (ENOTDIR); null dirFd for an absolute name. See native/dir_ops.h.
+ */
+export const openFolder = (dirFd: number | null, name: string): number => binding.openFolder(dirFd, name);
+/** readlinkat(dirFd, name): a symlink's target; EINVAL when name is not a symlink. */
+export const readLinkAt = (dirFd: number, name: string): string => binding.readLinkAt(dirFd, name);
+/**
+ * mkdirat(dirFd, name, 0), the new folder opened without following and checked to be the one just
+ * made (a directory of ours, mode 0000), then given mode through its descriptor; EEXIST when the
+ * name holds something else by then. See native/dir_ops.h.
+ */
+export const makeFolder = (dirFd: number, name: string, mode: number): MadeFolder => binding.makeFolder(dirFd, name, mode);
+/**
+ * Unlinks name in the folder dirFd (rmdir with folder true) only if it is still that socket (or
+ * folder): fstatat then unlinkat, never following; false when missing or another file.
+ */
+export const removeIfSame = (dirFd: number, name: string, id: { dev: bigint; ino: bigint }, folder: boolean): boolean =>
+  binding.removeIfSame(dirFd, name, id.dev, id.ino, folder);
 /** chmod, chown, or set/remove the access ACL of the inode an O_PATH descriptor holds, never by name. */
 export const changeHeldFile = (pathFd: number, change: HeldFileChange): void => binding.changeHeldFile(pathFd, change);
 /** Closes a descriptor the addon handed out. */
@@ -293,5 +342,7 @@ export const guardProtect = (channel: number, pid: number, pidfd: number, timeou
 export const guardRelease = (channel: number, pid: number): string | null => binding.guardRelease(channel, pid);
 /** A close-on-exec copy of fd, owned by the caller. */
 export const duplicateFd = (fd: number): number => binding.duplicateFd(fd);
+/** The accept queue of the listening unix socket fd, through sock_diag by its inode (native/queue.cc). */
+export const unixListenQueue = (fd: number): ListenQueue => binding.unixListenQueue(fd);
 /** _exit(status): ends the process without waiting for libuv's thread pool (native/exit.cc). */
 export const exitImmediately = (status: number): never => binding.exitImmediately(status);

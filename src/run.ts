@@ -11,6 +11,10 @@ import { formatMode } from './socket/mode.js';
 import { ProbeServer } from './probes/server.js';
 import { describePermissions, fileMode } from './socket/permissions.js';
 import { describeHeldSocket } from './socket/spec.js';
+import { HealthChecker } from './health/checker.js';
+import { probe, probeBytes, type ProbeTarget } from './health/probe.js';
+import { QueueWatch } from './health/queue-watch.js';
+import { unixListenQueue } from './native.js';
 import { Containment } from './supervisor/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
@@ -72,6 +76,48 @@ function releaseSockets(held: HeldSocket[], logger: Logger): void {
   }
 }
 
+/** Where the health check connects for a held socket: its path, or its address (a wildcard one on loopback). */
+function probeTarget(socket: HeldSocket): ProbeTarget {
+  if (socket.kind === 'unix') return { path: socket.spec.path };
+  const { address } = socket.spec;
+  return { host: address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address, port: socket.port };
+}
+
+/** The health check of the first socket (when on) and the accept-queue watch of every unix socket; closed when the run is done. */
+function startWatches(plan: RunPlan, held: HeldSocket[], supervisor: Supervisor, logger: Logger): () => void {
+  const queues = QueueWatch.start({
+    sockets: () => held.flatMap((s) => (s.kind === 'unix' ? [{ fd: s.fd, path: s.spec.path }] : [])),
+    read: unixListenQueue,
+    pid: () => supervisor.status.pid,
+    logger,
+  });
+  const { health } = plan;
+  if (!health) return () => queues.close();
+  const bytes = probeBytes(health);
+  const what = `${health.protocol}:${health.path} on ${describeHeldSocket(held[0]!)}`;
+  const checker = HealthChecker.start({
+    ...health,
+    what,
+    // held[0] read at each probe: the healer may have made the socket anew.
+    probe: () => probe(probeTarget(held[0]!), bytes, health.timeoutMs),
+    readyPid: () => {
+      const { phase, pid } = supervisor.status;
+      return phase === 'ready' ? pid : null;
+    },
+    replace: (reason) => supervisor.reload(reason),
+    logger,
+  });
+  logger.info(
+    { event: 'health.config', target: what, intervalMs: health.intervalMs, timeoutMs: health.timeoutMs, failures: health.failures },
+    `health check: ${what} every ${health.intervalMs / 1000} s, ${health.timeoutMs / 1000} s for an answer, ` +
+      `the child replaced after ${health.failures} failures in a row`,
+  );
+  return () => {
+    checker.close();
+    queues.close();
+  };
+}
+
 /** A run prepared: its sockets are held, its supervisor made; start() starts the first child. */
 export interface Run {
   supervisor: Supervisor;
@@ -98,6 +144,7 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
   const systemd = SystemdNotifier.fromEnv(env, logger);
   const containment = Containment.start(logger, { reapOrphans: options.reapOrphans ?? true });
   let healer: SocketHealer | null = null;
+  let stopWatches: (() => void) | null = null;
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
@@ -135,10 +182,12 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
       }
       // Watched from the first child on: a socket removed or changed by hand is put right at once.
       healer = SocketHealer.start(held, { logger, isActive: () => supervisor.status.phase !== 'stopping', onReplaced });
+      stopWatches = startWatches(plan, held, supervisor, logger);
     },
     // The sockets go last: only once nothing of any child is left that could still accept on them.
     // The healer goes first: the removal of the sockets on stop is no damage to repair.
     done: supervisor.done.finally(async () => {
+      stopWatches?.();
       healer?.close();
       await containment.close();
       systemd?.close();

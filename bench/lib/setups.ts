@@ -86,7 +86,7 @@ export async function startSupervisord(dir: string, processes: number, env: Node
   const program = command
     ? `[program:app]\ncommand=${command}\n`
     : `[fcgi-program:app]\nsocket=unix://${socketPath}\nsocket_owner=root:www-data\nsocket_mode=0660\n` +
-      // uWSGI adopts a listening socket on fd 0 (FACTS.md); fd://0 says so explicitly.
+      // uWSGI adopts a listening socket on fd 0 (docs/design-notes.md, 'Handing a socket to uWSGI'); fd://0 says so explicitly.
       `command=${UWSGI} ${[...appArgs(processes), '--socket', 'fd://0'].join(' ')}\n`;
   writeFileSync(
     conf,

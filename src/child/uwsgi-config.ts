@@ -25,6 +25,8 @@ export interface UwsgiOption {
   unreadable: string[];
   /** inside an if-.../for block of an ini file */
   conditional: boolean;
+  /** an ini line whose bytes are not UTF-8 */
+  notUtf8?: boolean;
 }
 
 /** A socket uWSGI's configuration names. */
@@ -98,7 +100,8 @@ function addIni(options: UwsgiOption[], arg: string, ini: IniReadContext, files:
 }
 
 function fromIni(o: IniOption, where: string): UwsgiOption {
-  return { key: o.key, value: o.value, origin: 'ini', where, unreadable: [...o.unreadable], conditional: o.conditional };
+  const { key, value, conditional, notUtf8 } = o;
+  return { key, value, origin: 'ini', where, unreadable: [...o.unreadable], conditional, notUtf8 };
 }
 
 /** Replaces NAME in X(NAME) with lookup(NAME); unresolved ones stay as written, and are reported. */
@@ -219,6 +222,12 @@ function checkReadable(o: UwsgiOption): void {
     );
   }
   if (o.value.includes('\n')) throw new UsageError(`${o.key} (${o.where}) spans several lines: give it one line.`);
+  if (o.notUtf8) {
+    throw new UsageError(
+      `${o.key} (${o.where}) is not valid UTF-8, so sockvisor cannot read the path as uWSGI will: ` +
+        'rename it to a UTF-8 name and save the file as UTF-8.',
+    );
+  }
 }
 
 /** uWSGI's own name of a TCP socket (core/socket.c, uwsgi_getsockname): `:PORT` for 0.0.0.0. */

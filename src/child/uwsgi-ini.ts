@@ -12,6 +12,7 @@
 // - `ini = FILE` (and `include = FILE.ini`) inside a file reads that file at that point, with its
 //   own magic variables; paths are relative to uWSGI's working folder, as open() sees them.
 // References (%(option)), $(ENV) and @(file) are resolved later, over all options (uwsgi-config.ts).
+import { isUtf8 } from 'node:buffer';
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -26,6 +27,8 @@ export interface IniOption {
   unreadable: string[];
   /** inside an if-.../for block: whether uWSGI applies it depends on what sockvisor does not evaluate */
   conditional: boolean;
+  /** the line's bytes are not UTF-8: its value, as read here, has U+FFFD where uWSGI sees other bytes */
+  notUtf8?: boolean;
 }
 
 /** Where an ini is read from, and the options that come with it. */
@@ -119,9 +122,9 @@ export function readIniFile(arg: string, context: IniReadContext, sink: IniOptio
   if (stack.includes(`${path}:${split.section}`)) {
     throw new UsageError(`The ini file '${path}' includes itself (through ${stack.join(' -> ')}): remove the loop.`);
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(`Cannot read uWSGI's configuration file '${path}' (${code}): check the path given to --ini, and that sockvisor's user may read it.`, { cause: error });
@@ -134,6 +137,18 @@ export function readIniFile(arg: string, context: IniReadContext, sink: IniOptio
 
   let section = '';
   let conditional = false;
+  // uWSGI reads bytes: a comment in Latin-1 is harmless, a path is not (checked where sockets are read).
+  const text = bytes.toString('utf8');
+  const notUtf8 = new Set<number>();
+  if (!isUtf8(bytes)) {
+    let start = 0;
+    for (let n = 0; start <= bytes.length; n++) {
+      const end = bytes.indexOf(0x0a, start);
+      if (!isUtf8(bytes.subarray(start, end < 0 ? bytes.length : end))) notUtf8.add(n);
+      if (end < 0) break;
+      start = end + 1;
+    }
+  }
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const { text: line, unreadable } = replaceMagic(lines[n]!, table, first);
@@ -148,7 +163,8 @@ export function readIniFile(arg: string, context: IniReadContext, sink: IniOptio
     const key = (eq < 0 ? stripped : stripped.slice(0, eq)).replace(/[ \t\r]+$/, '');
     const value = eq < 0 ? '' : stripped.slice(eq + 1).replace(/^[ \t\r]+/, '');
     if (LOGIC_CLOSE.has(key)) conditional = false;
-    sink.push({ key, value, file: path, line: n + 1, unreadable, conditional });
+    const bytesOk = notUtf8.has(n) ? { notUtf8: true } : {};
+    sink.push({ key, value, file: path, line: n + 1, unreadable, conditional, ...bytesOk });
     if (LOGIC_OPEN.test(key)) conditional = true;
     // An include inside a block is left to uWSGI: uwsgi-config.ts refuses sockets it cannot see.
     if (!conditional && (key === 'ini' || (key === 'include' && extname(splitIniSection(value).file) === '.ini'))) {

@@ -230,7 +230,7 @@ export interface ConfigNamedSocket {
  * protocol). A held socket that uWSGI's ini or environment names gets `--KEY fd://N` with that
  * ini's own option: uWSGI then finds the ini's socket "already bound" by name and does not bind it
  * (core/socket.c, uwsgi_bind_sockets). Every other held socket gets `--socket fd://N`: with only
- * LISTEN_FDS, uWSGI 2.0 dies on its first reload (FACTS.md). Added options come first.
+ * LISTEN_FDS, uWSGI 2.0 dies on its first reload (docs/design-notes.md, 'Handing a socket to uWSGI'). Added options come first.
  */
 export function rewriteUwsgiArgs(
   args: string[],

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The sockvisor command line: yargs commands, each a module with command/describe/builder/handler.
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
@@ -6,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import * as doctorCommand from './doctor-command.js';
 import * as nginxSnippetCommand from './nginx-snippet-command.js';
 import { unknownEnvironmentOptions } from '../config/options.js';
+import { checkOwnInput } from './raw-input.js';
 import * as runCommand from './run-command.js';
 import * as systemdUnitCommand from './systemd-unit-command.js';
 
@@ -17,6 +17,13 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 // default) is dropped, `systemd-unit` is parsed as the only command, and `doctor` and
 // `nginx-snippet` (which take no COMMAND) are parsed whole.
 let args = hideBin(process.argv);
+
+// Before anything reads an argument: one Node has already changed (bytes that are not UTF-8) is refused.
+const invalid = checkOwnInput(args.length);
+if (invalid !== null) {
+  process.stderr.write(`${invalid}\n`);
+  process.exit(2);
+}
 const first = args[0];
 const ownCommand = first === 'doctor' || first === 'nginx-snippet';
 const unitOnly = first === systemdUnitCommand.command;

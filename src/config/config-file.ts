@@ -2,6 +2,7 @@
 // strings and numbers told apart) or JSON (FILE.json). Its keys are the long option names of the
 // command line, plus `command`; anything else, and any value of the wrong type, is refused with
 // the key and the file named, before anything is created.
+import { isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
@@ -69,12 +70,19 @@ export function readConfigFile(file: string, cwd: string): ConfigFile {
   if (!['.toml', '.json'].includes(extname(path))) {
     throw new UsageError(`The config file '${path}' must be named *.toml (or *.json): sockvisor tells the format by the extension.`);
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (error) {
     throw new UsageError(`Cannot read the config file '${path}' (${(error as NodeJS.ErrnoException).code}): check the path given to --config.`, { cause: error });
   }
+  // TOML and JSON are UTF-8: decoding anything else would change paths in silence (U+FFFD).
+  if (!isUtf8(bytes)) {
+    throw new UsageError(
+      `The config file '${path}' is not valid UTF-8, so its paths cannot be read as written: save it as UTF-8, with UTF-8 file names.`,
+    );
+  }
+  const text = bytes.toString('utf8');
   const raw = parseText(path, text);
   const result: ConfigFile = { path, options: {} };
   for (const [key, value] of Object.entries(raw)) {

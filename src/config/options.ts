@@ -31,6 +31,10 @@ export interface SockvisorOptions {
   drainSignal?: string | undefined;
   readyAfter?: number | undefined;
   handoverTimeout?: number | undefined;
+  healthCheck?: string | undefined;
+  healthInterval?: number | undefined;
+  healthTimeout?: number | undefined;
+  healthFailures?: number | undefined;
   pass?: 'fd' | 'stdin' | undefined;
   probe?: string | undefined;
   logFormat?: LogFormat | undefined;
@@ -77,6 +81,27 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
   { name: 'drain-signal', key: 'drainSignal', value: { type: 'string' }, describe: 'signal that makes the old child finish its requests and exit in a handover (default: for uWSGI with a master SIGPWR, mapped by sockvisor to its graceful shutdown; otherwise the stop signal)' },
   { name: 'ready-after', key: 'readyAfter', value: { type: 'number' }, describe: 'a child that sends nothing on its NOTIFY_SOCKET counts as ready after this many seconds (default 1; uWSGI: only its READY=1 counts)' },
   { name: 'handover-timeout', key: 'handoverTimeout', value: { type: 'number' }, describe: 'seconds the new child of a reload (SIGHUP) gets to become ready; else it is stopped and the old one keeps serving (default 60)' },
+  {
+    name: 'health-check',
+    key: 'healthCheck',
+    value: { type: 'string' },
+    describe:
+      'probe the first socket with a request, uwsgi:/PATH or http:/PATH; ' +
+      'a child that does not answer --health-failures times in a row is replaced (default: off)',
+  },
+  { name: 'health-interval', key: 'healthInterval', value: { type: 'number' }, describe: 'seconds between health checks (default 10)' },
+  {
+    name: 'health-timeout',
+    key: 'healthTimeout',
+    value: { type: 'number' },
+    describe: 'seconds a health check waits for the first byte of an answer (default 5)',
+  },
+  {
+    name: 'health-failures',
+    key: 'healthFailures',
+    value: { type: 'number' },
+    describe: 'failed health checks in a row that replace the child (default 3)',
+  },
   { name: 'pass', key: 'pass', value: { type: 'choice', choices: PASS_MODES }, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' },
   {
     name: 'probe',

@@ -19,6 +19,8 @@ import type { SocketSpec, TcpAddress, UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
 import type { SockvisorOptions } from './options.js';
+import type { HealthSettings } from '../health/checker.js';
+import { parseHealthCheck, type HealthRequest } from '../health/probe.js';
 import type { SupervisionSettings } from '../supervisor/supervisor.js';
 
 /** The options of `sockvisor run` as the user gave them (times in seconds), and COMMAND. */
@@ -32,6 +34,14 @@ export const DEFAULT_STOP_TIMEOUT_S = 10;
 export const DEFAULT_READY_AFTER_S = 1;
 /** How long a reload's new child gets to be ready: a big app can take tens of seconds to import. */
 export const DEFAULT_HANDOVER_TIMEOUT_S = 60;
+/** The health check, when on: a probe every 10 s, 5 s for an answer, 3 failures in a row replace the child. */
+export const DEFAULT_HEALTH_INTERVAL_S = 10;
+export const DEFAULT_HEALTH_TIMEOUT_S = 5;
+export const DEFAULT_HEALTH_FAILURES = 3;
+const MAX_HEALTH_FAILURES = 1_000_000;
+
+/** --health-check and its settings, resolved. */
+export interface HealthPlan extends HealthRequest, HealthSettings {}
 
 /** A run, fully resolved: what to create, what to start, how to supervise. */
 export interface RunPlan extends SupervisionSettings {
@@ -45,6 +55,8 @@ export interface RunPlan extends SupervisionSettings {
   /** the user the child runs as (--user), when it changes */
   childUser: Identity | undefined;
   cwd: string;
+  /** the health check of the first socket; null when off (the default) */
+  health: HealthPlan | null;
   /** sentences to log as warnings at start */
   warnings: string[];
   /** --probe: where to answer /ready and /live over HTTP; null: off */
@@ -85,10 +97,37 @@ function unheldUwsgiWarnings(config: UwsgiConfig, passed: PassedSocket[]): strin
   return warnings;
 }
 
-function checkSeconds(value: number | undefined, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) {
+/**
+ * The longest a Node timer can wait: 2^31-1 ms (about 24.8 days). A longer setTimeout fires after
+ * 1 ms instead (TimeoutOverflowWarning), so a longer duration is refused, never capped in silence.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** MAX_TIMER_MS in whole seconds, as the refusal names it. */
+export const MAX_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
+/** A duration option in seconds, checked (0 or more, finite, a timer can hold it) and returned in milliseconds. */
+export function checkSeconds(value: number | undefined, option: string, fallbackS: number): number {
+  if (value === undefined) return fallbackS * 1000;
+  // yargs turns `10s` into NaN: the text typed is lost, so the sentence names the form instead.
+  if (Number.isNaN(value)) throw new UsageError(`${option} must be a number of seconds, written without a unit (e.g. 10 or 0.5).`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new UsageError(`${option} must be a number of seconds of 0 or more, not '${value}'.`);
+  }
+  // Rounded: 0.0005 s is no timer's business, and ms * 1000 must compare exactly with the bound.
+  const ms = Math.round(value * 1000);
+  if (ms > MAX_TIMER_MS) {
+    throw new UsageError(
+      `${option} must be at most ${MAX_SECONDS} seconds (about 24.8 days, the longest a timer can wait), not '${value}'.`,
+    );
+  }
+  return ms;
+}
+
+/** A count option (a whole number of 1 or more, at most max). */
+export function checkCount(value: number | undefined, option: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new UsageError(`${option} must be a whole number from 1 to ${max}, not '${value}'.`);
   }
   return value;
 }
@@ -101,7 +140,7 @@ function checkSignal(value: string, option: string, like: string): number {
 }
 
 function resolveStopSignal(value: string | undefined, uwsgi: boolean): number {
-  // uWSGI 2.0 treats SIGTERM as a brutal reload, not a stop; SIGINT shuts it down (FACTS.md).
+  // uWSGI 2.0 treats SIGTERM as a brutal reload, not a stop; SIGINT shuts it down (docs/design-notes.md, 'uWSGI signals').
   if (value === undefined) return uwsgi ? constants.signals.SIGINT : constants.signals.SIGTERM;
   return checkSignal(value, '--stop-signal', 'SIGINT or SIGTERM');
 }
@@ -112,18 +151,36 @@ function resolveDrainSignal(value: string | undefined, stopSignal: number, uwsgi
   return checkSignal(value, '--drain-signal', 'SIGTERM or SIGQUIT');
 }
 
-function checkPositiveSeconds(value: number | undefined, option: string, fallback: number): number {
-  const seconds = checkSeconds(value, option, fallback);
-  if (seconds === 0) throw new UsageError(`${option} must be more than 0 seconds.`);
-  return seconds;
+/** As checkSeconds, in milliseconds, refusing 0 (and what rounds to 0 ms). */
+function checkPositiveSeconds(value: number | undefined, option: string, fallbackS: number): number {
+  const ms = checkSeconds(value, option, fallbackS);
+  if (ms === 0) throw new UsageError(`${option} must be more than 0 seconds.`);
+  return ms;
 }
 
+/** listen(2) takes an int; the kernel silently caps it at net.core.somaxconn. */
+const MAX_BACKLOG = 2 ** 31 - 1;
+
 function resolveBacklog(value: number | undefined): number {
-  if (value === undefined) return defaultBacklog();
-  if (!Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1) {
-    throw new UsageError(`--socket-backlog must be a whole number of 1 or more, not '${value}'.`);
+  return value === undefined ? defaultBacklog() : checkCount(value, '--socket-backlog', 0, MAX_BACKLOG);
+}
+
+/** --health-check and its settings; the settings alone are refused: they would do nothing. */
+function resolveHealth(options: RunOptions): HealthPlan | null {
+  if (options.healthCheck === undefined) {
+    const stray = (['healthInterval', 'healthTimeout', 'healthFailures'] as const).find((key) => options[key] !== undefined);
+    if (stray) {
+      const name = `--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new UsageError(`${name} does nothing without --health-check: add --health-check uwsgi:/PATH (or http:/PATH), or drop ${name}.`);
+    }
+    return null;
   }
-  return value;
+  return {
+    ...parseHealthCheck(options.healthCheck),
+    intervalMs: checkPositiveSeconds(options.healthInterval, '--health-interval', DEFAULT_HEALTH_INTERVAL_S),
+    timeoutMs: checkPositiveSeconds(options.healthTimeout, '--health-timeout', DEFAULT_HEALTH_TIMEOUT_S),
+    failures: checkCount(options.healthFailures, '--health-failures', DEFAULT_HEALTH_FAILURES, MAX_HEALTH_FAILURES),
+  };
 }
 
 /** --probe HOST:PORT, [V6]:PORT or :PORT (every IPv4 interface, as a kubelet reaches the pod's IP). */
@@ -257,19 +314,21 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
 
   const restart: RestartPolicyOptions = {
     mode: options.restart ?? defaultRestartPolicy.mode,
-    initialDelayMs: checkSeconds(options.restartDelay, '--restart-delay', defaultRestartPolicy.initialDelayMs / 1000) * 1000,
-    maxDelayMs: checkSeconds(options.restartDelayMax, '--restart-delay-max', defaultRestartPolicy.maxDelayMs / 1000) * 1000,
-    healthyAfterMs: checkSeconds(options.healthyAfter, '--healthy-after', defaultRestartPolicy.healthyAfterMs / 1000) * 1000,
-    giveUpAfterMs: checkSeconds(options.giveUpAfter, '--give-up-after', defaultRestartPolicy.giveUpAfterMs / 1000) * 1000,
+    initialDelayMs: checkSeconds(options.restartDelay, '--restart-delay', defaultRestartPolicy.initialDelayMs / 1000),
+    maxDelayMs: checkSeconds(options.restartDelayMax, '--restart-delay-max', defaultRestartPolicy.maxDelayMs / 1000),
+    healthyAfterMs: checkSeconds(options.healthyAfter, '--healthy-after', defaultRestartPolicy.healthyAfterMs / 1000),
+    giveUpAfterMs: checkSeconds(options.giveUpAfter, '--give-up-after', defaultRestartPolicy.giveUpAfterMs / 1000),
   };
   if (restart.maxDelayMs < restart.initialDelayMs && options.restartDelayMax === undefined) restart.maxDelayMs = restart.initialDelayMs;
   validateRestartOptions(restart);
   const stopSignal = resolveStopSignal(options.stopSignal, uwsgi);
-  const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S) * 1000;
+  const stopTimeoutMs = checkSeconds(options.stopTimeout, '--stop-timeout', DEFAULT_STOP_TIMEOUT_S);
   const drainSignal = resolveDrainSignal(options.drainSignal, stopSignal, uwsgi && usesUwsgiMaster(args, uwsgiConfig));
-  // uWSGI always says READY=1 (FACTS.md): waiting for silence could only misjudge a slow start.
-  const readyAfterMs = options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S) * 1000;
-  const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S) * 1000;
+  // uWSGI always says READY=1 (docs/design-notes.md, 'Readiness (sd_notify)'): waiting for silence could only misjudge a slow start.
+  const readyAfterMs =
+    options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S);
+  const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S);
+  const health = resolveHealth(options);
   const probe = resolveProbe(options.probe);
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
@@ -321,6 +380,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     readyAfterMs,
     handoverTimeoutMs,
     cwd: context.cwd,
+    health,
     warnings,
     probe,
   };

@@ -1,5 +1,5 @@
 // Who may connect() to a unix socket path: write permission on the socket file and search (x) on
-// every parent directory; read is neither needed nor enough; root always connects (FACTS.md).
+// every parent directory; read is neither needed nor enough; root always connects (docs/design-notes.md, 'Unix socket permissions').
 // The verdict is a pure function of facts (modes, owners, ACL entries); small readers gather them.
 // `run`'s start-up warnings and `doctor` both decide here, so they never disagree.
 import { statSync } from 'node:fs';

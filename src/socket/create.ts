@@ -1,10 +1,11 @@
 // Creating the sockets sockvisor holds, and removing exactly those on stop.
-import { chmodSync, lstatSync, mkdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { RunError, ExitCode } from '../errors.js';
-import { closeFd, createTcpSocket, createUnixSocket, type NativeError } from '../native.js';
+import { closeFd, createTcpSocket, createUnixSocket, removeIfSame, type NativeError } from '../native.js';
 import { toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
+import { openFolderPath, removeIfSameFile, removeMadeDirs, type FolderLinks, type MadeDir } from './folder.js';
 import type { SocketPermissions } from './permissions.js';
 import { noAclSupport, type SocketPreflight } from './preflight.js';
 import { formatTcpAddress, type TcpSocketSpec, type UnixSocketSpec } from './spec.js';
@@ -23,8 +24,10 @@ export interface HeldUnixSocket {
   pathFd: number;
   permissions: SocketPermissions;
   backlog: number;
-  /** folders sockvisor made for it, removed again on stop when empty */
-  createdDirs: string[];
+  /** folders sockvisor made for it, removed again on stop when empty and still the ones made */
+  createdDirs: MadeDir[];
+  /** the symlinks on the way to its folder at start: the only ones followed later (socket/folder.ts) */
+  links: FolderLinks;
 }
 
 /** A listening TCP socket sockvisor holds for the whole run. */
@@ -48,26 +51,6 @@ export function defaultBacklog(): number {
     // not Linux /proc: fall through
   }
   return 4096;
-}
-
-/** Makes the folders, outermost first, each 0755. */
-export function makeDirs(dirs: string[]): void {
-  for (const dir of dirs) {
-    mkdirSync(dir);
-    // 0755 whatever the umask, like systemd's DirectoryMode=: nginx must be able to search it.
-    chmodSync(dir, 0o755);
-  }
-}
-
-/** Removes the folders makeDirs made, innermost first, stopping at one that is not empty. */
-function removeDirs(dirs: string[]): void {
-  for (const dir of [...dirs].reverse()) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      break; // not empty (someone else's files): keep it
-    }
-  }
 }
 
 /** Listens on a TCP address; errors become sentences with the address and the fix (exit 2). */
@@ -99,23 +82,65 @@ export function createSocket(pre: SocketPreflight, permissions: SocketPermission
   if (pre.spec.kind === 'tcp') return createTcpListener(pre.spec, backlog);
   const spec = pre.spec;
   const { path } = spec;
-  makeDirs(pre.missingDirs);
-  if (pre.stale && !removeIfSameFile(path, pre.stale)) {
-    throw new RunError(`The stale socket '${path}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
+  // The symlinks on the way now are the user's layout; any that appears later is never followed.
+  const links: FolderLinks = new Map();
+  const made: MadeDir[] = [];
+  let folder: number;
+  try {
+    folder = openFolderPath(dirname(path), links, { record: true, made });
+  } catch (error) {
+    removeMadeDirs(made, links);
+    const e = error as NativeError;
+    const what = `Cannot make or open the folder '${dirname(path)}' of the socket '${path}' (${e.syscall ?? 'open'}: ${e.code})`;
+    throw new RunError(`${what}: ${folderHintFor(e.code)}`, ExitCode.usage, { cause: error });
   }
-  // The anchor of a sockvisor that was killed: a second name of its stale socket.
-  if (pre.staleAnchor && !removeIfSameFile(anchorPath(path), pre.staleAnchor)) {
-    throw new RunError(`The stale socket '${anchorPath(path)}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
+  try {
+    if (pre.stale && !removeIfSame(folder, basename(path), pre.stale, false)) {
+      throw new RunError(`The stale socket '${path}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
+    }
+    // The anchor of a sockvisor that was killed: a second name of its stale socket.
+    if (pre.staleAnchor && !removeIfSame(folder, basename(anchorPath(path)), pre.staleAnchor, false)) {
+      const anchor = anchorPath(path);
+      throw new RunError(`The stale socket '${anchor}' changed while sockvisor started: check who else uses this path.`, ExitCode.usage);
+    }
+    return createUnixListener(spec, permissions, backlog, { folder, links, createdDirs: made });
+  } finally {
+    closeFd(folder);
   }
-  return createUnixListener(spec, permissions, backlog, pre.missingDirs);
+}
+
+function folderHintFor(code: string): string {
+  switch (code) {
+    case 'EEXIST':
+      return 'someone put something else at its name while sockvisor made it; check who else can write the folder above.';
+    case 'ENOTDIR':
+      return 'a part of the path is not a folder; choose another path.';
+    default:
+      return 'check the path and its folders.';
+  }
+}
+
+/** Where a new unix socket goes: its folder's descriptor, the symlinks followed to it at start, and the folders just made for it. */
+export interface SocketFolderRef {
+  folder: number;
+  links: FolderLinks;
+  /** removed again if the socket cannot be made */
+  createdDirs?: MadeDir[];
 }
 
 /**
- * Binds a new unix socket at a free path, born 0000 and then given its permissions; createdDirs: the
- * folders just made for it, removed again if it fails. Errors become sentences (exit 2).
+ * Binds a new unix socket at a free path in the folder given as a descriptor, born 0000 and then
+ * given its permissions; the folders just made for it are removed again if it fails. Errors become
+ * sentences (exit 2).
  */
-export function createUnixListener(spec: UnixSocketSpec, permissions: SocketPermissions, backlog: number, createdDirs: string[] = []): HeldUnixSocket {
+export function createUnixListener(
+  spec: UnixSocketSpec,
+  permissions: SocketPermissions,
+  backlog: number,
+  where: SocketFolderRef,
+): HeldUnixSocket {
   const { path } = spec;
+  const createdDirs = where.createdDirs ?? [];
   try {
     const created = createUnixSocket({
       path,
@@ -125,20 +150,40 @@ export function createUnixListener(spec: UnixSocketSpec, permissions: SocketPerm
       backlog,
       ...(permissions.acl ? { acl: toNativeAcl(permissions.acl) } : {}),
       keepPathFd: true,
+      dirFd: where.folder,
+      name: basename(path),
     });
-    return { kind: 'unix', spec, fd: created.fd, dev: created.dev, ino: created.ino, pathFd: created.pathFd!, permissions, backlog, createdDirs: [...createdDirs] };
+    return {
+      kind: 'unix',
+      spec,
+      fd: created.fd,
+      dev: created.dev,
+      ino: created.ino,
+      pathFd: created.pathFd!,
+      permissions,
+      backlog,
+      createdDirs: [...createdDirs],
+      links: where.links,
+    };
   } catch (error) {
     // The addon removed its own half-made socket; the folders are ours to remove.
-    removeDirs(createdDirs);
+    removeMadeDirs(createdDirs, where.links);
     const e = error as NativeError;
     if (e.code === 'EOPNOTSUPP' && e.syscall === 'setxattr') {
       throw new RunError(noAclSupport(path, dirname(path)).message, ExitCode.usage, { cause: error });
     }
-    throw new RunError(`Cannot create the socket '${path}' (${e.syscall}: ${e.code}): ${hintFor(e.code)}`, ExitCode.usage, {
+    const hint = e.syscall === 'open' && e.code === 'ENOENT' ? SWAPPED_AT_BIND : hintFor(e.code);
+    throw new RunError(`Cannot create the socket '${path}' (${e.syscall}: ${e.code}): ${hint}`, ExitCode.usage, {
       cause: error,
     });
   }
 }
+
+// bind() succeeded but the file is not in the folder checked: a folder of the path was swapped meanwhile (native/socket.cc).
+const SWAPPED_AT_BIND =
+  'a folder of the path was replaced while the socket was bound, so it landed elsewhere: sockvisor changed nothing there, ' +
+  'but a socket file with mode 0000 (nobody can connect) may be left wherever the path led; ' +
+  'check who else can write the folders on the path.';
 
 function hintFor(code: string): string {
   switch (code) {
@@ -151,24 +196,6 @@ function hintFor(code: string): string {
     default:
       return 'check the path and its folder.';
   }
-}
-
-/**
- * Removes the socket file at path only if path still names the inode recorded (a stale socket found
- * earlier, or one of our own on stop); false when it is gone or changed meanwhile (then nothing is
- * removed). The check and the unlink are two calls: a file put in between by someone who may write
- * the folder would be removed, as at any stale-socket replacement.
- */
-export function removeIfSameFile(path: string, id: { dev: bigint; ino: bigint }): boolean {
-  let st;
-  try {
-    st = lstatSync(path, { bigint: true });
-  } catch {
-    return false;
-  }
-  if (!st.isSocket() || st.dev !== id.dev || st.ino !== id.ino) return false;
-  unlinkSync(path);
-  return true;
 }
 
 /** Creates all sockets, undoing the ones already made if a later one fails. */
@@ -192,9 +219,9 @@ export function removeSocket(socket: HeldSocket): boolean {
     closeQuietly(socket.fd);
     return true;
   }
-  const removed = removeIfSameFile(socket.spec.path, socket);
+  const removed = removeIfSameFile(socket.spec.path, socket, socket.links);
   closeHeldSocket(socket);
-  removeDirs(socket.createdDirs);
+  removeMadeDirs(socket.createdDirs, socket.links);
   return removed;
 }
 

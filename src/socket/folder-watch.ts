@@ -38,16 +38,17 @@ export class FolderWatcher {
    * Watches dir, or watches it anew when the path now leads to another folder (made again, or
    * another one renamed into its place); true when a new watch was made. Throws the addon's error
    * (ENOSPC: fs.inotify.max_user_watches is reached; ENOENT: the folder is gone). `st`: the
-   * caller's stat of dir, when it has just made one.
+   * caller's stat of dir, when it has just made one; `target`: where to put the watch, when the
+   * caller holds the folder as a descriptor (/proc/self/fd/N: that very folder, not what dir names by now).
    */
-  arm(dir: string, st: Stats = statSync(dir)): boolean {
+  arm(dir: string, st: Stats = statSync(dir), target: string = dir): boolean {
     // stat before watching: if the folder is swapped in between, the inode recorded is the older
     // one and the next check watches again (the other order would keep a folder moved away).
     const known = this.#watches.get(dir);
     if (known && known.dev === st.dev && known.ino === st.ino) return false;
     known?.handle.close();
     this.#watches.delete(dir);
-    const handle = watchFolder(dir, (names) => this.#onEvents(dir, names));
+    const handle = watchFolder(target, (names) => this.#onEvents(dir, names));
     this.#watches.set(dir, { handle, dev: st.dev, ino: st.ino });
     return true;
   }
@@ -55,6 +56,20 @@ export class FolderWatcher {
   /** Whether dir has a watch (arm() succeeded for it). */
   isWatching(dir: string): boolean {
     return this.#watches.has(dir);
+  }
+
+  /**
+   * Stops reading dir's events until resume(dir) (a socket checked at a paced rate: a storm of
+   * chmods must not wake sockvisor once per event). Nothing is lost: the kernel queues them, and
+   * a queue that overflows meanwhile is reported as the folder itself (everything is looked at).
+   */
+  pause(dir: string): void {
+    this.#watches.get(dir)?.handle.pause();
+  }
+
+  /** Reads dir's events again (those queued meanwhile come at the next turn of the loop). */
+  resume(dir: string): void {
+    this.#watches.get(dir)?.handle.resume();
   }
 
   /** Stops every watch. */

@@ -2,7 +2,7 @@
 // path now -> what to do about it; and how to bring a changed mode, owner or ACL back without
 // letting anyone in, on the way, whom neither what was found nor what is wanted lets in.
 //
-// The rules are DESIGN.md's safety rules, applied at run time as at start: the held socket's own
+// The rules are the safety rules (docs/architecture.md, 'Safety rules') applied at run time as at start: the held socket's own
 // inode is repaired in place; a removed name is given back (the same inode while it still has a
 // name somewhere, the anchor; else a new socket); a stale socket is replaced; a live socket of
 // another server, a file, a folder or a symlink is never removed or followed.

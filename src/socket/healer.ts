@@ -1,20 +1,26 @@
 // Self-healing of the held unix sockets: inotify (socket/folder-watch.ts) says when something
 // happened to a socket file, its anchor or its folder; socket/heal.ts decides; this module looks
-// (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor (never by name) and
-// logs each one as a warning saying what it found. It never throws: a repair that fails is logged
-// and tried again at the next change.
-import { fstatSync, lstatSync, statSync } from 'node:fs';
+// (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor and its folder's
+// descriptor (socket/folder.ts), never by name, and logs them as warnings saying what it found. It
+// never throws: a repair that fails is logged and tried again at the next change, and on a timer
+// (nothing inotify sees tells when space is freed, or when the server behind a foreign socket
+// exits). socket/repair-pacing.ts sets the pace: the timed re-checks back off, a socket changed
+// without pause is checked at a bounded rate, and repeated repairs are summed up in one line per
+// interval.
+import { fstatSync, lstatSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { changeHeldFile, linkHeldFile, type NativeError } from '../native.js';
+import { changeHeldFile, linkHeldFile, removeIfSame, type NativeError } from '../native.js';
 import { formatAclEntry, fromNativeAcl, readNativeAclOrNull, toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
-import { createUnixListener, makeDirs, removeIfSameFile, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { createUnixListener, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { NewLinkError, removeIfSameFile, SocketFolder, type MadeDir } from './folder.js';
 import { FolderWatcher } from './folder-watch.js';
 import { groupNameOf, userNameOf } from './identity.js';
 import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './heal.js';
 import { formatMode } from './mode.js';
 import { describePermissions, fileMode } from './permissions.js';
+import { Backoff, CheckPacer, RepairLog, type RepairSummary } from './repair-pacing.js';
 import { kindOf } from './preflight.js';
 import { pathTrustProblem } from './path-trust.js';
 import { lstatOrNull, probeListening } from './probe.js';
@@ -43,6 +49,24 @@ interface Entry {
   problems: Map<'path' | 'anchor' | 'folder', string>;
 }
 
+/** The timers of one socket's checks (their pace: socket/repair-pacing.ts). */
+interface Pacing {
+  backoff: Backoff;
+  /** the timed re-check while something stands in the way (a problem is logged) or a check failed */
+  recheck: NodeJS.Timeout | null;
+  pacer: CheckPacer;
+  /** the one check that the events waiting for the pacer get */
+  paced: NodeJS.Timeout | null;
+  /** the last check's unexpected error: logged again only when it changes (the timed re-checks repeat it) */
+  failed: string | null;
+}
+
+/** A repair's warning, as logged (or summed up later). */
+interface Healed {
+  fields: Record<string, unknown> & { action: string };
+  msg: string;
+}
+
 /** look-again: the path changed meanwhile (EEXIST); folder-missing: it must be made (again) first */
 type Outcome = 'done' | 'look-again' | 'folder-missing';
 
@@ -52,6 +76,9 @@ export class SocketHealer {
   readonly #log: Logger;
   readonly #entries: Entry[];
   readonly #watcher: FolderWatcher;
+  readonly #pacing = new Map<Entry, Pacing>();
+  readonly #repairLog = new RepairLog<Healed>();
+  #summary: { timer: NodeJS.Timeout; at: number } | null = null;
   #closed = false;
 
   private constructor(entries: Entry[], options: HealerOptions) {
@@ -59,6 +86,10 @@ export class SocketHealer {
     this.#options = options;
     this.#log = options.logger;
     this.#watcher = new FolderWatcher((dir) => this.#onFolderChange(dir));
+    const now = performance.now();
+    for (const entry of entries) {
+      this.#pacing.set(entry, { backoff: new Backoff(), recheck: null, pacer: new CheckPacer(now), paced: null, failed: null });
+    }
   }
 
   /** Gives each unix socket its anchor, watches their folders, and checks each once. */
@@ -72,7 +103,7 @@ export class SocketHealer {
       healer.#watcher.addName(entry.dir, basename(anchorPath(entry.socket.spec.path)));
     }
     for (const entry of entries) {
-      healer.#guarded(entry, () => {
+      const checked = healer.#guarded(entry, () => {
         healer.#check(entry);
         // Not watched (the error said why): not claimed either.
         if (!healer.#watcher.isWatching(entry.dir)) return;
@@ -83,6 +114,7 @@ export class SocketHealer {
             : `watching ${entry.socket.spec.path}: removed, replaced or changed by hand, it is put right at once`,
         );
       });
+      healer.#settle(entry, checked);
     }
     return healer;
   }
@@ -92,9 +124,15 @@ export class SocketHealer {
     if (this.#closed) return;
     this.#closed = true;
     this.#watcher.close();
+    for (const pacing of this.#pacing.values()) {
+      if (pacing.recheck) clearTimeout(pacing.recheck);
+      if (pacing.paced) clearTimeout(pacing.paced);
+    }
+    if (this.#summary) clearTimeout(this.#summary.timer);
+    this.#logSummaries(this.#repairLog.flush(performance.now()));
     for (const { socket } of this.#entries) {
       try {
-        removeIfSameFile(anchorPath(socket.spec.path), socket);
+        removeIfSameFile(anchorPath(socket.spec.path), socket, socket.links);
       } catch (error) {
         this.#log.warn({ event: 'socket.anchor-left', path: anchorPath(socket.spec.path), err: error }, `could not remove ${anchorPath(socket.spec.path)} (${(error as NativeError).code})`);
       }
@@ -102,15 +140,98 @@ export class SocketHealer {
   }
 
   #onFolderChange(dir: string): void {
-    for (const entry of this.#entries) if (entry.dir === dir) this.#guarded(entry, () => this.#check(entry));
+    for (const entry of this.#entries) if (entry.dir === dir) this.#requestCheck(entry);
   }
 
-  /** Runs a check; anything unexpected is logged, never thrown into the event loop (it would end sockvisor). */
-  #guarded(entry: Entry, check: () => void): void {
+  /**
+   * Checks the socket now, or, when it was checked too often lately (someone changes it without
+   * pause), once the pacer allows: the events until then wait for that one check, and the folder's
+   * watch is paused meanwhile so that they do not wake sockvisor one by one either.
+   */
+  #requestCheck(entry: Entry): void {
+    const pacing = this.#pacing.get(entry)!;
+    if (this.#closed || pacing.paced) return;
+    const wait = pacing.pacer.take(performance.now());
+    if (wait === 0) {
+      this.#settle(entry, this.#guarded(entry, () => this.#check(entry)));
+      return;
+    }
+    this.#watcher.pause(entry.dir);
+    pacing.paced = setTimeout(() => {
+      pacing.paced = null;
+      this.#watcher.resume(entry.dir);
+      this.#requestCheck(entry);
+    }, wait).unref();
+  }
+
+  /**
+   * After a check: while something stands in the way (a problem is logged: a foreign socket, a file,
+   * a repair that failed) or the check itself failed, the socket is looked at again on a timer,
+   * backing off; once all is right, the timer stops and the backoff starts over.
+   */
+  #settle(entry: Entry, checked: boolean): void {
+    const pacing = this.#pacing.get(entry)!;
+    if (this.#closed || !this.#options.isActive()) return;
+    if (checked && entry.problems.size === 0) {
+      pacing.backoff.reset();
+      if (pacing.recheck) clearTimeout(pacing.recheck);
+      pacing.recheck = null;
+      return;
+    }
+    if (pacing.recheck) return;
+    pacing.recheck = setTimeout(() => {
+      pacing.recheck = null;
+      this.#requestCheck(entry);
+    }, pacing.backoff.next()).unref();
+  }
+
+  /**
+   * Runs a check; anything unexpected is logged (once until it changes), never thrown into the event
+   * loop (it would end sockvisor). False then.
+   */
+  #guarded(entry: Entry, check: () => void): boolean {
+    const pacing = this.#pacing.get(entry)!;
     try {
       check();
+      pacing.failed = null;
+      return true;
     } catch (error) {
-      this.#log.error({ event: 'socket.heal-failed', path: entry.socket.spec.path, err: error }, `checking the socket ${entry.socket.spec.path} failed: ${(error as Error).message}`);
+      const message = `checking the socket ${entry.socket.spec.path} failed: ${(error as Error).message}`;
+      if (pacing.failed !== message) this.#log.error({ event: 'socket.heal-failed', path: entry.socket.spec.path, err: error }, message);
+      pacing.failed = message;
+      return false;
+    }
+  }
+
+  /** A repair's warning: the first of its kind in a while at once, the next ones summed up in one line per interval. */
+  #healed(entry: Entry, fields: Healed['fields'], msg: string): void {
+    if (this.#repairLog.note(`${entry.index}:${fields.action}`, performance.now(), { fields, msg })) {
+      this.#log.warn({ ...fields, count: 1 }, msg);
+      return;
+    }
+    this.#planSummaries();
+  }
+
+  /** A timer for the next summary due (sooner, if one is due before the planned one). */
+  #planSummaries(): void {
+    const at = this.#repairLog.nextDue();
+    if (at === null || this.#closed || (this.#summary && this.#summary.at <= at)) return;
+    if (this.#summary) clearTimeout(this.#summary.timer);
+    const timer = setTimeout(() => {
+      this.#summary = null;
+      this.#logSummaries(this.#repairLog.due(performance.now()));
+      this.#planSummaries();
+    }, Math.max(0, at - performance.now())).unref();
+    this.#summary = { timer, at };
+  }
+
+  #logSummaries(summaries: RepairSummary<Healed>[]): void {
+    for (const { count, sinceMs, last } of summaries) {
+      const times = `${count.toLocaleString('en-US')} more time${count === 1 ? '' : 's'}`;
+      this.#log.warn(
+        { ...last.fields, count, intervalMs: Math.round(sinceMs) },
+        `put right ${times} in the last ${Number((sinceMs / 1000).toFixed(1))} s; the last time, ${last.msg}`,
+      );
     }
   }
 
@@ -118,57 +239,60 @@ export class SocketHealer {
     if (this.#closed || !this.#options.isActive()) return;
     // A folder someone replaced by a symlink leads elsewhere: no socket is put there (one lstat).
     if (!entry.folderWasLink && isSymlink(entry.dir)) {
-      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, then restart sockvisor (it watches the folder, not the one above)`);
+      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, and sockvisor makes the folder again and puts its socket back (it looks again every 2 s at most)`);
       return;
     }
-    // The path first, the folder after: while the path is missing nginx gets 502s, so the repair
-    // comes before anything that can wait (each call costs tens of microseconds).
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const found = inspectPath(entry.socket.spec.path, entry.socket);
-      // Whether the inode has a name left matters only for one to give back: no fstat when the path is ours.
-      const repair = decidePathRepair(found, found.kind !== 'ours' && isNamed(entry.socket));
-      // No name is made where someone untrusted may now write a folder or own a link on the way (path-trust.ts).
-      const untrusted = repair.action === 'relink' || repair.action === 'create' ? pathTrustProblem(entry.socket.spec) : null;
-      if (untrusted) return this.#problem(entry, 'folder', untrusted);
-      const outcome = this.#repair(entry, found, repair);
-      if (outcome === 'done') break;
-      if (outcome === 'folder-missing' && !this.#ensureFolder(entry)) return;
+    // Every change goes through the folder's descriptor, opened for this check without following
+    // a symlink that was not there at start (socket/folder.ts), never through the path by name.
+    const folder = new SocketFolder(entry.dir, entry.socket.links);
+    try {
+      // The path first, the folder after: while the path is missing nginx gets 502s, so the repair
+      // comes before anything that can wait (each call costs tens of microseconds).
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const found = inspectPath(entry.socket.spec.path, entry.socket);
+        // Whether the inode has a name left matters only for one to give back: no fstat when the path is ours.
+        const repair = decidePathRepair(found, found.kind !== 'ours' && isNamed(entry.socket));
+        // No name is made where someone untrusted may now write a folder or own a link on the way (path-trust.ts).
+        const untrusted = repair.action === 'relink' || repair.action === 'create' ? pathTrustProblem(entry.socket.spec) : null;
+        if (untrusted) return this.#problem(entry, 'folder', untrusted);
+        const outcome = this.#repair(entry, folder, found, repair);
+        if (outcome === 'done') break;
+        if (outcome === 'folder-missing' && !this.#ensureFolder(entry, folder, true)) return;
+      }
+      if (!this.#ensureFolder(entry, folder, false)) return;
+      this.#checkAnchor(entry, folder);
+    } finally {
+      folder.close();
     }
-    if (!this.#ensureFolder(entry)) return;
-    this.#checkAnchor(entry);
   }
 
-  /** The folder: made again (0755) when removed, watched anew when it is another one now; false when it cannot hold the socket. */
-  #ensureFolder(entry: Entry): boolean {
+  /**
+   * The folder: made again (0755) when removed, watched anew when it is another one now; false when
+   * it cannot hold the socket. missing: the repair found it gone, so it is opened (or made) anew.
+   */
+  #ensureFolder(entry: Entry, folder: SocketFolder, missing: boolean): boolean {
     const { dir } = entry;
     const path = entry.socket.spec.path;
-    let st;
+    const made: MadeDir[] = [];
+    let fd: number;
     try {
-      st = statSync(dir, { throwIfNoEntry: false });
+      fd = missing ? folder.reopen(made) : folder.fd();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      this.#problem(entry, 'folder', code === 'ENOTDIR' ? notAFolder(dir, path) : `cannot examine the folder ${dir} of the socket ${path} (${code})`);
+      if (code === 'ENOENT' && !missing) return this.#ensureFolder(entry, folder, true);
+      this.#noteMade(entry, made);
+      this.#problem(entry, 'folder', this.#folderProblem(dir, path, error as NativeError));
       return false;
     }
-    if (st && !st.isDirectory()) {
-      this.#problem(entry, 'folder', notAFolder(dir, path));
-      return false;
-    }
-    if (!st) {
-      let made: string[];
-      try {
-        made = missingFolders(dir);
-        makeDirs(made);
-      } catch (mkdirError) {
-        this.#problem(entry, 'folder', `the folder ${dir} of the socket ${path} was removed and cannot be made again (${(mkdirError as NodeJS.ErrnoException).code})`);
-        return false;
-      }
-      for (const d of made) if (!entry.socket.createdDirs.includes(d)) entry.socket.createdDirs.push(d);
-      this.#log.warn({ event: 'socket.healed', path, action: 'folder-made', folders: made }, `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`);
+    if (made.length > 0) {
+      this.#noteMade(entry, made);
+      const folders = made.map((d) => d.path);
+      const message = `someone removed the folder ${dir} of the socket ${path}: made it again (0755)`;
+      this.#healed(entry, { event: 'socket.healed', path, action: 'folder-made', folders }, message);
     }
     try {
-      // The stat above, unless the folder was just made.
-      this.#watcher.arm(dir, st);
+      // The watch goes on the very folder the descriptor holds, not on whatever the path leads to by now.
+      this.#watcher.arm(dir, fstatSync(fd), `/proc/self/fd/${fd}`);
     } catch (error) {
       this.#problem(entry, 'folder', `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice (ENOSPC: raise the sysctl fs.inotify.max_user_watches; EMFILE: fs.inotify.max_user_instances)`);
       // The repair now is still worth making.
@@ -178,7 +302,34 @@ export class SocketHealer {
     return true;
   }
 
-  #repair(entry: Entry, found: PathFinding, repair: PathRepair): Outcome {
+  /**
+   * Folders made for the socket are removed again on stop (even those made by a repair that failed
+   * later); one made again at a path replaces the one made there before, which is gone from it.
+   */
+  #noteMade(entry: Entry, made: MadeDir[]): void {
+    const known = entry.socket.createdDirs;
+    for (const d of made) {
+      const at = known.findIndex((k) => k.path === d.path);
+      if (at >= 0) known[at] = d;
+      else known.push(d);
+    }
+  }
+
+  #folderProblem(dir: string, path: string, error: NativeError): string {
+    if (error instanceof NewLinkError) {
+      return `the folder ${dir} of the socket ${path} cannot be reached: ${error.message}; remove the link, then restart sockvisor`;
+    }
+    if (error.code === 'ENOTDIR') return notAFolder(dir, path);
+    if (error.code === 'EEXIST') {
+      return (
+        `the folder ${dir} of the socket ${path} was removed, and while sockvisor made it again someone put something else at ` +
+        'its name: sockvisor leaves that alone (check who else can write the folder above)'
+      );
+    }
+    return `the folder ${dir} of the socket ${path} was removed and cannot be made again (${error.code})`;
+  }
+
+  #repair(entry: Entry, folder: SocketFolder, found: PathFinding, repair: PathRepair): Outcome {
     const { socket } = entry;
     const path = socket.spec.path;
     switch (repair.action) {
@@ -196,28 +347,29 @@ export class SocketHealer {
         return 'done';
       case 'relink':
       case 'create':
-        if (repair.stale && !removeIfSameFile(path, repair.stale)) return 'look-again';
-        return repair.action === 'relink' ? this.#relink(entry, found) : this.#create(entry, found);
+        if (repair.stale && !removeInFolder(folder, basename(path), repair.stale)) return 'look-again';
+        return repair.action === 'relink' ? this.#relink(entry, folder, found) : this.#create(entry, folder, found);
     }
   }
 
   /** Links the held inode back at the path: the same socket, its permissions, the child on it untouched. */
-  #relink(entry: Entry, found: PathFinding): Outcome {
+  #relink(entry: Entry, folder: SocketFolder, found: PathFinding): Outcome {
     const { socket } = entry;
     const path = socket.spec.path;
     try {
-      linkHeldFile(socket.pathFd, path);
+      linkHeldFile(socket.pathFd, folder.fd(), basename(path));
     } catch (error) {
       const code = (error as NativeError).code;
       if (code === 'EEXIST') return 'look-again';
-      if (code === 'ENOTDIR' || (code === 'ENOENT' && isNamed(socket))) return 'folder-missing';
+      if (code === 'ENOTDIR' || error instanceof NewLinkError || (code === 'ENOENT' && isNamed(socket))) return 'folder-missing';
       // ENOENT: its last name went meanwhile; EPERM: fs.protected_hardlinks (someone else owns it now).
       this.#log.warn({ event: 'socket.relink-failed', path, code }, `could not link the socket ${path} back (${code}): making a new one instead`);
-      return this.#create(entry, found);
+      return this.#create(entry, folder, found);
     }
     entry.problems.delete('path');
     const what = found.kind === 'missing' ? `someone removed the socket ${path}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
-    this.#log.warn(
+    this.#healed(
+      entry,
       { event: 'socket.healed', path, action: 'relinked', found: found.kind, inode: Number(socket.ino) },
       `${what}: linked the same socket back (inode ${socket.ino}, kept by its second name ${anchorPath(path)}); nothing else changes`,
     );
@@ -225,27 +377,36 @@ export class SocketHealer {
   }
 
   /** The held inode has no name left: a new socket at the path (born 0000, then its permissions), and a handover to it. */
-  #create(entry: Entry, found: PathFinding): Outcome {
+  #create(entry: Entry, folder: SocketFolder, found: PathFinding): Outcome {
     const old = entry.socket;
     const path = old.spec.path;
     let fresh: HeldUnixSocket;
     try {
-      fresh = createUnixListener(old.spec, old.permissions, old.backlog);
+      fresh = createUnixListener(old.spec, old.permissions, old.backlog, { folder: folder.fd(), links: old.links });
     } catch (error) {
+      // The folder's descriptor could not be had: gone, a file, or a new symlink on the way.
+      const code = (error as NativeError).code;
+      if (error instanceof NewLinkError || code === 'ENOENT' || code === 'ENOTDIR') return 'folder-missing';
       const cause = (error as Error).cause as NativeError | undefined;
       if (cause?.code === 'EADDRINUSE') return 'look-again';
+      // bind() landed elsewhere (a folder swapped meanwhile): nothing was changed there; said, then tried again.
+      if (cause?.code === 'ENOENT' && cause.syscall === 'open') {
+        this.#problem(entry, 'path', `the socket ${path} was removed and a new one cannot be made: ${(error as Error).message}`);
+        return 'look-again';
+      }
       if (cause?.code === 'ENOENT' || cause?.code === 'ENOTDIR') return 'folder-missing';
       this.#problem(entry, 'path', `the socket ${path} was removed and a new one cannot be made: ${(error as Error).message}`);
       return 'done';
     }
     fresh.createdDirs = old.createdDirs;
     // An anchor still naming the old inode (linking back was refused) would keep the new one from its own.
-    removeIfSameFile(anchorPath(path), old);
+    removeInFolder(folder, basename(anchorPath(path)), old);
     entry.socket = fresh;
     entry.anchored = false;
     entry.problems.delete('path');
     const what = found.kind === 'missing' ? `someone removed the socket ${path} and its second name ${anchorPath(path)}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
-    this.#log.warn(
+    this.#healed(
+      entry,
       { event: 'socket.healed', path, action: 'created', found: found.kind, inode: Number(fresh.ino), oldInode: Number(old.ino) },
       `${what}: made a new socket there (${describePermissions(fresh.permissions)}, inode ${fresh.ino}); a new child takes over on it, then the old one finishes its requests and exits`,
     );
@@ -269,14 +430,15 @@ export class SocketHealer {
       this.#problem(entry, 'path', `someone changed the socket ${path} to ${describeAttributes(found)} and it cannot be restored (${e.syscall}: ${e.code}): restore ${describePermissions(p)} by hand`);
       return;
     }
-    this.#log.warn(
+    this.#healed(
+      entry,
       { event: 'socket.healed', path, action: 'permissions-restored', found: describeAttributes(found), restored: describePermissions(p) },
       `someone changed the socket ${path}: found ${describeAttributes(found)}, restored ${describePermissions(p)}`,
     );
   }
 
   /** The anchor: linked again when removed; something else at its name is left alone (said once). */
-  #checkAnchor(entry: Entry): void {
+  #checkAnchor(entry: Entry, folder: SocketFolder): void {
     const { socket } = entry;
     const path = socket.spec.path;
     const anchor = anchorPath(path);
@@ -287,9 +449,9 @@ export class SocketHealer {
       return;
     }
     if (!isNamed(socket)) return;
-    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeIfSameFile(anchor, found))) {
+    if (found.kind === 'missing' || (found.kind === 'stale-socket' && removeInFolder(folder, basename(anchor), found))) {
       try {
-        linkHeldFile(socket.pathFd, anchor);
+        linkHeldFile(socket.pathFd, folder.fd(), basename(anchor));
       } catch (error) {
         const code = (error as NativeError).code;
         if (code !== 'EEXIST') {
@@ -298,7 +460,11 @@ export class SocketHealer {
         return;
       }
       if (entry.anchored) {
-        this.#log.warn({ event: 'socket.healed', path: anchor, action: 'anchor-relinked', found: found.kind }, `someone removed ${anchor}, the second name of the socket ${path}: linked it again`);
+        this.#healed(
+          entry,
+          { event: 'socket.healed', path: anchor, action: 'anchor-relinked', found: found.kind },
+          `someone removed ${anchor}, the second name of the socket ${path}: linked it again`,
+        );
       }
       entry.anchored = true;
       entry.problems.delete('anchor');
@@ -371,15 +537,17 @@ function describeAttributes(a: FileAttributes): string {
 }
 
 function notAFolder(dir: string, path: string): string {
-  return `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; move it away, then restart sockvisor (it watches the folder, not the one above)`;
+  return (
+    `'${dir}' is no longer a folder, so the socket ${path} cannot be put back: sockvisor never removes it; ` +
+    'move it away, and sockvisor makes the folder again and puts its socket back (it looks again every 2 s at most)'
+  );
 }
 
-/** The folders from the first missing one down to dir, outermost first. */
-function missingFolders(dir: string): string[] {
-  const missing: string[] = [];
-  for (let d = dir; dirname(d) !== d; d = dirname(d)) {
-    if (statSync(d, { throwIfNoEntry: false })) break;
-    missing.unshift(d);
+/** Removes name in the socket's folder only if it is still that socket; false when it is not, or the folder cannot be reached. */
+function removeInFolder(folder: SocketFolder, name: string, id: { dev: bigint; ino: bigint }): boolean {
+  try {
+    return removeIfSame(folder.fd(), name, id, false);
+  } catch {
+    return false;
   }
-  return missing;
 }

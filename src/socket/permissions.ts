@@ -1,5 +1,5 @@
 // The owner, group and mode every socket file gets: from sockvisor's options, else from the
-// uWSGI command line it replaces, else the defaults of DESIGN.md.
+// uWSGI command line it replaces, else the defaults the option table documents (README.md, 'Usage').
 import { UsageError } from '../errors.js';
 import { formatAclEntry, modeOfAcl, socketAcl, type AclEntry } from './acl.js';
 import { currentIdentity, findNginxUser, resolveGroup, resolveUser, splitOwner, type Identity, type NginxUser } from './identity.js';

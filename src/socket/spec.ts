@@ -4,7 +4,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
-/** sun_path holds 108 bytes; glibc, Python and nginx accept at most 107 + NUL (FACTS.md). */
+/** sun_path holds 108 bytes; glibc, Python and nginx accept at most 107 + NUL (docs/design-notes.md, 'sun_path length'). */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
 export interface UnixSocketSpec {
@@ -93,6 +93,16 @@ export function parseSocketSpec(value: string, index: number, cwd: string, optio
   const tcp = parseTcpAddress(target, option);
   if (tcp) return { kind: 'tcp', name, ...tcp };
   const path = isAbsolute(target) ? resolve(target) : resolve(cwd, target);
+  // A newline or other control character in a socket path breaks log lines, unit files and
+  // nginx's configuration (a line of its own), and is always a mistake (a pasted string, a $'\n').
+  const control = /[\x00-\x1f\x7f]/.exec(path);
+  if (control) {
+    const code = `\\x${control[0].charCodeAt(0).toString(16).padStart(2, '0')}`;
+    throw new UsageError(
+      `The socket path ${JSON.stringify(path)} contains the control character ${code}${control[0] === '\n' ? ' (a newline)' : ''}, ` +
+        "which would break logs, unit files and nginx's configuration: choose a path without control characters.",
+    );
+  }
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_SOCKET_PATH_BYTES) {
     throw new UsageError(

@@ -169,3 +169,15 @@ test('a difference between what sockvisor read and what uWSGI reads is refused',
   config.options[1]!.value = '/run/other.sock';
   assert.throws(() => confirmWithUwsgi(UWSGI, 'uwsgi', ['--ini', 'hidden.ini'], config, { cwd: dir, env }), /sockvisor read socket = \/run\/other\.sock .* uWSGI itself reads socket = \/run\/a\.sock/);
 });
+
+test('a socket line whose bytes are not UTF-8 is refused (its path would be read with U+FFFD); a Latin-1 comment is harmless', () => {
+  const latin1 = (text: string): Buffer => Buffer.from(text, 'latin1');
+  const bad = join(dir, 'latin1-socket.ini');
+  writeFileSync(bad, latin1(`[uwsgi]\nsocket = ${dir}/caf\xe9.sock\n`));
+  const refusal = /socket \(.*latin1-socket\.ini line 2\) is not valid UTF-8, so sockvisor cannot read the path/;
+  assert.throws(() => readUwsgiConfig(['--ini', bad], { cwd: dir, env }), refusal);
+  const fine = join(dir, 'latin1-comment.ini');
+  writeFileSync(fine, latin1(`[uwsgi]\n# caf\xe9\nsocket = ${dir}/cafe.sock\n`));
+  assert.deepEqual(firsts(['--ini', fine], ['socket']), [`${dir}/cafe.sock`]);
+  assert.deepEqual(uwsgiGet(['--ini', fine], ['socket']), [`${dir}/cafe.sock`]);
+});

@@ -1,11 +1,12 @@
 // Bad input: one clear sentence, exit 2, and nothing created, removed or followed.
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { chmodSync, chownSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runSockvisor } from '../helpers/sockvisor.js';
+import { cliPath, runSockvisor, startSockvisor } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 
@@ -178,4 +179,110 @@ test('a SOCKVISOR_ variable that names no option is refused', async () => {
   const result = await runSockvisor(['-s', join(dir, 'env.sock'), '--', 'sleep', '9'], { env: { SOCKVISOR_SOCKET_MOD: '0660' } });
   assert.equal(result.code, 2);
   assert.match(result.stderr, /SOCKVISOR_SOCKET_MOD names no option of sockvisor/);
+});
+
+test('a duration a timer cannot hold (2^31 ms or more) is refused, from the command line, the environment or a config file', async () => {
+  const path = join(dir, 'long.sock');
+  const durations = ['--stop-timeout', '--handover-timeout', '--ready-after', '--restart-delay', '--restart-delay-max'];
+  durations.push('--healthy-after', '--give-up-after');
+  for (const option of durations) {
+    const sentence = `${option} must be at most 2147483 seconds \\(about 24\\.8 days, the longest a timer can wait\\), not '3000000'`;
+    await refuses(['-s', path, option, '3000000', '--', 'sleep', '9'], new RegExp(sentence));
+  }
+  const health = ['--health-check', 'uwsgi:/'];
+  const interval = ['--health-interval', '2147483.648'];
+  await refuses(['-s', path, ...health, ...interval, '--', 'sleep', '9'], /--health-interval must be at most 2147483 seconds/);
+  const env = { SOCKVISOR_STOP_TIMEOUT: '3000000' };
+  await refuses(['-s', path, '--', 'sleep', '9'], /--stop-timeout must be at most 2147483 seconds/, { env });
+  const file = join(dir, 'long.toml');
+  writeFileSync(file, `socket = "${path}"\nhandover-timeout = 3e6\ncommand = ["sleep", "9"]\n`);
+  await refuses(['--config', file], /--handover-timeout must be at most 2147483 seconds/);
+  const infinite = /--stop-timeout must be a number of seconds of 0 or more, not 'Infinity'/;
+  await refuses(['-s', path, '--stop-timeout', 'Infinity', '--', 'sleep', '9'], infinite);
+  const fraction = /--health-failures must be a whole number from 1 to/;
+  await refuses(['-s', path, ...health, '--health-failures', '2.5', '--', 'sleep', '9'], fraction);
+  assert.equal(existsSync(path), false);
+});
+
+/**
+ * sockvisor run by bash with argument `raw` made by printf (\xff bytes and all): Node would decode
+ * it before any test code could pass it.
+ */
+function runWithRawArgument(args: string[], raw: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const script = 'node="$1"; cli="$2"; raw=$(printf "$3"); shift 3; exec "$node" "$cli" --log-format json "$@" -s "$raw" -- sleep 9';
+    execFile('bash', ['-c', script, 'bash', process.execPath, cliPath, raw, ...args], { timeout: 30000 }, (error, _stdout, stderr) =>
+      resolvePromise({ code: error ? ((error as { code?: number }).code ?? null) : 0, stderr }),
+    );
+  });
+}
+
+test('a socket path that is not UTF-8 is refused, not changed: nothing is created under any name', async () => {
+  const folder = join(dir, 'bytes');
+  mkdirSync(folder);
+  const result = await runWithRawArgument([], `${folder}/a\\xff\\xfe.sock`);
+  assert.equal(result.code, 2, result.stderr);
+  const shown = `${folder.replace(/[.]/g, '\\.')}/a\\\\xff\\\\xfe\\.sock`;
+  assert.match(result.stderr, new RegExp(`argument 4 \\('${shown}'\\) is not valid UTF-8.*rename the file or folder to a UTF-8 name`));
+  assert.deepEqual(readdirSync(folder), []);
+  // The same through SOCKVISOR_SOCKET.
+  const env = await new Promise<{ code: number | null; stderr: string }>((resolvePromise) => {
+    const script = 'SOCKVISOR_SOCKET=$(printf "$3") exec "$1" "$2" -- sleep 9';
+    execFile('bash', ['-c', script, 'bash', process.execPath, cliPath, `${folder}/b\\xff.sock`], (error, _o, stderr) =>
+      resolvePromise({ code: error ? ((error as { code?: number }).code ?? null) : 0, stderr }),
+    );
+  });
+  assert.equal(env.code, 2, env.stderr);
+  assert.match(env.stderr, /the environment variable SOCKVISOR_SOCKET \('.*\/b\\xff\.sock'\) is not valid UTF-8/);
+  assert.deepEqual(readdirSync(folder), []);
+  // And through a config file (TOML is UTF-8; a Latin-1 file would be decoded with U+FFFD).
+  const file = join(dir, 'latin1.toml');
+  const latin1 = [Buffer.from(`socket = "${folder}/c`), Buffer.from([0xe9]), Buffer.from('.sock"\ncommand = ["sleep", "9"]\n')];
+  writeFileSync(file, Buffer.concat(latin1));
+  await refuses(['--config', file], /The config file '.*latin1\.toml' is not valid UTF-8, so its paths cannot be read as written/);
+  assert.deepEqual(readdirSync(folder), []);
+});
+
+test('a U+FFFD really in the path is valid UTF-8: the socket is made under exactly that name', async () => {
+  const path = join(dir, 'real-\u{fffd}.sock');
+  const sv = startSockvisor(['-s', path, '--ready-after', '0.1', '--', 'sleep', '30']);
+  try {
+    await sv.waitFor((r) => r.event === 'child.ready');
+    assert.ok(lstatSync(path).isSocket());
+    const names = readdirSync(dir, { encoding: 'buffer' }).filter((n) => n.subarray(0, 5).equals(Buffer.from('real-')));
+    assert.deepEqual(names.map((n) => n.toString('hex')), [Buffer.from('real-\u{fffd}.sock').toString('hex')]);
+  } finally {
+    await sv.stop();
+  }
+});
+
+test('a newline or another control character in a socket path is refused, nothing created', async () => {
+  const folder = join(dir, 'control');
+  mkdirSync(folder);
+  const result = await runWithRawArgument([], `${folder}/a\\nb.sock`);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /contains the control character \\\\x0a \(a newline\), which would break logs, unit files and nginx's/);
+  await refuses(['-s', join(folder, 'tab\t.sock'), '--', 'sleep', '9'], /contains the control character \\x09/);
+  assert.deepEqual(readdirSync(folder), []);
+});
+
+test('an open-file limit too low for Node to load sockvisor gets one sentence and exit 2', async () => {
+  const run = (limit: number): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolvePromise) => {
+      execFile('bash', ['-c', `ulimit -n ${limit}; exec "$0" "$1" --version`, process.execPath, cliPath], (error, stdout, stderr) =>
+        resolvePromise({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      );
+    });
+  for (const limit of [20, 60]) {
+    const low = await run(limit);
+    assert.equal(low.code, 2, low.stderr);
+    assert.equal(
+      low.stderr,
+      `sockvisor: the open-file limit (ulimit -n) is ${limit}, too low for sockvisor to start (it needs 128): ` +
+        "raise it with 'ulimit -n 1024' before starting sockvisor, or LimitNOFILE=1024 in its systemd unit.\n",
+    );
+  }
+  const enough = await run(128);
+  assert.equal(enough.code, 0, enough.stderr);
+  assert.match(enough.stdout, /^\d+\.\d+\.\d+\n$/);
 });

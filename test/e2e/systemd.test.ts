@@ -7,7 +7,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { openNotifyReceiver, type NotifyDatagram } from '../../src/native.js';
 import { notifierCommand, setNotifierMode } from '../helpers/notifier.js';
 import { environOf } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
+import { assertNothingLeft, childPid, cliPath, runCli, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 let dir: string;
@@ -81,4 +81,11 @@ test('Type=notify: READY=1 when the child is ready, STATUS lines, RELOADING=1 ar
   } finally {
     receiver.close();
   }
+});
+
+test("systemd-unit's ExecStart runs the bin entry, which checks the open-file limit before loading sockvisor", async () => {
+  const { code, stdout, stderr } = await runCli(['systemd-unit', '-s', join(dir, 'unit.sock'), '--', 'sleep', '9']);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, new RegExp(`^ExecStart=${process.execPath} ${cliPath.replace(/[.]/g, '\\.')} \\\\$`, 'm'));
+  assert.ok(cliPath.endsWith('/dist/src/cli/sockvisor.js'));
 });

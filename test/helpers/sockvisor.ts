@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { childrenOf, isAlive, processGroupMembers } from './proc.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+export const cliPath = join(repoRoot, 'dist', 'src', 'cli', 'sockvisor.js');
 
 export interface LogRecord {
   level: number;
@@ -91,7 +91,7 @@ function findSockvisorBelow(root: number): number | null {
   return null;
 }
 
-/** Starts `node dist/src/cli/main.js ARGS` with JSON logs; stopped by stopAllSockvisors() at the latest. */
+/** Starts `node dist/src/cli/sockvisor.js ARGS` with JSON logs; stopped by stopAllSockvisors() at the latest. */
 export function startSockvisor(
   args: string[],
   options: {

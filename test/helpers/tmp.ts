@@ -31,7 +31,23 @@ export async function mountRamfs(): Promise<string | null> {
   return dir;
 }
 
-/** Unmounts what mountRamfs mounted, then removes every folder makeTempDir made in this test file. */
+/**
+ * A fresh tmpfs mounted on a temporary folder with `options` (`nr_inodes=16,size=1m`: a file
+ * system that runs out of inodes), or null when this machine does not let us mount. Unmounted by
+ * cleanupTempDirs.
+ */
+export async function mountTmpfs(options: string): Promise<string | null> {
+  const dir = await makeTempDir('sockvisor-tmpfs-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `mode=0755,${options}`, 'sockvisor-test', dir], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  mounts.push(dir);
+  return dir;
+}
+
+/** Unmounts what mountRamfs and mountTmpfs mounted, then removes every folder makeTempDir made in this test file. */
 export async function cleanupTempDirs(): Promise<void> {
   for (const dir of mounts.splice(0)) execFileSync('umount', [dir]);
   for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });

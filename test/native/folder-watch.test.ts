@@ -46,3 +46,32 @@ test('the folder itself removed: reported without a name; a missing folder canno
   assert.ok(names.includes(null), `got ${JSON.stringify(names)}`);
   assert.throws(() => watchFolder(folder, () => {}), { code: 'ENOENT', syscall: 'inotify_add_watch', path: folder });
 });
+
+test('paused: 10,000 chmods wake nothing; resumed: one call, queued and merged by the kernel; closed paused: fine', async () => {
+  const folder = join(dir, 'c');
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'app.sock'), '');
+  const calls: (string | null)[][] = [];
+  const watch = watchFolder(folder, (batch) => calls.push(batch));
+  try {
+    watch.pause();
+    for (let i = 0; i < 10000; i++) chmodSync(join(folder, 'app.sock'), i % 2 ? 0o600 : 0o644);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(calls.length, 0, 'a paused watch called back');
+    watch.resume();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(calls.length, 1);
+    // Identical events in a row are merged by the kernel: far fewer than 10,000 names.
+    assert.ok(calls[0]!.length >= 1 && calls[0]!.every((name) => name === 'app.sock'), `got ${calls[0]!.length} names`);
+    assert.ok(calls[0]!.length < 10000, `${calls[0]!.length} names for 10,000 chmods`);
+    writeFileSync(join(folder, 'next'), '');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(calls[1], ['next']);
+    watch.pause();
+  } finally {
+    watch.close();
+  }
+  // pause and resume after close do nothing.
+  watch.pause();
+  watch.resume();
+});

@@ -6,7 +6,16 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, fstatSync, lstatSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { changeHeldFile, closeFd, connectAs, createUnixSocket, linkHeldFile, probeUnixSocket, readAcl } from '../../src/native.js';
+import {
+  changeHeldFile,
+  closeFd,
+  connectAs,
+  createUnixSocket,
+  linkHeldFile,
+  openFolder,
+  probeUnixSocket,
+  readAcl,
+} from '../../src/native.js';
 import { socketAcl, toNativeAcl } from '../../src/socket/acl.js';
 import { permissionRepair } from '../../src/socket/heal.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
@@ -37,21 +46,23 @@ function held(name: string, acl?: ReturnType<typeof toNativeAcl>): { path: strin
 test('a removed socket is linked back from its descriptor while a second name is left; connect() reaches the same listener', () => {
   const s = held('relink.sock');
   const anchor = join(dir, '.relink.sock.sockvisor');
+  const folder = openFolder(null, dir);
   try {
-    linkHeldFile(s.pathFd, anchor);
+    linkHeldFile(s.pathFd, folder, '.relink.sock.sockvisor');
     assert.equal(lstatSync(anchor, { bigint: true }).ino, s.ino);
     unlinkSync(s.path);
     assert.equal(probeUnixSocket(s.path), 'ENOENT');
-    linkHeldFile(s.pathFd, s.path);
+    linkHeldFile(s.pathFd, folder, 'relink.sock');
     assert.equal(lstatSync(s.path, { bigint: true }).ino, s.ino);
     assert.equal(connectAs({ path: s.path, ...WWW_DATA }), null, 'www-data cannot connect through the name linked back');
-    assert.throws(() => linkHeldFile(s.pathFd, s.path), { code: 'EEXIST', syscall: 'link', path: s.path });
+    assert.throws(() => linkHeldFile(s.pathFd, folder, 'relink.sock'), { code: 'EEXIST', syscall: 'link', path: 'relink.sock' });
     // Both names gone: the kernel never links an inode whose link count fell to 0.
     unlinkSync(s.path);
     unlinkSync(anchor);
     assert.equal(fstatSync(s.pathFd).nlink, 0);
-    assert.throws(() => linkHeldFile(s.pathFd, s.path), { code: 'ENOENT', syscall: 'link' });
+    assert.throws(() => linkHeldFile(s.pathFd, folder, 'relink.sock'), { code: 'ENOENT', syscall: 'link' });
   } finally {
+    closeFd(folder);
     s.close();
   }
 });

@@ -52,7 +52,7 @@ function runsForReal(app: string): void {
 
 test('the tarball holds the compiled library, its types, the prebuilt addon and the sources to rebuild it, and no tests', () => {
   const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/main.js', 'package/prebuilds/linux-x64/sockvisor.node', 'package/prebuilds/linux-x64/sockvisor-guard', 'package/binding.gyp', 'package/native/tcp.cc']) {
+  for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/sockvisor.js', 'package/prebuilds/linux-x64/sockvisor.node', 'package/prebuilds/linux-x64/sockvisor-guard', 'package/binding.gyp', 'package/native/tcp.cc']) {
     assert.ok(files.includes(file), `${file} is missing from the package`);
   }
   assert.deepEqual(files.filter((f) => /\/(test|build|src\/[^/]+\.ts$)/.test(f) && !f.endsWith('.d.ts')), []);

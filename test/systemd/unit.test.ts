@@ -17,7 +17,7 @@ before(async () => {
 });
 after(cleanupTempDirs);
 
-const EXEC_START = ['/usr/bin/node', '/opt/sockvisor/dist/src/cli/main.js'];
+const EXEC_START = ['/usr/bin/node', '/opt/sockvisor/dist/src/cli/sockvisor.js'];
 
 function unitFor(runArgs: string[], options: Parameters<typeof planRun>[0], env: NodeJS.ProcessEnv = {}, execStart = EXEC_START): string {
   const plan = planRun(options, { cwd: '/srv/app', env: { PATH: '/usr/bin:/bin' }, preflight: false });
@@ -60,7 +60,7 @@ test('a uWSGI unit: Type=notify, reload by SIGHUP, KillMode=mixed, stop timeout 
   const stop = directive(unit, 'TimeoutStopSec');
   assert.ok(seconds(stop) >= 21, `TimeoutStopSec=${stop} leaves sockvisor's --stop-timeout 20 no time`);
   // COMMAND resolved to a full path (systemd's PATH is not the shell's), its arguments as typed.
-  assert.match(unit, new RegExp(`ExecStart=/usr/bin/node /opt/sockvisor/dist/src/cli/main.js \\\\\\n    run -s /run/app/app.sock --stop-timeout 20 \\\\\\n    -- ${UWSGI} --master --wsgi-file app.py\\n`));
+  assert.match(unit, new RegExp(`ExecStart=/usr/bin/node /opt/sockvisor/dist/src/cli/sockvisor.js \\\\\\n    run -s /run/app/app.sock --stop-timeout 20 \\\\\\n    -- ${UWSGI} --master --wsgi-file app.py\\n`));
 });
 
 test('the start timeout covers a long handover timeout; SOCKVISOR_* variables are kept', () => {
@@ -90,7 +90,7 @@ const ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) =>
 const noAnalyze = !ANALYZE && 'systemd-analyze not found (Debian package systemd)';
 test('systemd-analyze verify accepts the units, with no warning', { skip: noAnalyze }, () => {
   // Real programs: verify checks that ExecStart's and ExecReload's programs exist.
-  const execStart = [process.execPath, join(repoRoot, 'dist', 'src', 'cli', 'main.js')];
+  const execStart = [process.execPath, join(repoRoot, 'dist', 'src', 'cli', 'sockvisor.js')];
   const units = {
     'sockvisor-test-uwsgi.service': unitFor(
       ['-s', '/run/app/app.sock', '--stop-timeout', '20'],
