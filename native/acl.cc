@@ -10,7 +10,9 @@
 #include <cstring>
 #include <string>
 
+#include "arguments.h"
 #include "errors.h"
+#include "exports.h"
 #include "held_file.h"
 
 namespace sockvisor {
@@ -87,10 +89,7 @@ std::vector<AclEntry> WithoutPermissions(std::vector<AclEntry> entries) {
 
 Napi::Value ReadAcl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    ThrowTypeError(env, "readAcl expects a path");
-    return env.Undefined();
-  }
+  if (!HasArgs(info, {Arg::kString}, "readAcl(path)")) return env.Undefined();
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::vector<char> buffer(kHeaderSize + kEntrySize * 32);
   ssize_t size;

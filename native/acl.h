@@ -30,8 +30,4 @@ int RemoveAccessAcl(int opath);
 // the inode while the mode stays 0000 (see socket.cc for why that order matters).
 std::vector<AclEntry> WithoutPermissions(std::vector<AclEntry> entries);
 
-// readAcl(path) -> [{ tag, perm, id }] | null when the file has no ACL beyond its mode bits.
-// Follows symlinks, as connect() does. EOPNOTSUPP: the file system has no ACL support.
-Napi::Value ReadAcl(const Napi::CallbackInfo& info);
-
 }  // namespace sockvisor

@@ -1,21 +1,8 @@
-// The export table: glue only. Each mechanism lives in its own file.
+// The export table: glue only, one line per export. Each mechanism lives in its own file; their
+// exports are declared, with the JavaScript call each answers, in exports.h.
 #include <napi.h>
 
-#include "acl.h"
-#include "probe.h"
-#include "queue.h"
-#include "notify.h"
-#include "dir_ops.h"
-#include "exit.h"
-#include "folder_watch.h"
-#include "guard_channel.h"
-#include "held_file.h"
-#include "reaper.h"
-#include "socket.h"
-#include "spawn.h"
-#include "tcp.h"
-#include "users.h"
-#include "watch.h"
+#include "exports.h"
 
 namespace sockvisor {
 
@@ -31,9 +18,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("makeFolder", Napi::Function::New(env, MakeFolder));
   exports.Set("removeIfSame", Napi::Function::New(env, RemoveIfSame));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
-  exports.Set("ChildWatch", ChildWatch::Define(env));
-  exports.Set("NotifyReceiver", NotifyReceiver::Define(env));
-  exports.Set("FolderWatch", FolderWatch::Define(env));
+  exports.Set("ChildWatch", DefineChildWatch(env));
+  exports.Set("NotifyReceiver", DefineNotifyReceiver(env));
+  exports.Set("FolderWatch", DefineFolderWatch(env));
   exports.Set("sendNotify", Napi::Function::New(env, SendNotify));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
   exports.Set("usersWithPrimaryGroup", Napi::Function::New(env, UsersWithPrimaryGroup));

@@ -1,5 +1,5 @@
 // waitid(2) retried on EINTR, and a reaped child's siginfo as JavaScript sees it: shared by
-// watch.cc (sockvisor's children, by pidfd) and reaper.cc (orphans, by pid).
+// child_watch.cc (sockvisor's children, by pidfd) and reaper.cc (orphans, by pid).
 #pragma once
 #include <errno.h>
 #include <napi.h>

@@ -1,5 +1,10 @@
-// Folders through descriptors (see dir_ops.h).
-#include "dir_ops.h"
+// Folders handled through descriptors, never by name after a check: a user who may write a folder
+// above can swap a symlink in between a check by name and an action by name, and a root process
+// acting by name would then chmod or link whatever the symlink leads to. Each call here acts on one
+// name inside a folder descriptor (the *at system calls) and never follows a symlink at that name.
+// Which folders, which mode, and which symlinks of the user's own layout may be followed (read
+// with readLinkAt and walked again by the caller) is decided in TypeScript (socket/folder.ts).
+#include <napi.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +15,7 @@
 #include <string>
 
 #include "errors.h"
+#include "exports.h"
 #include "held_file.h"
 
 namespace sockvisor {

@@ -23,11 +23,11 @@
 //
 // Process-group ids and reuse: kill(-pgid) must never reach a group whose id was reused. A group id
 // stays allocated while any process is in the group, a zombie too, so for each child the guard
-// forks an "anchor" (a copy of itself that only waits) and moves it into the child's group with
-// setpgid(). The guard reaps an anchor only on RELEASE or after the final kill: until then the
-// group id cannot be reused, and kill(-pgid) is safe at any time. setpgid() only joins a group
+// forks a "pin" (a copy of itself that only waits, `sockvisor-pin` in ps) and moves it into the
+// child's group with setpgid(). The guard reaps a pin only on RELEASE or after the final kill:
+// until then the group id cannot be reused, and kill(-pgid) is safe at any time. setpgid() only joins a group
 // that exists in the guard's session, and the pidfd check afterwards proves it is the child's own
-// group (see Protect). Where setpgid() is refused (the child called setsid()), only the child
+// group (see Pin). Where setpgid() is refused (the child called setsid()), only the child
 // itself is killed, by its pidfd.
 //
 // Signals: the guard sits in a process group of its own (terminal ^C does not reach it) and
@@ -60,8 +60,8 @@ constexpr int kControlFd = 0;
 struct Protected {
   pid_t pid;
   int pidfd;
-  // the anchor process pinning the group `pid`, or -1
-  pid_t anchor;
+  // the pin process holding the group `pid`, or -1
+  pid_t pin;
 };
 
 void IgnoreTerminationSignals() {
@@ -69,13 +69,13 @@ void IgnoreTerminationSignals() {
   struct sigaction ignore = {};
   ignore.sa_handler = SIG_IGN;
   for (int sig : signals) sigaction(sig, &ignore, nullptr);
-  // SIGCHLD keeps its default: anchors must stay unreaped (as zombies too) until the guard reaps them.
+  // SIGCHLD keeps its default: pins must stay unreaped (as zombies too) until the guard reaps them.
 }
 
-// The anchor: waits, in the child's process group, for the guard to kill it. It dies with the
+// The pin: waits, in the child's process group, for the guard to kill it. It dies with the
 // guard (its credentials never change, so the parent-death signal holds) and ignores everything
 // a process group may be sent except SIGKILL.
-[[noreturn]] void RunAnchor(pid_t guard) {
+[[noreturn]] void RunPin(pid_t guard) {
   struct sigaction ignore = {};
   ignore.sa_handler = SIG_IGN;
   for (int sig = 1; sig < NSIG; sig++) {
@@ -88,16 +88,16 @@ void IgnoreTerminationSignals() {
   for (;;) pause();
 }
 
-// Pins the process group of `pid` with an anchor; returns 0 or the errno of the failed step.
+// Pins the process group of `pid` with a pin process; returns 0 or the errno of the failed step.
 int Pin(Protected* child) {
   pid_t guard = getpid();
-  pid_t anchor = fork();
-  if (anchor < 0) return errno;
-  if (anchor == 0) RunAnchor(guard);
-  if (setpgid(anchor, child->pid) != 0) {
+  pid_t pin = fork();
+  if (pin < 0) return errno;
+  if (pin == 0) RunPin(guard);
+  if (setpgid(pin, child->pid) != 0) {
     int err = errno;
-    kill(anchor, SIGKILL);
-    ReapChild(anchor);
+    kill(pin, SIGKILL);
+    ReapChild(pin);
     return err;
   }
   // setpgid() found a group `pid` in our session. It is the child's own group only if the child
@@ -105,19 +105,19 @@ int Pin(Protected* child) {
   // without any race (pidfd_send_signal(2) with signal 0 fails with ESRCH once it is reaped).
   if (syscall(SYS_pidfd_send_signal, child->pidfd, 0, nullptr, 0) != 0) {
     int err = errno;
-    kill(anchor, SIGKILL);
-    ReapChild(anchor);
+    kill(pin, SIGKILL);
+    ReapChild(pin);
     return err;
   }
-  child->anchor = anchor;
+  child->pin = pin;
   return 0;
 }
 
 void Unpin(Protected* child) {
-  if (child->anchor <= 0) return;
-  kill(child->anchor, SIGKILL);
-  ReapChild(child->anchor);
-  child->anchor = -1;
+  if (child->pin <= 0) return;
+  kill(child->pin, SIGKILL);
+  ReapChild(child->pin);
+  child->pin = -1;
 }
 
 // Receives one request; returns the byte count (0 at EOF, -1 on error) and the passed fd or -1.
@@ -153,12 +153,12 @@ void Reply(const GuardReply& reply) {
 
 void KillAll(std::vector<Protected>* children) {
   for (Protected& child : *children) {
-    // The anchor pins the group id, so this reaches the child's group and nothing else.
-    if (child.anchor > 0) kill(-child.pid, SIGKILL);
+    // The pin holds the group id, so this reaches the child's group and nothing else.
+    if (child.pin > 0) kill(-child.pid, SIGKILL);
     syscall(SYS_pidfd_send_signal, child.pidfd, SIGKILL, nullptr, 0);
   }
   for (Protected& child : *children) {
-    if (child.anchor > 0) ReapChild(child.anchor);
+    if (child.pin > 0) ReapChild(child.pin);
     close(child.pidfd);
   }
   children->clear();

@@ -1,16 +1,15 @@
 // sockvisor's end of the channel to sockvisor-guard (native/guard.cc): a SOCK_SEQPACKET socketpair,
 // so each message keeps its boundaries, fds travel with SCM_RIGHTS, and the guard sees EOF the
 // moment sockvisor's last copy of its end is closed, however sockvisor ended.
-#include "guard_channel.h"
-
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "arguments.h"
 #include "errors.h"
+#include "exports.h"
 #include "guard_protocol.h"
 
 namespace sockvisor {
@@ -32,8 +31,7 @@ Napi::Value OpenGuardChannel(const Napi::CallbackInfo& info) {
 
 Napi::Value GuardProtect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    ThrowTypeError(env, "guardProtect(channelFd, pid, pidfd, timeoutMs)");
+  if (!HasArgs(info, {Arg::kNumber, Arg::kNumber, Arg::kNumber, Arg::kNumber}, "guardProtect(channelFd, pid, pidfd, timeoutMs)")) {
     return env.Undefined();
   }
   int channel = info[0].As<Napi::Number>().Int32Value();
@@ -94,10 +92,7 @@ Napi::Value GuardProtect(const Napi::CallbackInfo& info) {
 
 Napi::Value GuardRelease(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    ThrowTypeError(env, "guardRelease(channelFd, pid)");
-    return env.Undefined();
-  }
+  if (!HasArgs(info, {Arg::kNumber, Arg::kNumber}, "guardRelease(channelFd, pid)")) return env.Undefined();
   GuardRequest request = {kGuardRelease, info[1].As<Napi::Number>().Int32Value()};
   ssize_t sent;
   do {
@@ -105,20 +100,6 @@ Napi::Value GuardRelease(const Napi::CallbackInfo& info) {
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) return Napi::String::New(env, ErrnoName(errno));
   return env.Null();
-}
-
-Napi::Value DuplicateFd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    ThrowTypeError(env, "duplicateFd(fd)");
-    return env.Undefined();
-  }
-  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 3);
-  if (fd < 0) {
-    ThrowSystemError(env, errno, "fcntl");
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, fd);
 }
 
 }  // namespace sockvisor

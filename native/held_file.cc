@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "acl.h"
+#include "arguments.h"
 #include "errors.h"
+#include "exports.h"
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452
@@ -26,19 +28,6 @@ std::string ProcPath(int fd) {
   return proc;
 }
 
-namespace {
-
-bool ReadFd(const Napi::CallbackInfo& info, const char* usage, int* fd) {
-  if (info.Length() < 2 || !info[0].IsNumber()) {
-    ThrowTypeError(info.Env(), usage);
-    return false;
-  }
-  *fd = info[0].As<Napi::Number>().Int32Value();
-  return true;
-}
-
-}  // namespace
-
 int ChmodOpath(int opath, mode_t mode) {
   if (syscall(SYS_fchmodat2, opath, "", mode, AT_EMPTY_PATH) == 0) return 0;
   if (errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return -1;
@@ -47,13 +36,8 @@ int ChmodOpath(int opath, mode_t mode) {
 
 Napi::Value LinkHeldFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "linkHeldFile expects (pathFd, dirFd, name)";
-  int fd;
-  if (!ReadFd(info, usage, &fd)) return env.Undefined();
-  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsString()) {
-    ThrowTypeError(env, usage);
-    return env.Undefined();
-  }
+  if (!HasArgs(info, {Arg::kNumber, Arg::kNumber, Arg::kString}, "linkHeldFile(pathFd, dirFd, name)")) return env.Undefined();
+  int fd = info[0].As<Napi::Number>().Int32Value();
   int dirFd = info[1].As<Napi::Number>().Int32Value();
   std::string name = info[2].As<Napi::String>().Utf8Value();
   // linkat(fd, "", AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH; following the /proc magic link
@@ -67,13 +51,9 @@ Napi::Value LinkHeldFile(const Napi::CallbackInfo& info) {
 
 Napi::Value ChangeHeldFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "changeHeldFile expects (pathFd, { mode } | { uid, gid } | { acl })";
-  int fd;
-  if (!ReadFd(info, usage, &fd)) return env.Undefined();
-  if (!info[1].IsObject()) {
-    ThrowTypeError(env, usage);
-    return env.Undefined();
-  }
+  const char* usage = "changeHeldFile(pathFd, { mode } | { uid, gid } | { acl })";
+  if (!HasArgs(info, {Arg::kNumber, Arg::kObject}, usage)) return env.Undefined();
+  int fd = info[0].As<Napi::Number>().Int32Value();
   Napi::Object change = info[1].As<Napi::Object>();
   if (change.Get("mode").IsNumber()) {
     mode_t mode = change.Get("mode").As<Napi::Number>().Uint32Value() & 0777;

@@ -2,7 +2,6 @@
 // bound): its mode, owner and ACL are repaired, and its name linked back, through that descriptor,
 // never through a path that someone could have swapped for a symlink in between.
 #pragma once
-#include <napi.h>
 #include <sys/types.h>
 
 #include <string>
@@ -16,15 +15,5 @@ std::string ProcPath(int fd);
 // chmod through an O_PATH fd: fchmod() gives EBADF there and glibc's fchmodat(AT_EMPTY_PATH) gives
 // EINVAL; fchmodat2 (Linux 6.6) works, and /proc/self/fd/N works on older kernels. 0, or -1 + errno.
 int ChmodOpath(int opath, mode_t mode);
-
-// linkHeldFile(pathFd, dirFd, name): gives the held inode the name `name` in the folder dirFd
-// again. Throws EEXIST when something is at that name (link never replaces), ENOENT once the inode
-// has no name left anywhere (the kernel links no inode whose link count fell to 0), EPERM under
-// fs.protected_hardlinks for a caller that neither owns the file nor has CAP_FOWNER.
-Napi::Value LinkHeldFile(const Napi::CallbackInfo& info);
-
-// changeHeldFile(pathFd, change): one change to the held inode: { mode } (chmod), { uid, gid }
-// (chown), { acl: entries } (set the access ACL, which sets the mode too) or { acl: null } (remove it).
-Napi::Value ChangeHeldFile(const Napi::CallbackInfo& info);
 
 }  // namespace sockvisor

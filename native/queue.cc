@@ -2,7 +2,7 @@
 // listener is 0, /proc/net/unix has no queue column): sock_diag (NETLINK_SOCK_DIAG) answers for
 // one socket looked up by its sockfs inode, which fstat() of the held descriptor gives. One request,
 // one answer; no privilege needed.
-#include "queue.h"
+#include <napi.h>
 
 #include <errno.h>
 #include <linux/netlink.h>
@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "exports.h"
 
 namespace sockvisor {
 namespace {

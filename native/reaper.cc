@@ -2,31 +2,32 @@
 // namespace is one by nature), so a process whose parent dies below sockvisor (a uWSGI worker
 // after kill -9 of its master) becomes sockvisor's child. These calls reap and signal such
 // orphans by pid, and refuse sockvisor's own children: those are watched by pidfd and reaped by
-// their ChildWatch (watch.cc) alone, so that no exit status is ever stolen from it.
+// their ChildWatch (child_watch.cc) alone, so that no exit status is ever stolen from it.
 //
 // Signalling by pid is safe here: an unreaped child's pid cannot be reused, and every reap in
 // sockvisor happens on the JS thread, so between the check and the kill nothing can reap it.
-#include "reaper.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "arguments.h"
 #include "child_exit.h"
+#include "child_watch.h"
 #include "errors.h"
-#include "watch.h"
+#include "exports.h"
 
 namespace sockvisor {
 
 namespace {
 
 bool ReadPid(const Napi::CallbackInfo& info, const char* usage, pid_t* pid) {
-  if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() <= 0) {
+  if (!HasArgs(info, {Arg::kNumber}, usage)) return false;
+  *pid = info[0].As<Napi::Number>().Int32Value();
+  if (*pid <= 0) {
     ThrowTypeError(info.Env(), usage);
     return false;
   }
-  *pid = info[0].As<Napi::Number>().Int32Value();
   if (IsWatchedChild(*pid)) {
     ThrowTypeError(info.Env(), std::string(usage) + ": pid " + std::to_string(*pid) + " is watched by a ChildWatch, not an orphan");
     return false;
@@ -58,11 +59,8 @@ Napi::Value ReapOrphan(const Napi::CallbackInfo& info) {
 Napi::Value SignalOrphan(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid;
+  if (!HasArgs(info, {Arg::kNumber, Arg::kNumber}, "signalOrphan(pid, signo)")) return env.Undefined();
   if (!ReadPid(info, "signalOrphan(pid, signo)", &pid)) return env.Undefined();
-  if (info.Length() < 2 || !info[1].IsNumber()) {
-    ThrowTypeError(env, "signalOrphan(pid, signo)");
-    return env.Undefined();
-  }
   // WNOWAIT peeks without reaping: ECHILD unless pid is our child and not yet reaped, which is
   // exactly when its pid cannot have been reused.
   siginfo_t si = {};

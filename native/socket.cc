@@ -27,8 +27,6 @@
 // file is not there: nothing is changed, and the socket is closed. Its file, wherever the swap led
 // bind(), stays behind: a mode-0000 socket of ours nobody listens on, that nobody but root can
 // connect to; it is not removed, since its name leads through a folder someone else controls.
-#include "socket.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -42,7 +40,9 @@
 #include <vector>
 
 #include "acl.h"
+#include "arguments.h"
 #include "errors.h"
+#include "exports.h"
 #include "held_file.h"
 #include "unix_address.h"
 
@@ -58,10 +58,7 @@ struct Failure {
 
 Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) {
-    ThrowTypeError(env, "createUnixSocket expects { path, uid, gid, mode, backlog, acl? }");
-    return env.Undefined();
-  }
+  if (!HasArgs(info, {Arg::kObject}, "createUnixSocket({ path, uid, gid, mode, backlog, acl?, keepPathFd? })")) return env.Undefined();
   Napi::Object spec = info[0].As<Napi::Object>();
   std::string path = spec.Get("path").As<Napi::String>().Utf8Value();
   int uid = spec.Get("uid").As<Napi::Number>().Int32Value();
@@ -144,39 +141,6 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
   result.Set("dev", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_dev)));
   result.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));
   return result;
-}
-
-Napi::Value ProbeUnixSocket(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) {
-    ThrowTypeError(env, "probeUnixSocket expects a path");
-    return env.Undefined();
-  }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  sockaddr_un addr;
-  if (FillUnixAddress(path, &addr) == 0) return Napi::String::New(env, "ENAMETOOLONG");
-  // Non-blocking, so a listener whose backlog is full answers EAGAIN instead of hanging us.
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    ThrowSystemError(env, errno, "socket", path);
-    return env.Undefined();
-  }
-  int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  int err = rc == 0 ? 0 : errno;
-  close(fd);
-  if (err == 0) return env.Null();
-  return Napi::String::New(env, ErrnoName(err));
-}
-
-Napi::Value CloseFd(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    ThrowTypeError(env, "closeFd expects a file descriptor");
-    return env.Undefined();
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  if (close(fd) != 0 && errno != EINTR) ThrowSystemError(env, errno, "close");
-  return env.Undefined();
 }
 
 }  // namespace sockvisor

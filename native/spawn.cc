@@ -2,13 +2,10 @@
 //
 // Between fork() and execve() the child of a multi-threaded process (Node) may only make
 // async-signal-safe calls: everything is prepared in the parent (argv, envp, group list), and the
-// child only makes system calls. An error in the child travels back as {step, errno} over a
-// close-on-exec pipe: EOF on that pipe means execve() succeeded.
-#include "spawn.h"
-
+// child only makes system calls. An error in the child travels back as {syscall, errno} over a
+// close-on-exec pipe (fork_report.h): EOF on that pipe means execve() succeeded.
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -18,32 +15,24 @@
 #include <string>
 #include <vector>
 
+#include "arguments.h"
+#include "credentials.h"
 #include "errors.h"
+#include "exports.h"
 #include "fork_report.h"
 #include "syscalls.h"
 
 namespace sockvisor {
 namespace {
 
-// The steps a child can fail at, reported as the error's `syscall`.
-enum Step : int { kSetpgid, kSetgroups, kSetgid, kSetuid, kPrctl, kDup, kFcntl, kChdir, kExecve, kParentGone };
-const char* const kStepNames[] = {"setpgid", "setgroups", "setgid", "setuid", "prctl",
-                                  "dup",     "fcntl",     "chdir",  "execve", "getppid"};
-
-struct ChildReport {
-  int step;
-  int err;
-};
+constexpr const char* kUsage = "spawn({ file, argv, envp, fds, uid?, gid?, groups?, cwd?, listenPid, pdeathsig, processGroup? })";
 
 struct Plan {
   std::string file;
   std::vector<std::string> argv;
   std::vector<std::string> envp;
   std::vector<int> fds;
-  int uid = -1;
-  int gid = -1;
-  bool setGroups = false;
-  std::vector<gid_t> groups;
+  Credentials credentials;
   std::string cwd;
   bool listenPid = false;
   int pdeathsig = 0;
@@ -57,10 +46,8 @@ std::vector<std::string> StringArray(Napi::Value value) {
   return out;
 }
 
-bool ReadPlan(Napi::Env env, Napi::Object o, Plan* plan) {
-  if (!o.Get("file").IsString() || !o.Get("argv").IsArray() || !o.Get("envp").IsArray() ||
-      !o.Get("fds").IsArray()) {
-    ThrowTypeError(env, "spawn expects { file, argv, envp, fds, ... }");
+bool ReadPlan(Napi::Object o, Plan* plan) {
+  if (!HasFields(o, {{"file", Arg::kString}, {"argv", Arg::kArray}, {"envp", Arg::kArray}, {"fds", Arg::kArray}}, kUsage)) {
     return false;
   }
   plan->file = o.Get("file").As<Napi::String>().Utf8Value();
@@ -68,13 +55,7 @@ bool ReadPlan(Napi::Env env, Napi::Object o, Plan* plan) {
   plan->envp = StringArray(o.Get("envp"));
   Napi::Array fds = o.Get("fds").As<Napi::Array>();
   for (uint32_t i = 0; i < fds.Length(); i++) plan->fds.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
-  if (o.Get("uid").IsNumber()) plan->uid = o.Get("uid").As<Napi::Number>().Int32Value();
-  if (o.Get("gid").IsNumber()) plan->gid = o.Get("gid").As<Napi::Number>().Int32Value();
-  if (o.Get("groups").IsArray()) {
-    plan->setGroups = true;
-    Napi::Array groups = o.Get("groups").As<Napi::Array>();
-    for (uint32_t i = 0; i < groups.Length(); i++) plan->groups.push_back(groups.Get(i).As<Napi::Number>().Uint32Value());
-  }
+  plan->credentials = ReadCredentials(o);
   if (o.Get("cwd").IsString()) plan->cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
   plan->listenPid = o.Get("listenPid").ToBoolean();
   if (o.Get("pdeathsig").IsNumber()) plan->pdeathsig = o.Get("pdeathsig").As<Napi::Number>().Int32Value();
@@ -94,13 +75,6 @@ void FormatDecimal(char* out, long value) {
   *out = '\0';
 }
 
-[[noreturn]] void Fail(int pipeFd, Step step) {
-  ChildReport report{step, errno};
-  ssize_t ignored = write(pipeFd, &report, sizeof(report));
-  (void)ignored;
-  _exit(127);
-}
-
 // Runs in the child between fork() and execve(): system calls only.
 [[noreturn]] void RunChild(const Plan& plan, char* const argv[], char* const envp[], char* listenPidValue,
                            int reportFd, pid_t parent) {
@@ -110,18 +84,13 @@ void FormatDecimal(char* out, long value) {
   for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, nullptr);
 
   // Its own process group: a stop can then SIGKILL the server together with its workers.
-  if (plan.processGroup && setpgid(0, 0) != 0) Fail(reportFd, kSetpgid);
-  if (plan.setGroups && setgroups(plan.groups.size(), plan.groups.data()) != 0) Fail(reportFd, kSetgroups);
-  if (plan.gid >= 0 && setgid(plan.gid) != 0) Fail(reportFd, kSetgid);
-  if (plan.uid >= 0 && setuid(plan.uid) != 0) Fail(reportFd, kSetuid);
+  if (plan.processGroup && setpgid(0, 0) != 0) ExitWithReport(reportFd, "setpgid", errno);
+  if (const char* failed = TakeCredentials(plan.credentials)) ExitWithReport(reportFd, failed, errno);
   // After the credential change: changing euid/egid clears the parent-death signal (prctl(2)).
   if (plan.pdeathsig > 0) {
-    if (prctl(PR_SET_PDEATHSIG, plan.pdeathsig) != 0) Fail(reportFd, kPrctl);
+    if (prctl(PR_SET_PDEATHSIG, plan.pdeathsig) != 0) ExitWithReport(reportFd, "prctl", errno);
     // The parent may have died before prctl(): then no signal will ever come.
-    if (getppid() != parent) {
-      errno = ESRCH;
-      Fail(reportFd, kParentGone);
-    }
+    if (getppid() != parent) ExitWithReport(reportFd, "getppid", ESRCH);
   }
 
   // Exact layout: child fd i = plan.fds[i]. Sources may sit inside 0..n-1 (and so may the report
@@ -132,10 +101,10 @@ void FormatDecimal(char* out, long value) {
   int lifted[64];
   for (int i = 0; i < n; i++) {
     lifted[i] = fcntl(plan.fds[i], F_DUPFD_CLOEXEC, n);
-    if (lifted[i] < 0) Fail(reportFd, kDup);
+    if (lifted[i] < 0) ExitWithReport(reportFd, "dup", errno);
   }
   for (int i = 0; i < n; i++) {
-    if (dup2(lifted[i], i) < 0) Fail(reportFd, kDup);
+    if (dup2(lifted[i], i) < 0) ExitWithReport(reportFd, "dup", errno);
   }
   // Everything above the layout closes at exec; the report pipe too, which is how the parent
   // learns that exec succeeded.
@@ -148,7 +117,7 @@ void FormatDecimal(char* out, long value) {
     if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   }
 
-  if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) != 0) Fail(reportFd, kChdir);
+  if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) != 0) ExitWithReport(reportFd, "chdir", errno);
   // uWSGI and sd_listen_fds() accept the sockets only when LISTEN_PID is their own pid.
   if (listenPidValue != nullptr) FormatDecimal(listenPidValue, static_cast<long>(getpid()));
 
@@ -156,19 +125,16 @@ void FormatDecimal(char* out, long value) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   execve(plan.file.c_str(), argv, envp);
-  Fail(reportFd, kExecve);
+  ExitWithReport(reportFd, "execve", errno);
 }
 
 }  // namespace
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) {
-    ThrowTypeError(env, "spawn expects an options object");
-    return env.Undefined();
-  }
+  if (!HasArgs(info, {Arg::kObject}, kUsage)) return env.Undefined();
   Plan plan;
-  if (!ReadPlan(env, info[0].As<Napi::Object>(), &plan)) return env.Undefined();
+  if (!ReadPlan(info[0].As<Napi::Object>(), &plan)) return env.Undefined();
   if (plan.fds.size() > 64 || plan.argv.empty()) {
     ThrowTypeError(env, "spawn: argv must not be empty and at most 64 fds can be passed");
     return env.Undefined();
@@ -191,9 +157,8 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   // The child resets signal dispositions, then unblocks signals just before execve.
   pid_t parent = getpid();
   ChildReport childReport;
-  Forked forked = ForkWithReport(
-      [&](int reportFd) { RunChild(plan, argv.data(), envp.data(), listenPidValue, reportFd, parent); }, &childReport,
-      sizeof(childReport));
+  Forked forked =
+      ForkWithReport([&](int reportFd) { RunChild(plan, argv.data(), envp.data(), listenPidValue, reportFd, parent); }, &childReport);
   if (forked.pid < 0) {
     ThrowSystemError(env, forked.err, forked.syscall);
     return env.Undefined();
@@ -202,8 +167,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (forked.got == static_cast<ssize_t>(sizeof(childReport))) {
     // The child failed before exec and has exited: reap it (it is ours) and report why.
     ReapChild(pid);
-    const char* step = childReport.step >= 0 && childReport.step <= kParentGone ? kStepNames[childReport.step] : "spawn";
-    ThrowSystemError(env, childReport.err, step, plan.file);
+    ThrowSystemError(env, childReport.err, childReport.syscall, plan.file);
     return env.Undefined();
   }
 

@@ -1,5 +1,5 @@
 // Fallbacks for system calls (called through syscall(2): glibc has no wrapper) and flags newer than
-// the build machine's headers: shared by the addon (spawn.cc, watch.cc) and sockvisor-guard
+// the build machine's headers: shared by the addon (spawn.cc, child_watch.cc) and sockvisor-guard
 // (guard.cc), so system headers only.
 #pragma once
 #include <sys/syscall.h>

@@ -1,7 +1,5 @@
 // Listening TCP sockets (IPv4 and IPv6) on a numeric address: names are resolved in TypeScript,
 // never here, so this file makes system calls only.
-#include "tcp.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,20 +9,18 @@
 #include <cstring>
 #include <string>
 
+#include "arguments.h"
 #include "errors.h"
+#include "exports.h"
 
 namespace sockvisor {
 
 Napi::Value CreateTcpSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) {
-    ThrowTypeError(env, "createTcpSocket expects { family, address, port, backlog }");
-    return env.Undefined();
-  }
+  const char* usage = "createTcpSocket({ family: 4 | 6, address: string, port: number, backlog: number })";
+  if (!HasArgs(info, {Arg::kObject}, usage)) return env.Undefined();
   Napi::Object spec = info[0].As<Napi::Object>();
-  if (!spec.Get("family").IsNumber() || !spec.Get("address").IsString() || !spec.Get("port").IsNumber() ||
-      !spec.Get("backlog").IsNumber()) {
-    ThrowTypeError(env, "createTcpSocket expects { family: 4 | 6, address: string, port: number, backlog: number }");
+  if (!HasFields(spec, {{"family", Arg::kNumber}, {"address", Arg::kString}, {"port", Arg::kNumber}, {"backlog", Arg::kNumber}}, usage)) {
     return env.Undefined();
   }
   int family = spec.Get("family").As<Napi::Number>().Int32Value();

@@ -1,4 +1,4 @@
-// The sockaddr_un for a unix socket name, shared by socket.cc, probe.cc and notify.cc.
+// The sockaddr_un for a unix socket name, shared by socket.cc, socket_probe.cc, connect_as.cc and notify.cc.
 #pragma once
 #include <sys/socket.h>
 #include <sys/un.h>

@@ -1,7 +1,5 @@
 // User and group resolution through NSS (getpwnam_r & co.), done before fork: NSS may load
 // modules and take locks, which the child of a threaded process must never do.
-#include "users.h"
-
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -10,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "arguments.h"
 #include "errors.h"
+#include "exports.h"
 
 namespace sockvisor {
 namespace {
@@ -18,22 +18,33 @@ namespace {
 constexpr size_t kBufferStart = 16384;
 constexpr size_t kBufferMax = 1 << 22;
 
+// Runs an NSS call of the _r family, lookup(buffer, size) -> its return code, with a buffer that
+// doubles while the entry does not fit (ERANGE), up to 4 MiB. A call that fails with ERANGE has
+// not moved on: getpwent_r gives the same entry again.
+template <typename Lookup>
+int WithNssBuffer(std::vector<char>* buffer, Lookup lookup) {
+  for (;;) {
+    int rc = lookup(buffer->data(), buffer->size());
+    if (rc != ERANGE || buffer->size() >= kBufferMax) return rc;
+    buffer->resize(buffer->size() * 2);
+  }
+}
+
 }  // namespace
 
 Napi::Value LookupUser(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!info[0].IsNumber() && !HasArgs(info, {Arg::kString}, "lookupUser(name | uid)")) return env.Undefined();
   std::vector<char> buffer(kBufferStart);
   passwd pw;
   passwd* found = nullptr;
   int rc;
-  for (;;) {
-    if (info[0].IsNumber()) {
-      rc = getpwuid_r(info[0].As<Napi::Number>().Uint32Value(), &pw, buffer.data(), buffer.size(), &found);
-    } else {
-      rc = getpwnam_r(info[0].As<Napi::String>().Utf8Value().c_str(), &pw, buffer.data(), buffer.size(), &found);
-    }
-    if (rc != ERANGE || buffer.size() >= kBufferMax) break;
-    buffer.resize(buffer.size() * 2);
+  if (info[0].IsNumber()) {
+    uid_t uid = info[0].As<Napi::Number>().Uint32Value();
+    rc = WithNssBuffer(&buffer, [&](char* at, size_t size) { return getpwuid_r(uid, &pw, at, size, &found); });
+  } else {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    rc = WithNssBuffer(&buffer, [&](char* at, size_t size) { return getpwnam_r(name.c_str(), &pw, at, size, &found); });
   }
   if (rc != 0 && rc != ENOENT && rc != ESRCH) {
     ThrowSystemError(env, rc, "getpwnam_r");
@@ -51,18 +62,17 @@ Napi::Value LookupUser(const Napi::CallbackInfo& info) {
 
 Napi::Value LookupGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!info[0].IsNumber() && !HasArgs(info, {Arg::kString}, "lookupGroup(name | gid)")) return env.Undefined();
   std::vector<char> buffer(kBufferStart);
   group gr;
   group* found = nullptr;
   int rc;
-  for (;;) {
-    if (info[0].IsNumber()) {
-      rc = getgrgid_r(info[0].As<Napi::Number>().Uint32Value(), &gr, buffer.data(), buffer.size(), &found);
-    } else {
-      rc = getgrnam_r(info[0].As<Napi::String>().Utf8Value().c_str(), &gr, buffer.data(), buffer.size(), &found);
-    }
-    if (rc != ERANGE || buffer.size() >= kBufferMax) break;
-    buffer.resize(buffer.size() * 2);
+  if (info[0].IsNumber()) {
+    gid_t gid = info[0].As<Napi::Number>().Uint32Value();
+    rc = WithNssBuffer(&buffer, [&](char* at, size_t size) { return getgrgid_r(gid, &gr, at, size, &found); });
+  } else {
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    rc = WithNssBuffer(&buffer, [&](char* at, size_t size) { return getgrnam_r(name.c_str(), &gr, at, size, &found); });
   }
   if (rc != 0 && rc != ENOENT && rc != ESRCH) {
     ThrowSystemError(env, rc, "getgrnam_r");
@@ -80,6 +90,7 @@ Napi::Value LookupGroup(const Napi::CallbackInfo& info) {
 
 Napi::Value GroupList(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!HasArgs(info, {Arg::kString, Arg::kNumber}, "groupList(userName, primaryGid)")) return env.Undefined();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   gid_t primary = info[1].As<Napi::Number>().Uint32Value();
   int count = 64;
@@ -98,6 +109,7 @@ Napi::Value GroupList(const Napi::CallbackInfo& info) {
 // sources that refuse enumeration, some LDAP setups, list only their local part).
 Napi::Value UsersWithPrimaryGroup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (!HasArgs(info, {Arg::kNumber}, "usersWithPrimaryGroup(gid)")) return env.Undefined();
   gid_t gid = info[0].As<Napi::Number>().Uint32Value();
   Napi::Array names = Napi::Array::New(env);
   std::vector<char> buffer(kBufferStart);
@@ -107,12 +119,7 @@ Napi::Value UsersWithPrimaryGroup(const Napi::CallbackInfo& info) {
   int failed = 0;
   setpwent();
   for (;;) {
-    int rc = getpwent_r(&pw, buffer.data(), buffer.size(), &found);
-    if (rc == ERANGE && buffer.size() < kBufferMax) {
-      // The same entry again with room for it: getpwent_r does not advance on ERANGE.
-      buffer.resize(buffer.size() * 2);
-      continue;
-    }
+    int rc = WithNssBuffer(&buffer, [&](char* at, size_t size) { return getpwent_r(&pw, at, size, &found); });
     if (rc == ENOENT || found == nullptr) break;
     if (rc != 0) {
       failed = rc;

@@ -271,7 +271,7 @@ export const createTcpSocket = (request: TcpSocketRequest): CreatedTcpSocket => 
 export const probeUnixSocket = (path: string): string | null => binding.probeUnixSocket(path);
 /**
  * Gives the inode of an O_PATH descriptor the name `name` in the folder dirFd (linkat through
- * /proc/self/fd); EEXIST when the name is taken, ENOENT once the inode has no name left; see native/held_file.h.
+ * /proc/self/fd); EEXIST when the name is taken, ENOENT once the inode has no name left; see native/held_file.cc.
  */
 export const linkHeldFile = (pathFd: number, dirFd: number, name: string): void => binding.linkHeldFile(pathFd, dirFd, name);
 /**
@@ -308,7 +308,7 @@ export const openNotifyReceiver = (address: string, onMessage: (datagram: Notify
 /**
  * Watches a folder with inotify for entries created, removed, renamed or given new attributes, and
  * for its own removal or renaming (never for writes); onChange(names) once per wakeup, null naming
- * the folder itself (or lost events). See native/folder_watch.h.
+ * the folder itself (or lost events). See native/folder_watch.cc.
  */
 export const watchFolder = (path: string, onChange: (names: (string | null)[]) => void): FolderWatchHandle => new binding.FolderWatch(path, onChange);
 /** One sd_notify(3) datagram to address; null when sent, else the errno code. */
@@ -344,5 +344,5 @@ export const guardRelease = (channel: number, pid: number): string | null => bin
 export const duplicateFd = (fd: number): number => binding.duplicateFd(fd);
 /** The accept queue of the listening unix socket fd, through sock_diag by its inode (native/queue.cc). */
 export const unixListenQueue = (fd: number): ListenQueue => binding.unixListenQueue(fd);
-/** _exit(status): ends the process without waiting for libuv's thread pool (native/exit.cc). */
+/** _exit(status): ends the process without waiting for libuv's thread pool (native/exit_immediately.cc). */
 export const exitImmediately = (status: number): never => binding.exitImmediately(status);

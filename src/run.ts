@@ -15,9 +15,9 @@ import { HealthChecker } from './health/checker.js';
 import { probe, probeBytes, type ProbeTarget } from './health/probe.js';
 import { QueueWatch } from './health/queue-watch.js';
 import { unixListenQueue } from './native.js';
-import { Containment } from './supervisor/containment.js';
+import { Containment } from './containment/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
-import { Supervisor } from './supervisor/supervisor.js';
+import { ChildSupervisor } from './supervisor/child-supervisor.js';
 import { SystemdNotifier } from './systemd/notify.js';
 
 /** The child's fd layout: stdio then the sockets from 3 on, or the one socket as stdin. */
@@ -84,7 +84,7 @@ function probeTarget(socket: HeldSocket): ProbeTarget {
 }
 
 /** The health check of the first socket (when on) and the accept-queue watch of every unix socket; closed when the run is done. */
-function startWatches(plan: RunPlan, held: HeldSocket[], supervisor: Supervisor, logger: Logger): () => void {
+function startWatches(plan: RunPlan, held: HeldSocket[], supervisor: ChildSupervisor, logger: Logger): () => void {
   const queues = QueueWatch.start({
     sockets: () => held.flatMap((s) => (s.kind === 'unix' ? [{ fd: s.fd, path: s.spec.path }] : [])),
     read: unixListenQueue,
@@ -120,7 +120,7 @@ function startWatches(plan: RunPlan, held: HeldSocket[], supervisor: Supervisor,
 
 /** A run prepared: its sockets are held, its supervisor made; start() starts the first child. */
 export interface Run {
-  supervisor: Supervisor;
+  supervisor: ChildSupervisor;
   sockets: HeldSocket[];
   /** starts the first child; an exec failure throws (exit 126/127) with the sockets removed */
   start(): void;
@@ -128,16 +128,16 @@ export interface Run {
   done: Promise<number>;
 }
 
-export interface RunOptions {
+export interface CreateRunOptions {
   /**
    * Make this process a child subreaper and reap every orphan below it (default true). Only for a
-   * process that starts nothing through Node's child_process: see supervisor/reaper.ts.
+   * process that starts nothing through Node's child_process: see containment/reaper.ts.
    */
   reapOrphans?: boolean;
 }
 
 /** Creates the sockets and the supervisor of a run; nothing is started yet. */
-export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env, options: RunOptions = {}): Run {
+export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env, options: CreateRunOptions = {}): Run {
   for (const warning of plan.warnings) logger.warn({ event: 'config.warning' }, warning);
   const held = createSockets(plan.sockets, plan.permissions, plan.backlog);
   for (const socket of held) logHeldSocket(logger, socket);
@@ -145,7 +145,7 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
   const containment = Containment.start(logger, { reapOrphans: options.reapOrphans ?? true });
   let healer: SocketHealer | null = null;
   let stopWatches: (() => void) | null = null;
-  const supervisor = new Supervisor({
+  const supervisor = new ChildSupervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
     stopSignal: plan.stopSignal,

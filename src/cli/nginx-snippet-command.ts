@@ -1,7 +1,7 @@
 // `sockvisor nginx-snippet -s PATH`: prints the nginx location block for the socket run would hold
 // with the same -s (or SOCKVISOR_SOCKET), so the two are written from one value.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { nginxSnippet } from '../doctor/nginx-snippet.js';
+import { nginxSnippet } from '../nginx/snippet.js';
 import { UsageError } from '../errors.js';
 import { socketPathOf, socketsFromEnv } from './socket-env.js';
 

@@ -3,10 +3,11 @@
 import { constants } from 'node:os';
 import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
-import { prepareArgs, resolveExecutable, type PassedSocket } from '../child/command.js';
+import { prepareArgs, resolveExecutable } from '../command/command.js';
+import type { PassedSocket } from '../command/passed-socket.js';
 import { childVariables } from '../child/environment.js';
-import { isUwsgi, namesHeldSocket, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL } from '../child/uwsgi.js';
-import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../child/uwsgi-config.js';
+import { isUwsgi, namesHeldSocket, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL } from '../uwsgi/command-line.js';
+import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../uwsgi/config.js';
 import { checkConnectAccess, describeAccess, describeOwnership, describeVia, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
 import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity, type NginxUser } from '../socket/identity.js';
 import { formatMode } from '../socket/mode.js';
@@ -21,7 +22,7 @@ import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions
 import type { SockvisorOptions } from './options.js';
 import type { HealthSettings } from '../health/checker.js';
 import { parseHealthCheck, type HealthRequest } from '../health/probe.js';
-import type { SupervisionSettings } from '../supervisor/supervisor.js';
+import type { SupervisionSettings } from '../supervisor/child-supervisor.js';
 
 /** The options of `sockvisor run` as the user gave them (times in seconds), and COMMAND. */
 export interface RunOptions extends SockvisorOptions {

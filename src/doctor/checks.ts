@@ -2,7 +2,7 @@
 // with its fix. The permission verdicts are the very functions `run` warns with (socket/access.ts).
 import { describeAccess, describeOwnership, describeVia, folderFixes, folderVerdict, shellQuote, socketFixes, socketVerdict, type Fix } from '../socket/access.js';
 import type { Identity } from '../socket/identity.js';
-import type { ConfigPlace } from './nginx-config.js';
+import type { ConfigPlace } from '../nginx/config.js';
 import type { SocketFacts } from './facts.js';
 
 export type CheckId = 'exists' | 'socket' | 'listening' | 'folders' | 'writable' | 'connect-as' | 'trust';

@@ -6,10 +6,10 @@ import { findNginxUser, groupNameOf, identityOf, nginxIdentity, resolveGroup, re
 import type { Identity } from '../socket/identity.js';
 import { MAX_SOCKET_PATH_BYTES } from '../socket/spec.js';
 import { expectedNginxError, formatPlace, judgeSocket, type Check, type NginxError, type Reference } from './checks.js';
-import { explainErrno, readErrorLog, type FailureCount, type LogGroup } from './error-log.js';
+import { explainErrno, readErrorLog, type FailureCount, type LogGroup } from '../nginx/error-log.js';
 import { gatherSocketFacts } from './facts.js';
-import { readNginxSetup, type NginxOptions, type NginxSetup } from './nginx.js';
-import type { ConfigPlace } from './nginx-config.js';
+import { readNginxSetup, type NginxOptions, type NginxSetup } from '../nginx/setup.js';
+import type { ConfigPlace } from '../nginx/config.js';
 
 export interface DoctorOptions {
   /** socket paths as given (relative to cwd) */

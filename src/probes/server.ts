@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { RunError } from '../errors.js';
 import { formatTcpAddress, type TcpAddress } from '../socket/spec.js';
-import type { SupervisorStatus } from '../supervisor/supervisor.js';
+import type { SupervisorStatus } from '../supervisor/child-supervisor.js';
 
 /** What a GET of each path answers: status code and a one-line body for people reading it with curl. */
 export interface ProbeAnswer {

@@ -1,5 +1,5 @@
 // Self-healing of the held unix sockets: inotify (socket/folder-watch.ts) says when something
-// happened to a socket file, its anchor or its folder; socket/heal.ts decides; this module looks
+// happened to a socket file, its anchor or its folder; socket/repair-plan.ts decides; this module looks
 // (lstat, fstat, connect), makes the repairs through the held O_PATH descriptor and its folder's
 // descriptor (socket/folder.ts), never by name, and logs them as warnings saying what it found. It
 // never throws: a repair that fails is logged and tried again at the next change, and on a timer
@@ -17,7 +17,14 @@ import { createUnixListener, type HeldSocket, type HeldUnixSocket } from './crea
 import { NewLinkError, removeIfSameFile, SocketFolder, type MadeDir } from './folder.js';
 import { FolderWatcher } from './folder-watch.js';
 import { groupNameOf, userNameOf } from './identity.js';
-import { decidePathRepair, describeFinding, permissionRepair, type FileAttributes, type PathFinding, type PathRepair } from './heal.js';
+import {
+  decidePathRepair,
+  describeFinding,
+  permissionRepair,
+  type FileAttributes,
+  type PathFinding,
+  type PathRepair,
+} from './repair-plan.js';
 import { formatMode } from './mode.js';
 import { describePermissions, fileMode } from './permissions.js';
 import { Backoff, CheckPacer, RepairLog, type RepairSummary } from './repair-pacing.js';

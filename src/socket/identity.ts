@@ -1,6 +1,6 @@
 // Turning user and group names (or numbers) into ids, once, before anything is created.
 import { readFileSync } from 'node:fs';
-import { parseNginxConfig, userDirective } from '../doctor/nginx-config.js';
+import { parseNginxConfig, userDirective } from '../nginx/config.js';
 import { UsageError } from '../errors.js';
 import { groupList, lookupGroup, lookupUser, type GroupEntry, type UserEntry } from '../native.js';
 

@@ -25,7 +25,7 @@ export interface PermissionOptions {
   socketAllow?: string[] | undefined;
 }
 
-/** What a uWSGI command line says about its socket (see child/uwsgi.ts). */
+/** What a uWSGI command line says about its socket (see uwsgi/command-line.ts). */
 export interface UwsgiPermissionHints {
   chmod?: string | true | undefined;
   chown?: string | undefined;

@@ -1,7 +1,7 @@
 // The supervisor's whole lifecycle as one pure state machine: events in (a child started, became
 // ready or exited; a timer fired; a stop, reload or new plan was asked for), effects out (spawn a
 // generation, signal it or its group, arm or cancel a timer, log, report, finish with a status).
-// No processes, no timers, no clock: the time of each event is part of it. supervisor.ts performs
+// No processes, no timers, no clock: the time of each event is part of it. child-supervisor.ts performs
 // the effects; every interleaving can be tested here by table, without root, in milliseconds.
 //
 // Phases: idle (nothing started) -> running (a current generation, maybe a handover under way, see

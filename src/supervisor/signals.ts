@@ -1,6 +1,6 @@
 // Signals sent to sockvisor: stop requests, the reload request, and job signals for the child.
 import { constants } from 'node:os';
-import type { Supervisor } from './supervisor.js';
+import type { ChildSupervisor } from './child-supervisor.js';
 
 /** SIGTERM/SIGINT/SIGQUIT stop; a second one while stopping kills the child's group at once. */
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
@@ -10,7 +10,7 @@ const RELOAD_SIGNAL = 'SIGHUP';
 const FORWARDED_SIGNALS = ['SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH'] as const;
 
 /** Routes process signals to the supervisor; returns a function that removes the handlers. */
-export function installSignalHandlers(supervisor: Supervisor): () => void {
+export function installSignalHandlers(supervisor: ChildSupervisor): () => void {
   const handlers: [NodeJS.Signals, () => void][] = [];
   for (const name of STOP_SIGNALS) handlers.push([name, () => supervisor.stop(name)]);
   handlers.push([RELOAD_SIGNAL, () => supervisor.reload(RELOAD_SIGNAL)]);

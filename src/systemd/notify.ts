@@ -5,7 +5,7 @@
 // See sd_notify(3) and systemd.service(5).
 import type { Logger } from 'pino';
 import { sendNotify } from '../native.js';
-import type { SupervisorStatus } from '../supervisor/supervisor.js';
+import type { SupervisorStatus } from '../supervisor/child-supervisor.js';
 
 /** CLOCK_MONOTONIC in µs: Node's hrtime is CLOCK_MONOTONIC on Linux (libuv uv_hrtime). */
 export function monotonicUsec(): bigint {

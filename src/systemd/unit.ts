@@ -10,8 +10,11 @@
 //   first and it still removes the socket file.
 // - RuntimeDirectory: sockets under /run/NAME/ get that folder made at start (0755: nginx's user
 //   must search it) and removed at stop, the usual home of a service's sockets.
-import { basename, dirname } from 'node:path';
-import type { RunPlan } from '../config/run-config.js';
+// - RestartPreventExitStatus=2: exit 2 is bad usage or configuration, which a restart repeats.
+// The template unit (sockvisor@.service) makes the same choices for one config file per instance.
+import { accessSync, constants, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { DEFAULT_HANDOVER_TIMEOUT_S, DEFAULT_STOP_TIMEOUT_S, type RunPlan } from '../config/run-config.js';
 import { describeSocket } from '../socket/spec.js';
 
 export interface UnitInput {
@@ -48,6 +51,124 @@ export function runtimeDirectories(socketPaths: string[]): string[] {
   return [...dirs];
 }
 
+/** The PATH systemd gives services (systemd.exec(5)), where `#!/usr/bin/env node` looks for node. */
+export const SYSTEMD_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/** The first executable NAME in these folders, or undefined. */
+function which(name: string, dirs: string[]): string | undefined {
+  for (const dir of dirs) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here: the next folder
+    }
+  }
+  return undefined;
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+export interface RunningCli {
+  /** process.argv[1]: the script as started, a launcher such as /usr/bin/sockvisor or the entry script itself */
+  script: string;
+  /** process.execPath */
+  node: string;
+  /** the PATH folders searched for an installed `sockvisor` */
+  path: string[];
+  /** where systemd looks for node (SYSTEMD_PATH, or a test's folders) */
+  systemdPath?: string[];
+}
+
+/**
+ * How systemd should start the sockvisor that runs now. The installed command (/usr/bin/sockvisor
+ * from the .deb, /usr/local/bin/sockvisor from `npm install -g`) when there is one that leads to
+ * this very script, so the unit survives an upgrade that moves the package's files; it starts
+ * through `#!/usr/bin/env node`, so it is used only when the node systemd finds first is this one.
+ * Otherwise the absolute node and script (a checkout, or node from nvm outside systemd's PATH).
+ */
+export function sockvisorExecStart(cli: RunningCli): string[] {
+  const script = realpathOrSelf(resolve(cli.script));
+  const node = realpathOrSelf(cli.node);
+  const systemdNode = which('node', cli.systemdPath ?? SYSTEMD_PATH);
+  if (systemdNode !== undefined && realpathOrSelf(systemdNode) === node) {
+    const launchers = [resolve(cli.script), ...cli.path.filter((dir) => dir.startsWith('/')).map((dir) => join(dir, 'sockvisor'))];
+    const launcher = launchers.find((candidate) => candidate !== script && which(basename(candidate), [dirname(candidate)]) !== undefined && realpathOrSelf(candidate) === script);
+    if (launcher !== undefined) return [launcher];
+  }
+  return [cli.node, script];
+}
+
+/** Where the template unit reads each instance's config file: %i is the instance name. */
+export const TEMPLATE_CONFIG = '/etc/sockvisor/%i.toml';
+
+/** Service lines both units share: reload is a handover, stop and restart as sockvisor needs. */
+function serviceLines(stopS: number, stopWhy: string, startS: number): string[] {
+  return [
+    `# SIGHUP: a new child on the same socket; the old one drains once the new one is ready.`,
+    `ExecReload=/bin/kill -HUP $MAINPID`,
+    `# SIGTERM to sockvisor alone: it stops the child its own way (uWSGI reloads on SIGTERM).`,
+    `KillMode=mixed`,
+    `KillSignal=SIGTERM`,
+    `# ${stopWhy}`,
+    `TimeoutStopSec=${stopS}`,
+    `TimeoutStartSec=${startS}`,
+  ];
+}
+
+const RESTART_LINES = [
+  `Restart=on-failure`,
+  `RestartSec=2`,
+  `# Exit 2 is bad usage or configuration (the journal says what to fix): restarting repeats it.`,
+  `RestartPreventExitStatus=2`,
+  `# WatchdogSec=30`,
+];
+
+/**
+ * sockvisor@.service: one instance per config file, /etc/sockvisor/NAME.toml holding the options
+ * and COMMAND; `systemctl enable --now sockvisor@NAME` starts one. The file cannot be read here,
+ * so the timeouts are the defaults' (a drop-in raises them for a longer --stop-timeout).
+ */
+export function templateUnit(execStart: string[]): string {
+  const stopS = DEFAULT_STOP_TIMEOUT_S + STOP_MARGIN_S;
+  const startS = Math.max(SYSTEMD_START_TIMEOUT_S, DEFAULT_HANDOVER_TIMEOUT_S + 30);
+  const words = [...execStart, 'run', '--config', TEMPLATE_CONFIG].map((word) => (word === TEMPLATE_CONFIG ? word : quoteExecArg(word)));
+  return [
+    `# sockvisor@.service: one sockvisor per config file. For an app named shop:`,
+    `#   /etc/sockvisor/shop.toml   the options and COMMAND (see /etc/sockvisor/app.toml.example)`,
+    `#   systemctl enable --now sockvisor@shop`,
+    `# Its sockets belong under /run/sockvisor/shop/ (made at start, removed at stop), its logs are`,
+    `# journalctl -u sockvisor@shop (tagged sockvisor-shop). Relative paths in the file are read from /.`,
+    `# A stop-timeout above ${DEFAULT_STOP_TIMEOUT_S} s or a handover-timeout above ${DEFAULT_HANDOVER_TIMEOUT_S} s: raise TimeoutStopSec=/TimeoutStartSec=`,
+    `# with \`systemctl edit sockvisor@shop\`; the same way WatchdogSec=30 turns the watchdog on.`,
+    `[Unit]`,
+    `Description=sockvisor %i (${TEMPLATE_CONFIG})`,
+    `After=network.target`,
+    ``,
+    `[Service]`,
+    `# sockvisor says READY=1 once the first child is ready, and answers WatchdogSec= while it is.`,
+    `Type=notify`,
+    `NotifyAccess=main`,
+    `ExecStart=${words.join(' ')}`,
+    `SyslogIdentifier=sockvisor-%i`,
+    ...serviceLines(stopS, `the default --stop-timeout (${DEFAULT_STOP_TIMEOUT_S} s) plus ${STOP_MARGIN_S} s: sockvisor's own SIGKILL comes first and it removes the socket.`, startS),
+    `RuntimeDirectory=sockvisor/%i`,
+    `RuntimeDirectoryMode=0755`,
+    ...RESTART_LINES,
+    ``,
+    `[Install]`,
+    `WantedBy=multi-user.target`,
+    ``,
+  ].join('\n');
+}
+
 /** The unit file text. */
 export function systemdUnit(input: UnitInput): string {
   const { plan } = input;
@@ -75,18 +196,9 @@ export function systemdUnit(input: UnitInput): string {
     `ExecStart=${execStart}`,
     `WorkingDirectory=${quoteExecArg(plan.cwd)}`,
     ...env,
-    `# SIGHUP: a new child on the same socket; the old one drains once the new one is ready.`,
-    `ExecReload=/bin/kill -HUP $MAINPID`,
-    `# SIGTERM to sockvisor alone: it stops the child its own way (uWSGI reloads on SIGTERM).`,
-    `KillMode=mixed`,
-    `KillSignal=SIGTERM`,
-    `# --stop-timeout (${plan.stopTimeoutMs / 1000} s) plus ${STOP_MARGIN_S} s: sockvisor's own SIGKILL comes first and it removes the socket.`,
-    `TimeoutStopSec=${stopS}`,
-    `TimeoutStartSec=${startS}`,
+    ...serviceLines(stopS, `--stop-timeout (${plan.stopTimeoutMs / 1000} s) plus ${STOP_MARGIN_S} s: sockvisor's own SIGKILL comes first and it removes the socket.`, startS),
     ...(runtime.length > 0 ? [`RuntimeDirectory=${runtime.join(' ')}`, `RuntimeDirectoryMode=0755`] : []),
-    `Restart=on-failure`,
-    `RestartSec=2`,
-    `# WatchdogSec=30`,
+    ...RESTART_LINES,
     ``,
     `[Install]`,
     `WantedBy=multi-user.target`,

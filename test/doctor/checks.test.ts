@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expectedNginxError, judgeSocket, type CheckContext } from '../../src/doctor/checks.js';
-import { explainErrno, groupFailures, parseErrorLogLine } from '../../src/doctor/error-log.js';
+import { explainErrno, groupFailures, parseErrorLogLine } from '../../src/nginx/error-log.js';
 import type { SocketFacts } from '../../src/doctor/facts.js';
 import { rankNearby, readListeningSockets } from '../../src/doctor/nearby.js';
 import type { FileOwnership } from '../../src/socket/access.js';

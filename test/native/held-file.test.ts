@@ -1,6 +1,6 @@
 // The held socket file through its O_PATH descriptor (native/held_file.cc): linked back after rm
 // and reached by connect() under the new name, changed in place and never through a symlink
-// swapped in at its path, its ACL restored exactly (getfacl) in the order socket/heal.ts gives.
+// swapped in at its path, its ACL restored exactly (getfacl) in the order socket/repair-plan.ts gives.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, fstatSync, lstatSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import {
   readAcl,
 } from '../../src/native.js';
 import { socketAcl, toNativeAcl } from '../../src/socket/acl.js';
-import { permissionRepair } from '../../src/socket/heal.js';
+import { permissionRepair } from '../../src/socket/repair-plan.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 const WWW_DATA = { uid: 33, gid: 33, groups: [33] };

@@ -3,7 +3,7 @@
 // The addon comes prebuilt inside the package; --build-from-source shows the fallback build.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repoRoot } from '../helpers/sockvisor.js';
@@ -19,8 +19,10 @@ before(async () => {
   // moves the addon it builds out of build/Release into prebuilds/.
   const copy = join(dir, 'checkout');
   mkdirSync(copy);
-  for (const entry of ['package.json', 'tsconfig.json', 'binding.gyp', 'README.md', 'src', 'native', 'scripts']) cpSync(join(repoRoot, entry), join(copy, entry), { recursive: true });
-  symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'));
+  for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'binding.gyp', 'README.md', 'src', 'native', 'scripts']) cpSync(join(repoRoot, entry), join(copy, entry), { recursive: true });
+  // A copy, not a link: npm pack bundles the production dependencies from it (bundleDependencies),
+  // and packs nothing from a node_modules that is a symbolic link.
+  cpSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'), { recursive: true, verbatimSymlinks: true });
   // prepack compiles the TypeScript and the prebuilt addon (prebuildify) into the package.
   const out = execFileSync('npm', ['pack', '--pack-destination', dir], { cwd: copy, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   tarball = join(dir, out.trim().split('\n').pop()!);
@@ -50,12 +52,13 @@ function runsForReal(app: string): void {
   assert.equal(existsSync(path), false, 'the socket was not removed on exit');
 }
 
-test('the tarball holds the compiled library, its types, the prebuilt addon and the sources to rebuild it, and no tests', () => {
+test('the tarball holds the compiled library, its types, the prebuilt addon, the sources to rebuild it and the dependencies, and no tests', () => {
   const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n');
-  for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/sockvisor.js', 'package/prebuilds/linux-x64/sockvisor.node', 'package/prebuilds/linux-x64/sockvisor-guard', 'package/binding.gyp', 'package/native/tcp.cc']) {
+  for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/sockvisor.js', 'package/prebuilds/linux-x64/sockvisor.node', 'package/prebuilds/linux-x64/sockvisor-guard', 'package/binding.gyp', 'package/native/tcp.cc', 'package/node_modules/yargs/package.json']) {
     assert.ok(files.includes(file), `${file} is missing from the package`);
   }
-  assert.deepEqual(files.filter((f) => /\/(test|build|src\/[^/]+\.ts$)/.test(f) && !f.endsWith('.d.ts')), []);
+  // The bundled dependencies (package/node_modules) have builds and tests of their own.
+  assert.deepEqual(files.filter((f) => !f.startsWith('package/node_modules/') && /\/(test|build|src\/[^/]+\.ts$)/.test(f) && !f.endsWith('.d.ts')), []);
 });
 
 test('installed into an empty folder, it runs on the prebuilt addon: --version, a real run, and the library import', () => {
@@ -70,4 +73,20 @@ test('with --build-from-source the install compiles the addon (the fallback when
   const app = installInto('app-built', ['--build-from-source']);
   assert.ok(existsSync(join(app, 'node_modules', 'sockvisor', 'build', 'Release', 'sockvisor.node')), 'no addon was built');
   runsForReal(app);
+});
+
+test('a global install gets exactly the dependency versions of package-lock.json, the ones the tests ran with (they are bundled)', () => {
+  const prefix = join(dir, 'global');
+  execFileSync('npm', ['install', '--global', '--prefix', prefix, tarball, '--prefer-offline', '--no-audit', '--no-fund'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; dev?: boolean }> };
+  const pkgRoot = join(prefix, 'lib', 'node_modules', 'sockvisor');
+  const expected = Object.entries(lock.packages).filter(([path, entry]) => path !== '' && entry.dev !== true).map(([path, entry]) => `${path} ${entry.version}`);
+  const installed = execFileSync('find', ['node_modules', '-name', 'package.json', '-path', '*node_modules/*'], { cwd: pkgRoot, encoding: 'utf8' })
+    .trim().split('\n')
+    .map((file) => file.slice(0, -'/package.json'.length))
+    // package.json files inside a package's own folders (tests, fixtures) are no installed package
+    .filter((path) => /^(node_modules\/(@[^/]+\/)?[^/]+)(\/node_modules\/(@[^/]+\/)?[^/]+)*$/.test(path))
+    .map((path) => `${path} ${(JSON.parse(readFileSync(join(pkgRoot, path, 'package.json'), 'utf8')) as { version: string }).version}`);
+  assert.deepEqual(installed.sort(), expected.sort());
+  assert.equal(execFileSync(join(prefix, 'bin', 'sockvisor'), ['--version'], { encoding: 'utf8' }).trim(), version);
 });

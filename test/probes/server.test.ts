@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { probeAnswer } from '../../src/probes/server.js';
-import type { SupervisorStatus } from '../../src/supervisor/supervisor.js';
+import type { SupervisorStatus } from '../../src/supervisor/child-supervisor.js';
 
 const status = (phase: SupervisorStatus['phase'], healthy: boolean): SupervisorStatus => ({
   phase,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { describeStatus, notifyMessage, watchdogIntervalMs } from '../../src/systemd/notify.js';
-import type { SupervisorStatus } from '../../src/supervisor/supervisor.js';
+import type { SupervisorStatus } from '../../src/supervisor/child-supervisor.js';
 
 const base: SupervisorStatus = { phase: 'starting', healthy: false, pid: 10, generation: 1, restarts: 0, childStatus: null };
 

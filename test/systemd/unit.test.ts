@@ -2,11 +2,13 @@
 // before killing, reload is a SIGHUP to sockvisor, ...), and by systemd itself (systemd-analyze verify).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { planRun } from '../../src/config/run-config.js';
-import { quoteExecArg, runtimeDirectories, systemdUnit } from '../../src/systemd/unit.js';
+import { quoteExecArg, runtimeDirectories, sockvisorExecStart, systemdUnit, templateUnit } from '../../src/systemd/unit.js';
 import { repoRoot } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { UWSGI } from '../helpers/uwsgi.js';
@@ -105,7 +107,9 @@ test('systemd-analyze verify accepts the units, with no warning', { skip: noAnal
       execStart,
     ),
   };
-  for (const [name, text] of Object.entries(units)) {
+  // A template is verified through an instance name: the file is named sockvisor-test@shop.service.
+  const units2 = { ...units, 'sockvisor-test@shop.service': templateUnit(execStart) };
+  for (const [name, text] of Object.entries(units2)) {
     const file = join(dir, name);
     writeFileSync(file, text);
     const result = spawnSync(ANALYZE!, ['verify', '--man=no', file], { encoding: 'utf8' });
@@ -113,5 +117,56 @@ test('systemd-analyze verify accepts the units, with no warning', { skip: noAnal
     // Unknown keys and values systemd cannot parse are only warnings (exit 0): none is accepted.
     const said = `systemd-analyze verify ${name}:\n${result.stderr}${text}`;
     assert.deepEqual([result.status, result.stdout, result.stderr], [0, '', ''], said);
+  }
+});
+
+test('the template unit runs /etc/sockvisor/%i.toml with the installed command, tags the journal with the app, reload = handover', () => {
+  const unit = templateUnit(['/usr/bin/sockvisor']);
+  const lines = unit.split('\n');
+  for (const expected of [
+    'ExecStart=/usr/bin/sockvisor run --config /etc/sockvisor/%i.toml',
+    'SyslogIdentifier=sockvisor-%i',
+    'Type=notify',
+    'NotifyAccess=main',
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    'KillMode=mixed',
+    'TimeoutStopSec=15',
+    'RuntimeDirectory=sockvisor/%i',
+    'RuntimeDirectoryMode=0755',
+    'Restart=on-failure',
+    'RestartPreventExitStatus=2',
+    'WantedBy=multi-user.target',
+  ]) {
+    assert.ok(lines.includes(expected), `missing '${expected}' in:\n${unit}`);
+  }
+  // %i stays a specifier; other words are escaped as usual.
+  assert.match(templateUnit(['/opt/my node/bin/node', '/opt/s/main.js']), /^ExecStart="\/opt\/my node\/bin\/node" \/opt\/s\/main\.js run --config \/etc\/sockvisor\/%i\.toml$/m);
+});
+
+test('ExecStart is the installed command when it leads to the running script and systemd finds this node; else node and the script', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sockvisor-unit-'));
+  try {
+    const pkg = join(dir, 'lib', 'sockvisor', 'dist', 'src', 'cli');
+    const bin = join(dir, 'bin');
+    const sysBin = join(dir, 'sysbin');
+    for (const d of [pkg, bin, sysBin]) mkdirSync(d, { recursive: true });
+    const script = join(pkg, 'main.js');
+    writeFileSync(script, '', { mode: 0o755 });
+    symlinkSync(script, join(bin, 'sockvisor'));
+    symlinkSync(process.execPath, join(sysBin, 'node'));
+    const launcher = join(bin, 'sockvisor');
+    // Started as the launcher (a PATH command), or as the script with the launcher on PATH.
+    assert.deepEqual(sockvisorExecStart({ script: launcher, node: process.execPath, path: [], systemdPath: [sysBin] }), [launcher]);
+    assert.deepEqual(sockvisorExecStart({ script, node: process.execPath, path: ['relative', bin], systemdPath: [sysBin] }), [launcher]);
+    // No launcher, or systemd would start another node (nvm outside its PATH): the absolute pair.
+    assert.deepEqual(sockvisorExecStart({ script, node: process.execPath, path: [], systemdPath: [sysBin] }), [process.execPath, script]);
+    assert.deepEqual(sockvisorExecStart({ script: launcher, node: process.execPath, path: [], systemdPath: [join(dir, 'none')] }), [process.execPath, script]);
+    // A `sockvisor` on PATH that is another installation is not this one.
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, 'sockvisor'), '', { mode: 0o755 });
+    assert.deepEqual(sockvisorExecStart({ script, node: process.execPath, path: [other], systemdPath: [sysBin] }), [process.execPath, script]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
