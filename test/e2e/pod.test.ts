@@ -270,6 +270,7 @@ test('a new app side takes over the stale socket of one killed with kill -9, and
   assert.notEqual(identify(hostSocket).birth, live.birth, 'the stale socket was not replaced');
   const answer = await httpGet(nginx.port);
   assert.equal(answer.status, 200, answer.body);
-  const { code, tookMs } = await stopLikeKubelet(restarted);
-  assert.equal(code, 0, `exit status ${code} after ${Math.round(tookMs)} ms`);
+  // Gone as it came (the stop itself is the test above): nothing of it may be left.
+  process.kill(await restarted.sockvisorPid(), 'SIGKILL');
+  await restarted.exited;
 });
