@@ -63,6 +63,10 @@ export class Supervisor {
     this.#logger = logger ?? pino({ enabled: false });
     this.#env = env ?? process.env;
     this.#handleSignals = handleSignals ?? false;
+    // The probe server listens before any socket is made, which start() (synchronous) cannot wait for.
+    if (runOptions.probe !== undefined) {
+      throw new UsageError('The probe option is for the sockvisor command (--probe HOST:PORT): leave it out of new Supervisor().');
+    }
     this.#plan = planRun(runOptions, { cwd: cwd ?? process.cwd(), env: this.#env });
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
   }

@@ -8,6 +8,7 @@ import { closeHeldSocket, createSockets, removeSocket, type HeldSocket, type Hel
 import { SocketHealer } from './socket/healer.js';
 import { formatAclEntry } from './socket/acl.js';
 import { formatMode } from './socket/mode.js';
+import { ProbeServer } from './probes/server.js';
 import { describePermissions, fileMode } from './socket/permissions.js';
 import { describeHeldSocket } from './socket/spec.js';
 import { HealthChecker } from './health/checker.js';
@@ -213,5 +214,13 @@ export function startRun(run: Run, handleSignals: boolean): Promise<number> {
 
 /** `sockvisor run`: runs until the child is stopped for good, with process signals routed to it; returns the exit status. */
 export async function runSockvisor(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  return startRun(createRun(plan, logger, env, { reapOrphans: true }), true);
+  // --probe listens first: a port already taken is refused before any socket is created.
+  const probes = plan.probe ? await ProbeServer.listen(plan.probe, logger) : null;
+  try {
+    const run = createRun(plan, logger, env, { reapOrphans: true });
+    probes?.follow(() => run.supervisor.status);
+    return await startRun(run, true);
+  } finally {
+    await probes?.close();
+  }
 }

@@ -49,6 +49,8 @@ test('Supervisor: holds the socket, runs COMMAND on it, logs only to the pino lo
 test('bad options throw UsageError from the constructor, before anything is made', () => {
   assert.throws(() => new Supervisor({ socket: [join(dir, 'x', 'y.sock')], socketMode: '999', command: ['sleep', '1'] }), UsageError);
   assert.equal(existsSync(join(dir, 'x')), false);
+  // --probe needs the command's asynchronous start: the library refuses it rather than ignore it.
+  assert.throws(() => new Supervisor({ socket: [join(dir, 'p.sock')], probe: ':8081', command: ['sleep', '1'] }), /The probe option is for the sockvisor command/);
 });
 
 test('with no logger the library writes nothing to stdout or stderr', () => {

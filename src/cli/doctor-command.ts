@@ -1,4 +1,4 @@
-// `sockvisor doctor [SOCKET...] [--as USER] [--nginx [-c CONF] [-p PREFIX]] [--explain-log [FILE]] [--json]`:
+// `sockvisor doctor [SOCKET...] [--as USER] [--groups GID,...] [--nginx [-c CONF] [-p PREFIX]] [--explain-log [FILE]] [--json]`:
 // collects options, the library judges, this prints. Exit 0 all pass, 1 a check failed, 2 bad usage.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { diagnose } from '../doctor/doctor.js';
@@ -10,6 +10,7 @@ interface DoctorArgs {
   sockets?: string[];
   socket?: string | string[];
   as?: string;
+  groups?: string[];
   json?: boolean;
   nginx?: boolean;
   conf?: string;
@@ -23,16 +24,24 @@ export const describe = 'tell exactly why nginx cannot reach a socket, and the f
 export function builder(yargs: Argv): Argv<DoctorArgs> {
   return (
     yargs
-      .usage('$0 doctor [SOCKET...] [--as USER] [--nginx [-c CONF] [-p PREFIX]] [--explain-log [FILE]] [--json]')
+      .usage('$0 doctor [SOCKET...] [--as USER] [--groups GID,...] [--nginx [-c CONF] [-p PREFIX]] [--explain-log [FILE]] [--json]')
       .positional('sockets', { type: 'string', array: true, describe: 'socket paths to check' })
       .option('socket', { alias: 's', type: 'string', describe: 'a socket path to check, as given to run (repeatable; SOCKVISOR_SOCKET too)' })
       .option('as', { type: 'string', describe: "check as this user (default: nginx's user, else www-data)" })
+      .option('groups', {
+        type: 'string',
+        array: true,
+        describe:
+          'supplementary groups (names or gids, repeatable or comma-separated) the user checked is in ' +
+          "besides its own, e.g. a pod's fsGroup",
+      })
       .option('nginx', { type: 'boolean', describe: "check every unix socket nginx's configuration names (runs nginx -T)" })
       .option('conf', { alias: 'c', type: 'string', describe: "nginx's configuration file, as nginx -c" })
       .option('prefix', { alias: 'p', type: 'string', describe: "nginx's prefix, as nginx -p" })
       .option('explain-log', { type: 'string', describe: "explain the failed connects in nginx's error.log (default: the error_log files of its configuration)" })
       .option('json', { type: 'boolean', describe: 'print one JSON document instead of text' })
       .example('$0 doctor /run/app/app.sock', "can nginx's user reach this socket?")
+      .example('$0 doctor /run/app/app.sock --as 101 --groups 2000', "as nginx's uid in a sidecar container, in the pod's fsGroup")
       .example('$0 doctor --nginx', 'every unix socket nginx is configured with, as nginx\'s user')
       .example('$0 doctor --explain-log /var/log/nginx/error.log', 'why those 502s happened, and whether they still would') as unknown as Argv<DoctorArgs>
   );
@@ -47,6 +56,7 @@ export async function handler(argv: ArgumentsCamelCase<DoctorArgs>): Promise<voi
     const report = await diagnose({
       sockets,
       as: argv.as,
+      groups: argv.groups?.map(String),
       nginx: argv.nginx ?? false,
       nginxOptions: { conf: argv.conf, prefix: argv.prefix },
       explainLog: argv.explainLog,

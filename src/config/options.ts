@@ -36,6 +36,7 @@ export interface SockvisorOptions {
   healthTimeout?: number | undefined;
   healthFailures?: number | undefined;
   pass?: 'fd' | 'stdin' | undefined;
+  probe?: string | undefined;
   logFormat?: LogFormat | undefined;
   logLevel?: LogLevel | undefined;
   insecurePath?: boolean | undefined;
@@ -102,6 +103,14 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     describe: 'failed health checks in a row that replace the child (default 3)',
   },
   { name: 'pass', key: 'pass', value: { type: 'choice', choices: PASS_MODES }, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' },
+  {
+    name: 'probe',
+    key: 'probe',
+    value: { type: 'string' },
+    describe:
+      'answer HTTP probes on HOST:PORT: GET /ready is 200 while the child is ready, else 503; ' +
+      'GET /live is 200 while sockvisor runs (default: off)',
+  },
   { name: 'log-format', key: 'logFormat', value: { type: 'choice', choices: LOG_FORMATS }, describe: 'auto: pretty on a terminal, JSON otherwise (default auto)' },
   { name: 'log-level', key: 'logLevel', value: { type: 'choice', choices: LOG_LEVELS }, describe: 'least severe records logged (default info)' },
   {

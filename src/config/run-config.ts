@@ -15,7 +15,8 @@ import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../s
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
 import { checkPathTrust, ESCAPE, rememberPathTrust, systemAccounts, trustedUsers, type TrustContext } from '../socket/path-trust.js';
 import { lookupUser } from '../native.js';
-import { formatTcpAddress, parseSocketSpecs, type SocketSpec, type UnixSocketSpec } from '../socket/spec.js';
+import { formatTcpAddress, parseSocketSpecs, parseTcpAddress } from '../socket/spec.js';
+import type { SocketSpec, TcpAddress, UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
 import type { SockvisorOptions } from './options.js';
@@ -59,6 +60,8 @@ export interface RunPlan extends SupervisionSettings {
   health: HealthPlan | null;
   /** sentences to log as warnings at start */
   warnings: string[];
+  /** --probe: where to answer /ready and /live over HTTP; null: off */
+  probe: TcpAddress | null;
 }
 
 export interface RunContext {
@@ -181,6 +184,19 @@ function resolveHealth(options: RunOptions): HealthPlan | null {
   };
 }
 
+/** --probe HOST:PORT, [V6]:PORT or :PORT (every IPv4 interface, as a kubelet reaches the pod's IP). */
+function resolveProbe(value: string | undefined): TcpAddress | null {
+  if (value === undefined) return null;
+  const address = parseTcpAddress(value, '--probe');
+  if (!address) {
+    throw new UsageError(
+      `--probe takes an address to answer HTTP probes on, not '${value}': ` +
+        'give HOST:PORT, e.g. --probe :8081 (every interface) or 127.0.0.1:8081.',
+    );
+  }
+  return address;
+}
+
 /** The user the child runs as (--user/--group); undefined keeps sockvisor's own. */
 function resolveChildUser(options: RunOptions, invoking: Identity): Identity | undefined {
   if (options.user === undefined && options.group === undefined) return undefined;
@@ -204,12 +220,16 @@ function accessWarning(who: Identity, role: string, path: string, verdict: Acces
   return `${role} '${who.name}' cannot write the socket '${path}' (${describeOwnership(socket)}, ${describeAccess(verdict.access, socket)}), so it will get 502 Permission denied: add --socket-allow ${who.name} (an ACL entry for ${who.name} alone), or as root --socket-group ${groupName}.`;
 }
 
-/** Warns when nginx's user, or a user given to --socket-allow, could not connect with the permissions chosen, naming the fix. */
-function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions, nginx: NginxUser | null): string[] {
+/**
+ * Warns when nginx's user, or a user given to --socket-allow, could not connect with the permissions chosen, naming the fix.
+ * A guessed nginx user (no nginx here, as in an app container beside an nginx one) is left out once
+ * the options name who may connect: the guess is then most likely not nginx's user at all.
+ */
+function accessWarnings(specs: SocketSpec[], permissions: SocketPermissions, nginx: NginxUser | null, named: boolean): string[] {
   const sockets = specs.filter((s): s is UnixSocketSpec => s.kind === 'unix');
   const socket: FileOwnership = { ...permissions, mode: fileMode(permissions) };
   const people: { who: Identity; role: string; groupName: string }[] = [];
-  if (nginx) people.push({ who: nginxIdentity(nginx), role: "nginx's user", groupName: nginx.group.name });
+  if (nginx && !(nginx.guessed && named)) people.push({ who: nginxIdentity(nginx), role: "nginx's user", groupName: nginx.group.name });
   for (const allowed of permissions.allow) {
     if (people.some((p) => p.who.uid === allowed.uid)) continue;
     const user = resolveUser(String(allowed.uid), '--socket-allow');
@@ -310,6 +330,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S);
   const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S);
   const health = resolveHealth(options);
+  const probe = resolveProbe(options.probe);
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
   const passed: PassedSocket[] = specs.map((spec, i) => ({
@@ -322,7 +343,8 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     confirmWithUwsgi(file, command, args, uwsgiConfig, { cwd: context.cwd, env: childEnv, uid: childUser?.uid, gid: childUser?.gid });
   }
 
-  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions, nginx)];
+  const named = options.socketGroup !== undefined || (options.socketAllow ?? []).length > 0 || (options.socketOwner ?? '').includes(':');
+  const warnings = [...(uwsgiConfig?.warnings ?? []), ...accessWarnings(specs, permissions, nginx, named)];
   if (uwsgiConfig) warnings.push(...unheldUwsgiWarnings(uwsgiConfig, passed));
   if ((permissions.mode & 0o002) !== 0) {
     const nginxName = nginx?.user.name ?? 'www-data';
@@ -361,6 +383,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     cwd: context.cwd,
     health,
     warnings,
+    probe,
   };
 }
 

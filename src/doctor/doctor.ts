@@ -2,7 +2,8 @@
 // the command line, nginx's configuration, nginx's error.log), gather the facts of each, judge them.
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { findNginxUser, groupNameOf, identityOf, nginxIdentity, resolveNginxUser, resolveUser, type Identity } from '../socket/identity.js';
+import { findNginxUser, groupNameOf, identityOf, nginxIdentity, resolveGroup, resolveNginxUser, resolveUser } from '../socket/identity.js';
+import type { Identity } from '../socket/identity.js';
 import { MAX_SOCKET_PATH_BYTES } from '../socket/spec.js';
 import { expectedNginxError, formatPlace, judgeSocket, type Check, type NginxError, type Reference } from './checks.js';
 import { explainErrno, readErrorLog, type FailureCount, type LogGroup } from '../nginx/error-log.js';
@@ -15,6 +16,8 @@ export interface DoctorOptions {
   sockets: string[];
   /** --as USER */
   as?: string | undefined;
+  /** --groups: supplementary groups (names or gids) the user checked is in besides its own */
+  groups?: string[] | undefined;
   /** --nginx: check every unix socket nginx's configuration names */
   nginx: boolean;
   /** nginx's -c and -p, for --nginx and for finding the error log */
@@ -67,8 +70,26 @@ function checkedPath(value: string, cwd: string): string {
   return path;
 }
 
+/** The identity doctor checks as, the name of its group for fixes, and where it came from. */
+interface ChosenUser {
+  who: Identity;
+  groupName: string;
+  source: string;
+}
+
+/**
+ * --groups added to the identity checked: a uid that exists only in another container (nginx's in
+ * a sidecar) has no group list here, so the ones it gets there (a pod's fsGroup) are given by hand.
+ */
+function withGroups(chosen: ChosenUser, values: string[] | undefined): ChosenUser {
+  if (!values || values.length === 0) return chosen;
+  const gids = values.flatMap((v) => v.split(',')).filter((v) => v !== '').map((v) => resolveGroup(v.trim(), '--groups').gid);
+  const groups = [...new Set([...chosen.who.groups, ...gids])];
+  return { ...chosen, who: { ...chosen.who, groups }, source: `${chosen.source}, groups from --groups` };
+}
+
 /** Who to check as: --as USER, else nginx's user (from its configuration when read), else www-data & co. */
-function chooseUser(options: DoctorOptions, setup: NginxSetup | null): { who: Identity; groupName: string; source: string } {
+function chooseUser(options: DoctorOptions, setup: NginxSetup | null): ChosenUser {
   if (options.as !== undefined) {
     const user = resolveUser(options.as, '--as');
     const who = identityOf(user);
@@ -123,7 +144,7 @@ export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
   const needNginx = options.nginx || options.explainLog === '';
   const read = needNginx ? await readNginxSetup(options.nginxOptions) : null;
   const setup = read && 'files' in read ? read : null;
-  const { who, groupName, source } = chooseUser(options, setup);
+  const { who, groupName, source } = withGroups(chooseUser(options, setup), options.groups);
   const confirm = process.geteuid!() === 0 && who.uid !== 0;
 
   const paths = new Map<string, { references: Reference[]; log: LogFinding[] }>();

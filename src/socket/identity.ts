@@ -69,6 +69,8 @@ export function splitOwner(value: string): { user: string; group?: string } {
 export interface NginxUser {
   user: UserEntry;
   group: GroupEntry;
+  /** no nginx configuration was read here: a usual name that exists (in a container, nginx may be elsewhere) */
+  guessed?: boolean;
 }
 
 /** Resolves nginx's `user` directive the way nginx does: GROUP defaults to the group named USER, else USER's own. */
@@ -93,7 +95,7 @@ export function findNginxUser(confPath = '/etc/nginx/nginx.conf'): NginxUser | n
   if (configured) return resolveNginxUser(configured.user, configured.group);
   for (const name of ['www-data', 'nginx', 'http']) {
     const found = resolveNginxUser(name);
-    if (found) return found;
+    if (found) return { ...found, guessed: true };
   }
   return null;
 }

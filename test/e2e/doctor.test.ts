@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import type { Check } from '../../src/doctor/checks.js';
 import type { DoctorReport, SocketReport } from '../../src/doctor/doctor.js';
-import { closeFd, createUnixSocket } from '../../src/native.js';
+import { closeFd, createUnixSocket, lookupGroup, lookupUser } from '../../src/native.js';
 import { httpGet } from '../helpers/http.js';
 import { nginxConfWith, startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { assertNothingLeft, childPid, runCli, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
@@ -220,4 +220,31 @@ test('bad usage exits 2 with one sentence (also as JSON); a broken nginx configu
   const check = failed(report.sockets[0]!)[0]!;
   assert.equal(check.id, 'socket');
   assert.match(check.detail!, /a regular file/);
+});
+
+test("--as UID --groups GID: ids that exist only in another container (nginx's 101, a fsGroup) are checked and confirmed", async () => {
+  // Numbers no passwd or group entry names here, as nginx's in a sidecar container.
+  const free: number[] = [];
+  for (let id = 4300; free.length < 2; id++) if (!lookupUser(id) && !lookupGroup(id)) free.push(id);
+  const [uid, gid] = free as [number, number];
+  const path = join(dir, 'pod.sock');
+  const socket = createUnixSocket({ path, mode: 0o660, uid: 0, gid, backlog: 8 });
+  try {
+    const alone = await doctorJson([path, '--as', String(uid)]);
+    assert.equal(alone.code, 1);
+    assert.deepEqual(failed(alone.report.sockets[0]!).map((c) => c.id), ['writable', 'connect-as']);
+    assert.deepEqual(alone.report.user.groups.map((g) => g.gid), [uid]);
+
+    const grouped = await doctorJson([path, '--as', String(uid), '--groups', String(gid)]);
+    assert.equal(grouped.code, 0, JSON.stringify(grouped.report.sockets[0]!.checks));
+    assert.deepEqual(grouped.report.user.groups.map((g) => [g.gid, g.name]), [[uid, String(uid)], [gid, String(gid)]]);
+    assert.equal(grouped.report.confirmedByConnect, true);
+    assert.match(grouped.report.user.source, /--as, groups from --groups/);
+
+    const unknown = await runCli(['doctor', path, '--as', String(uid), '--groups', 'nosuchgroup']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /The group 'nosuchgroup' given to --groups does not exist on this machine/);
+  } finally {
+    closeFd(socket.fd);
+  }
 });

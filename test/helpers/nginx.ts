@@ -1,11 +1,11 @@
 // A real nginx per test, running its workers as www-data (as in production), with its own prefix,
 // pid file, logs and temp paths, on a free loopback port. Stopped by pid (SIGQUIT), never by name.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { childrenOf, isAlive, waitGone } from './proc.js';
+import { childrenOf, commOf, isAlive, waitGone, waitUntil } from './proc.js';
 import { makeTempDir } from './tmp.js';
 
 const run = promisify(execFile);
@@ -19,6 +19,13 @@ export interface NginxOptions {
    * write under the prefix, nginx.conf first (nginxConfWith gives the usual skeleton).
    */
   files?: (prefix: string, port: number) => Record<string, string> & { 'nginx.conf': string };
+  /**
+   * Run nginx in the foreground (`daemon off;`) as the last word of this command instead of
+   * letting it daemonize here: e.g. unshare and a shell that makes mounts of its own (another
+   * container's /etc/passwd) and ends with exec "$@". Its pid file then holds a pid of another
+   * pid namespace: the master is found below the process started, and stopped by that pid.
+   */
+  wrap?: string[];
 }
 
 export interface RunningNginx {
@@ -51,9 +58,12 @@ export function nginxConf(prefix: string, port: number, options: NginxOptions): 
   return nginxConfWith(prefix, port, { server: `location / {\n      ${pass}\n    }` });
 }
 
-/** The skeleton every test nginx uses (workers as www-data, all paths under prefix) around a server's body and more http directives. */
-export function nginxConfWith(prefix: string, port: number, parts: { http?: string; server: string }): string {
-  return `user www-data;
+/**
+ * The skeleton every test nginx uses (workers as www-data unless told, all paths under prefix)
+ * around a server's body and more http directives.
+ */
+export function nginxConfWith(prefix: string, port: number, parts: { http?: string; server: string; user?: string }): string {
+  return `user ${parts.user ?? 'www-data'};
 worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log info;
@@ -88,15 +98,39 @@ async function waitForPidFile(path: string, timeoutMs = 10000): Promise<number> 
   throw new Error(`nginx wrote no pid file at ${path} within ${timeoutMs} ms`);
 }
 
-/** Starts nginx as root with `user www-data;`; it daemonizes, so it is stopped through its pid file. */
+/** Starts nginx as root with `user www-data;` (or the conf given); it daemonizes (unless wrapped) and is stopped by its master's pid. */
 export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   const prefix = await makeTempDir('sockvisor-nginx-');
   const port = await freePort();
   const conf = join(prefix, 'nginx.conf');
   const files = options.files ? options.files(prefix, port) : { 'nginx.conf': nginxConf(prefix, port, options) };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(prefix, name), text);
-  await run('nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')]);
-  const masterPid = await waitForPidFile(join(prefix, 'nginx.pid'));
+  const nginxArgs = ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')];
+  let wrapperPid: number | null = null;
+  let masterPid: number;
+  if (options.wrap) {
+    const [file, ...args] = options.wrap;
+    const wrapper = spawn(file!, [...args, 'nginx', ...nginxArgs, '-g', 'daemon off;'], { stdio: 'ignore' });
+    wrapperPid = wrapper.pid!;
+    let found: number | undefined;
+    const masterBelow = (pid: number): number | undefined => {
+      for (const child of childrenOf(pid)) if (commOf(child) === 'nginx') return child;
+      for (const child of childrenOf(pid)) {
+        const below = masterBelow(child);
+        if (below !== undefined) return below;
+      }
+      return undefined;
+    };
+    // Found once it runs nginx and has started its worker(s): then it listens.
+    if (!(await waitUntil(() => (found = masterBelow(wrapperPid!)) !== undefined && childrenOf(found).length > 0, 10000))) {
+      wrapper.kill('SIGKILL');
+      throw new Error(`nginx did not start below ${options.wrap.join(' ')}: see ${join(prefix, 'error.log')}`);
+    }
+    masterPid = found!;
+  } else {
+    await run('nginx', nginxArgs);
+    masterPid = await waitForPidFile(join(prefix, 'nginx.pid'));
+  }
   const handle: RunningNginx = {
     port,
     prefix,
@@ -111,11 +145,16 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
     },
     stop: async () => {
       running.delete(handle);
-      if (!isAlive(masterPid)) return;
+      // A wrapper (unshare --kill-child) is gone only once nginx and its namespace are.
+      const last = wrapperPid ?? masterPid;
+      if (!isAlive(masterPid)) {
+        if (wrapperPid !== null && !(await waitGone(wrapperPid, 5000))) process.kill(wrapperPid, 'SIGKILL');
+        return;
+      }
       process.kill(masterPid, 'SIGQUIT');
-      if (await waitGone(masterPid, 10000)) return;
+      if (await waitGone(last, 10000)) return;
       // A master stuck in shutdown: kill it and its workers, each by pid.
-      for (const pid of [...childrenOf(masterPid), masterPid]) {
+      for (const pid of [...childrenOf(masterPid), masterPid, ...(wrapperPid === null ? [] : [wrapperPid])]) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {

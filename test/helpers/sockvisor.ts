@@ -48,11 +48,27 @@ const running = new Set<SockvisorProcess>();
 /** Every sockvisor and every child it started during this test file: checked by assertNothingLeft(). */
 const started: SockvisorProcess[] = [];
 
+/**
+ * A shell script run as PID 1 of the namespace before it becomes sockvisor (exec): mounts of the
+ * namespace's own (a container's /etc/passwd, its volumes). The script reads its args as $1, $2...
+ */
+export interface NamespaceSetup {
+  script: string;
+  args: string[];
+}
+
 /** The command line that starts sockvisor in the namespace asked for. */
-function commandLine(args: string[], namespace: Namespace): [string, string[]] {
+function commandLine(args: string[], namespace: Namespace, setup?: NamespaceSetup): [string, string[]] {
   const node = [process.execPath, cliPath, '--log-format', 'json', ...args];
   // --kill-child: if unshare is killed, so is its PID 1 and with it the whole namespace.
+  // --mount-proc gives the namespace a mount namespace of its own (private: nothing leaks out).
   const unshare = ['--pid', '--fork', '--mount-proc', '--kill-child'];
+  if (namespace === 'pid1' && setup) {
+    const script = `${setup.script}
+shift ${setup.args.length}
+exec "$@"`;
+    return ['unshare', [...unshare, 'sh', '-ec', script, 'sh', ...setup.args, ...node]];
+  }
   if (namespace === 'pid1') return ['unshare', [...unshare, ...node]];
   // `; exit $?` keeps the shell from exec'ing node: it stays PID 1, sockvisor runs below it.
   if (namespace === 'below-pid1') return ['unshare', [...unshare, 'sh', '-c', '"$@"; exit $?', 'sh', ...node]];
@@ -78,10 +94,19 @@ function findSockvisorBelow(root: number): number | null {
 /** Starts `node dist/src/cli/sockvisor.js ARGS` with JSON logs; stopped by stopAllSockvisors() at the latest. */
 export function startSockvisor(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number; namespace?: Namespace; stderrFd?: number } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    uid?: number;
+    gid?: number;
+    namespace?: Namespace;
+    setup?: NamespaceSetup;
+    stderrFd?: number;
+  } = {},
 ): SockvisorProcess {
   const namespace = options.namespace ?? 'none';
-  const [file, argv] = commandLine(args, namespace);
+  if (options.setup && namespace !== 'pid1') throw new Error('a namespace setup script needs namespace: pid1');
+  const [file, argv] = commandLine(args, namespace, options.setup);
   const proc = spawn(file, argv, {
     // With stderrFd the test reads sockvisor's log itself (and adds it with addLog()).
     stdio: ['ignore', 'pipe', options.stderrFd ?? 'pipe'],
