@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import * as doctorCommand from './doctor-command.js';
 import * as nginxSnippetCommand from './nginx-snippet-command.js';
-import { unknownEnvironmentOptions } from '../config/options.js';
+import { invalidEnvironmentFlag, unknownEnvironmentOptions } from '../config/options.js';
 import { checkOwnInput } from './raw-input.js';
 import * as runCommand from './run-command.js';
 import * as systemdUnitCommand from './systemd-unit-command.js';
@@ -33,6 +33,11 @@ if (first === 'run' || unitOnly) args = args.slice(1);
 const unknownEnv = ownCommand ? [] : unknownEnvironmentOptions(process.env);
 if (unknownEnv.length > 0) {
   process.stderr.write(`sockvisor: the environment variable ${unknownEnv.join(', ')} names no option of sockvisor: unset it, or correct the name (e.g. SOCKVISOR_SOCKET_MODE for --socket-mode).\n`);
+  process.exit(2);
+}
+const badFlag = ownCommand ? null : invalidEnvironmentFlag(process.env);
+if (badFlag) {
+  process.stderr.write(`${badFlag}\n`);
   process.exit(2);
 }
 

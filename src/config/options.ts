@@ -145,3 +145,18 @@ export function unknownEnvironmentOptions(env: NodeJS.ProcessEnv): string[] {
   const known = new Set(['CONFIG', ...names.map((n) => n.toUpperCase().replace(/-/g, '_'))]);
   return Object.keys(env).filter((name) => name.startsWith('SOCKVISOR_') && !known.has(name.slice('SOCKVISOR_'.length)));
 }
+
+/**
+ * The refusal for a SOCKVISOR_* variable of a flag (--insecure-path) whose value is neither true nor
+ * false: yargs would read 'yes' or '1' as false, and the flag would be off without a word.
+ */
+export function invalidEnvironmentFlag(env: NodeJS.ProcessEnv): string | null {
+  for (const option of RUN_OPTIONS) {
+    if (option.value.type !== 'boolean') continue;
+    const name = `SOCKVISOR_${option.name.toUpperCase().replace(/-/g, '_')}`;
+    const value = env[name];
+    if (value === undefined || value === 'true' || value === 'false') continue;
+    return `sockvisor: the environment variable ${name}='${value}' is neither true nor false: write ${name}=true (or false, or unset it).`;
+  }
+  return null;
+}

@@ -68,10 +68,12 @@ interface Pacing {
   failed: string | null;
 }
 
-/** A repair's warning, as logged (or summed up later). */
+/** A repair's warning, or a problem's error (level set), as logged (or summed up later). */
 interface Healed {
-  fields: Record<string, unknown> & { action: string };
+  fields: Record<string, unknown>;
   msg: string;
+  /** a problem: logged at this level, summed up as said again rather than put right */
+  level?: 'warn' | 'error';
 }
 
 /** look-again: the path changed meanwhile (EEXIST); folder-missing: it must be made (again) first */
@@ -211,7 +213,7 @@ export class SocketHealer {
   }
 
   /** A repair's warning: the first of its kind in a while at once, the next ones summed up in one line per interval. */
-  #healed(entry: Entry, fields: Healed['fields'], msg: string): void {
+  #healed(entry: Entry, fields: Healed['fields'] & { action: string }, msg: string): void {
     if (this.#repairLog.note(`${entry.index}:${fields.action}`, performance.now(), { fields, msg })) {
       this.#log.warn({ ...fields, count: 1 }, msg);
       return;
@@ -235,10 +237,10 @@ export class SocketHealer {
   #logSummaries(summaries: RepairSummary<Healed>[]): void {
     for (const { count, sinceMs, last } of summaries) {
       const times = `${count.toLocaleString('en-US')} more time${count === 1 ? '' : 's'}`;
-      this.#log.warn(
-        { ...last.fields, count, intervalMs: Math.round(sinceMs) },
-        `put right ${times} in the last ${Number((sinceMs / 1000).toFixed(1))} s; the last time, ${last.msg}`,
-      );
+      const since = `in the last ${Number((sinceMs / 1000).toFixed(1))} s`;
+      const fields = { ...last.fields, count, intervalMs: Math.round(sinceMs) };
+      if (last.level) this.#log[last.level](fields, `came back ${times} ${since} (put right or gone in between): ${last.msg}`);
+      else this.#log.warn(fields, `put right ${times} ${since}; the last time, ${last.msg}`);
     }
   }
 
@@ -493,7 +495,14 @@ export class SocketHealer {
     if (entry.problems.get(where) === message) return;
     entry.problems.set(where, message);
     const level = where === 'anchor' ? 'warn' : 'error';
-    this.#log[level]({ event: where === 'anchor' ? 'socket.anchor-problem' : 'socket.heal-refused', path: entry.socket.spec.path, ...fields }, message);
+    const record = { event: where === 'anchor' ? 'socket.anchor-problem' : 'socket.heal-refused', path: entry.socket.spec.path, ...fields };
+    // A problem that clears and comes back (a symlink swapped in and out without pause) is said at
+    // once the first time, then summed up once per interval like repairs: no one can fill the log.
+    if (this.#repairLog.note(`${entry.index}:problem:${where}:${message}`, performance.now(), { fields: record, msg: message, level })) {
+      this.#log[level]({ ...record, count: 1 }, message);
+      return;
+    }
+    this.#planSummaries();
   }
 }
 

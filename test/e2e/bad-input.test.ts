@@ -181,6 +181,15 @@ test('a SOCKVISOR_ variable that names no option is refused', async () => {
   assert.match(result.stderr, /SOCKVISOR_SOCKET_MOD names no option of sockvisor/);
 });
 
+test('a flag from the environment that is neither true nor false is refused, not read as false', async () => {
+  // 'yes' and '1' read by yargs as false would leave --insecure-path off without a word.
+  for (const value of ['yes', '1', 'TRUE', '']) {
+    await refuses(['-s', join(dir, 'flag.sock'), '--', 'sleep', '9'], /SOCKVISOR_INSECURE_PATH='[^']*' is neither true nor false/, {
+      env: { SOCKVISOR_INSECURE_PATH: value },
+    });
+  }
+});
+
 test('a duration a timer cannot hold (2^31 ms or more) is refused, from the command line, the environment or a config file', async () => {
   const path = join(dir, 'long.sock');
   const durations = ['--stop-timeout', '--handover-timeout', '--ready-after', '--restart-delay', '--restart-delay-max'];

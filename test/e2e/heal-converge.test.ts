@@ -274,3 +274,45 @@ test('the socket owner chmod-ing it without pause for 4 s: a few log lines, a sm
   // core leaves room for a loaded machine, where every system call costs more.
   assert.ok(cpuMs < 0.25 * wallMs, `sockvisor used ${cpuMs} ms of CPU in ${wallMs.toFixed(0)} ms`);
 });
+
+test('a file put at the path and taken away without pause for 3 s: the refusal is said once, then summed up; the socket back after', async (t) => {
+  owner ??= createTestUser('svc');
+  const path = join(dir, 'flip', 'app.sock');
+  const { sv, pid, port } = await serve(path, `${owner.name}:www-data`);
+  // As root (a script or a cleaner gone wrong; the folder is root's): each round puts a regular file
+  // where the socket was (sockvisor never touches it: an error) and takes it away (sockvisor links
+  // its socket back).
+  const loop = [
+    'import os, time',
+    `p = ${JSON.stringify(path)}`,
+    'rounds = 0',
+    'end = time.monotonic() + 3',
+    'while time.monotonic() < end:',
+    '  try:',
+    '    os.unlink(p)',
+    '    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))',
+    '    rounds += 1',
+    '    time.sleep(0.002)',
+    '    os.unlink(p)',
+    '  except (FileNotFoundError, FileExistsError, PermissionError):',
+    '    pass',
+    '  time.sleep(0.002)',
+    'print(rounds)',
+  ].join('\n');
+  const attacker = spawn('python3', ['-c', loop], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  attackers.add(attacker.pid!);
+  let out = '';
+  attacker.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await new Promise((resolve) => attacker.once('exit', resolve));
+  attackers.delete(attacker.pid!);
+  const rounds = Number(out.trim());
+  assert.ok(await waitUntil(() => lstatSync(path, { throwIfNoEntry: false })?.isSocket() === true, 5000), 'the socket is not back');
+  await answeredBy(port, pid, 'after the flips');
+  assert.equal((await sv.stop()).code, 0);
+  const refusals = sv.records.filter((r) => r.event === 'socket.heal-refused');
+  const said = refusals.reduce((n, r) => n + ((r.count as number | undefined) ?? 1), 0);
+  t.diagnostic(`${rounds} files put at the path; the refusal said ${said} times in ${refusals.length} log lines`);
+  assert.ok(rounds >= 50, `only ${rounds} rounds: the flips did not run`);
+  assert.ok(said >= 10, `the refusal was noticed only ${said} times in ${rounds} rounds`);
+  assert.ok(refusals.length <= 4, `${refusals.length} error lines for ${rounds} flips in 3 s`);
+});
