@@ -81,7 +81,9 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     aliases: ['s'],
     value: { type: 'strings' },
     arg: '[NAME=]PATH|HOST:PORT',
-    describe: 'socket to create and hold: a unix socket PATH, or HOST:PORT, [V6]:PORT or :PORT for TCP (numbers, not host names) (repeatable)',
+    describe:
+      'socket to create and hold: a unix socket PATH, or HOST:PORT, [V6]:PORT or :PORT for TCP ' +
+      '(numbers, not host names) (repeatable)',
     default: { text: "uWSGI's own sockets" },
   },
   {
@@ -102,7 +104,14 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     describe: 'owner and group of the socket file: names or numbers',
     default: { text: "uWSGI's, else you (as root: nginx's group)" },
   },
-  { name: 'socket-group', key: 'socketGroup', value: { type: 'string' }, arg: 'GROUP', describe: 'group of the socket file alone', default: { text: 'as --socket-owner' } },
+  {
+    name: 'socket-group',
+    key: 'socketGroup',
+    value: { type: 'string' },
+    arg: 'GROUP',
+    describe: 'group of the socket file alone',
+    default: { text: 'as --socket-owner' },
+  },
   {
     name: 'socket-allow',
     key: 'socketAllow',
@@ -119,9 +128,29 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     describe: 'listen backlog: queued connections wait through a restart',
     default: { text: '/proc/sys/net/core/somaxconn' },
   },
-  { name: 'user', key: 'user', value: { type: 'string' }, arg: 'USER', describe: 'run COMMAND as this user, with its supplementary groups', default: { text: 'unchanged' } },
-  { name: 'group', key: 'group', value: { type: 'string' }, arg: 'GROUP', describe: 'run COMMAND with this primary group', default: { text: 'unchanged' } },
-  { name: 'restart', key: 'restart', value: { type: 'choice', choices: RESTART_MODES }, describe: 'when to start COMMAND again', default: 'always' },
+  {
+    name: 'user',
+    key: 'user',
+    value: { type: 'string' },
+    arg: 'USER',
+    describe: 'run COMMAND as this user, with its supplementary groups',
+    default: { text: 'unchanged' },
+  },
+  {
+    name: 'group',
+    key: 'group',
+    value: { type: 'string' },
+    arg: 'GROUP',
+    describe: 'run COMMAND with this primary group',
+    default: { text: 'unchanged' },
+  },
+  {
+    name: 'restart',
+    key: 'restart',
+    value: { type: 'choice', choices: RESTART_MODES },
+    describe: 'when to start COMMAND again',
+    default: 'always',
+  },
   {
     name: 'restart-delay',
     key: 'restartDelay',
@@ -130,7 +159,14 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     describe: 'first delay before restarting a child that exited within --healthy-after, seconds; it doubles on each quick exit',
     default: 0.05,
   },
-  { name: 'restart-delay-max', key: 'restartDelayMax', value: { type: 'number' }, arg: 'S', describe: 'longest restart delay, seconds', default: 5 },
+  {
+    name: 'restart-delay-max',
+    key: 'restartDelayMax',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'longest restart delay, seconds',
+    default: 5,
+  },
   {
     name: 'healthy-after',
     key: 'healthyAfter',
@@ -178,7 +214,9 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     key: 'readyAfter',
     value: { type: 'number' },
     arg: 'S',
-    describe: 'a child that sends nothing on its NOTIFY_SOCKET counts as ready this many seconds after it starts (uWSGI: only its READY=1 counts)',
+    describe:
+      'a child that sends nothing on its NOTIFY_SOCKET counts as ready this many seconds after it starts ' +
+      '(uWSGI: only its READY=1 counts)',
     default: 1,
   },
   {
@@ -199,7 +237,14 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
       'a child that does not answer --health-failures times in a row is replaced by a handover',
     default: { text: 'off' },
   },
-  { name: 'health-interval', key: 'healthInterval', value: { type: 'number' }, arg: 'S', describe: 'seconds between health checks', default: 10 },
+  {
+    name: 'health-interval',
+    key: 'healthInterval',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'seconds between health checks',
+    default: 10,
+  },
   {
     name: 'health-timeout',
     key: 'healthTimeout',
@@ -240,7 +285,13 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     describe: 'pino logs on stderr; auto: pretty on a terminal, JSON otherwise',
     default: 'auto',
   },
-  { name: 'log-level', key: 'logLevel', value: { type: 'choice', choices: LOG_LEVELS }, describe: 'least severe records logged', default: 'info' },
+  {
+    name: 'log-level',
+    key: 'logLevel',
+    value: { type: 'choice', choices: LOG_LEVELS },
+    describe: 'least severe records logged',
+    default: 'info',
+  },
   {
     name: 'insecure-path',
     key: 'insecurePath',
