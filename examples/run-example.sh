@@ -9,7 +9,7 @@ port=${PORT:-8080}
 socket=${SOCKET:-/run/sockvisor-example/app.sock}
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "run-example.sh: run it as root (it installs packages and starts nginx as www-data); for a setup without sudo, see the README." >&2
+  echo "run-example.sh: run it as root (it installs packages and starts nginx as www-data); for a setup without sudo, see docs/deployment.md, 'A developer machine without sudo'." >&2
   exit 2
 fi
 

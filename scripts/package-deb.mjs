@@ -55,6 +55,12 @@ try {
   cpSync(join(repo, 'examples', 'app.toml'), join(root, 'etc', 'sockvisor', 'app.toml.example'));
   mkdirSync(join(root, 'usr', 'share', 'doc', 'sockvisor'), { recursive: true });
   cpSync(join(repo, 'README.md'), join(root, 'usr', 'share', 'doc', 'sockvisor', 'README.md'));
+  // The README is the front door: its reference (options, signals, deployment) is in docs/, which its links name.
+  // Text only: the benchmark plots (1 MB of SVG) stay in the repository.
+  cpSync(join(repo, 'docs'), join(root, 'usr', 'share', 'doc', 'sockvisor', 'docs'), {
+    recursive: true,
+    filter: (path) => !path.endsWith('.svg'),
+  });
 
   // The shared libraries the addon and sockvisor-guard link (libc6, libstdc++6), with
   // the versions their symbols need. dpkg-shlibdeps reads the package name from debian/control.

@@ -1,4 +1,4 @@
-// Errors that end sockvisor with a documented exit status (README.md, 'Usage': Exit status).
+// Errors that end sockvisor with a documented exit status (docs/usage.md, 'Exit status').
 // The message is one sentence a user can act on: what is wrong, where, and how to fix it.
 
 /** Exit statuses of the sockvisor process. */

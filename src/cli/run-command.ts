@@ -3,7 +3,7 @@
 // --config FILE > the defaults in src/config.
 import type { Argv, ArgumentsCamelCase, Options } from 'yargs';
 import { readConfigFile, type ConfigFile } from '../config/config-file.js';
-import { layerOptions, RUN_OPTIONS, type SockvisorOptions } from '../config/options.js';
+import { describeDefault, layerOptions, RUN_OPTIONS, type SockvisorOptions } from '../config/options.js';
 import { planRun } from '../config/run-config.js';
 import { exitImmediately } from '../native.js';
 import { runSockvisor } from '../run.js';
@@ -20,7 +20,10 @@ export interface RunArgs {
 export const command = ['run', '$0'];
 export const describe = 'create and hold the socket(s), then run and supervise COMMAND on them';
 
-/** A yargs option from the table. No defaults here: a default would hide the config file's value. */
+/**
+ * A yargs option from the table. Its default is only shown (defaultDescription), never given to yargs:
+ * a yargs default would hide the config file's value.
+ */
 function yargsOption(definition: (typeof RUN_OPTIONS)[number]): Options {
   const { value } = definition;
   // Not `array: true` for --socket: that would swallow COMMAND when -- is left out. Repeats still collect.
@@ -28,6 +31,7 @@ function yargsOption(definition: (typeof RUN_OPTIONS)[number]): Options {
   return {
     type,
     describe: definition.describe,
+    defaultDescription: describeDefault(definition.default),
     ...(definition.aliases ? { alias: [...definition.aliases] } : {}),
     ...(value.type === 'choice' ? { choices: [...value.choices] } : {}),
   };

@@ -60,7 +60,7 @@ function parseText(path: string, text: string): Record<string, unknown> {
   } catch (error) {
     const what = ext === '.json' ? 'JSON' : 'TOML';
     const detail = (error as Error).message.split('\n')[0];
-    throw new UsageError(`${path} is not valid ${what} (${detail}): fix it; see the example in sockvisor's README.`, { cause: error });
+    throw new UsageError(`${path} is not valid ${what} (${detail}): fix it; see the example in sockvisor's docs/usage.md, 'A config file'.`, { cause: error });
   }
 }
 

@@ -1,14 +1,15 @@
 // Every option of `sockvisor run`, defined once: the command line (yargs), SOCKVISOR_* environment
-// variables and config files are all read through this table. Values are checked in run-config.ts.
-import type { RestartMode } from '../supervisor/restart-policy.js';
-import { RESTART_MODES } from '../supervisor/restart-policy.js';
+// variables and config files are all read through this table, and each option's default is declared
+// here, with it: run-config.ts and the restart policy take their values from it, and `--help` and the
+// option table of docs/usage.md are written from it. Values are checked in run-config.ts.
+
+export type RestartMode = 'always' | 'on-failure' | 'never';
+export const RESTART_MODES: readonly RestartMode[] = ['always', 'on-failure', 'never'];
 
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const DEFAULT_LOG_FORMAT: LogFormat = 'auto';
-export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 export const PASS_MODES = ['fd', 'stdin'] as const;
 
 /** The options of `sockvisor run` as the user gave them (times in seconds), COMMAND aside. */
@@ -58,61 +59,239 @@ export interface OptionDefinition {
   /** other long names (uWSGI's spellings) and one-letter forms */
   aliases?: readonly string[];
   value: OptionValue;
+  /** what the value is called in the docs' table: MODE, USER[:GROUP], S (seconds); choices and flags need none */
+  arg?: string;
+  /** what the option does, for `--help` and the docs; the default is not repeated here */
   describe: string;
+  /**
+   * Used when the option is given nowhere: a value, or words for a default worked out at start
+   * ('somaxconn', 'SIGINT for uWSGI, SIGTERM otherwise') or for no value at all ('off').
+   */
+  default: OptionDefault;
 }
+
+/** A default value, or `{ text }` when no single value is it. */
+export type OptionDefault = string | number | boolean | { text: string };
 
 /** The table: order is the order of `sockvisor --help`. */
 export const RUN_OPTIONS: readonly OptionDefinition[] = [
-  { name: 'socket', key: 'socket', aliases: ['s'], value: { type: 'strings' }, describe: 'socket to create and hold: PATH, HOST:PORT or [V6]:PORT, each optionally NAME= (repeatable)' },
-  { name: 'socket-mode', key: 'socketMode', aliases: ['chmod-socket'], value: { type: 'string' }, describe: 'mode of the socket file: octal (0660, 660, 020) or symbolic (u=rw,g=rw); default 0660' },
-  { name: 'socket-owner', key: 'socketOwner', aliases: ['chown-socket'], value: { type: 'string' }, describe: 'owner and group of the socket file: USER[:GROUP], names or numbers' },
-  { name: 'socket-group', key: 'socketGroup', value: { type: 'string' }, describe: 'group of the socket file alone' },
-  { name: 'socket-allow', key: 'socketAllow', value: { type: 'strings' }, describe: 'let USER connect through a POSIX ACL entry on the socket, no root needed (repeatable)' },
-  { name: 'socket-backlog', key: 'socketBacklog', value: { type: 'number' }, describe: 'listen backlog (default: /proc/sys/net/core/somaxconn)' },
-  { name: 'user', key: 'user', value: { type: 'string' }, describe: 'run COMMAND as this user, with its supplementary groups' },
-  { name: 'group', key: 'group', value: { type: 'string' }, describe: 'run COMMAND with this primary group' },
-  { name: 'restart', key: 'restart', value: { type: 'choice', choices: RESTART_MODES }, describe: 'when to start COMMAND again (default always)' },
-  { name: 'restart-delay', key: 'restartDelay', value: { type: 'number' }, describe: 'first delay before restarting a child that exited quickly, seconds (default 0.05); it doubles on each quick exit' },
-  { name: 'restart-delay-max', key: 'restartDelayMax', value: { type: 'number' }, describe: 'longest restart delay, seconds (default 5)' },
-  { name: 'healthy-after', key: 'healthyAfter', value: { type: 'number' }, describe: 'a run this long (seconds) counts as healthy: restart at once and reset the backoff (default 1)' },
-  { name: 'give-up-after', key: 'giveUpAfter', value: { type: 'number' }, describe: 'give up (exit 1) after quick exits for this long, seconds; 0 never (default 30)' },
-  { name: 'stop-signal', key: 'stopSignal', value: { type: 'string' }, describe: 'signal that stops COMMAND (default SIGINT for uWSGI, SIGTERM otherwise)' },
-  { name: 'stop-timeout', key: 'stopTimeout', value: { type: 'number' }, describe: 'seconds to wait after the stop signal before SIGKILL to the process group (default 10)' },
-  { name: 'drain-signal', key: 'drainSignal', value: { type: 'string' }, describe: 'signal that makes the old child finish its requests and exit in a handover (default: for uWSGI with a master SIGPWR, mapped by sockvisor to its graceful shutdown; otherwise the stop signal)' },
-  { name: 'ready-after', key: 'readyAfter', value: { type: 'number' }, describe: 'a child that sends nothing on its NOTIFY_SOCKET counts as ready after this many seconds (default 1; uWSGI: only its READY=1 counts)' },
-  { name: 'handover-timeout', key: 'handoverTimeout', value: { type: 'number' }, describe: 'seconds the new child of a reload (SIGHUP) gets to become ready; else it is stopped and the old one keeps serving (default 60)' },
+  {
+    name: 'socket',
+    key: 'socket',
+    aliases: ['s'],
+    value: { type: 'strings' },
+    arg: '[NAME=]PATH|HOST:PORT',
+    describe:
+      'socket to create and hold: a unix socket PATH, or HOST:PORT, [V6]:PORT or :PORT for TCP ' +
+      '(numbers, not host names) (repeatable)',
+    default: { text: "uWSGI's own sockets" },
+  },
+  {
+    name: 'socket-mode',
+    key: 'socketMode',
+    aliases: ['chmod-socket'],
+    value: { type: 'string' },
+    arg: 'MODE',
+    describe: 'mode of the socket file: octal as chmod reads it (0660, 660, 020) or symbolic (u=rw,g=rw), never decimal',
+    default: '0660',
+  },
+  {
+    name: 'socket-owner',
+    key: 'socketOwner',
+    aliases: ['chown-socket'],
+    value: { type: 'string' },
+    arg: 'USER[:GROUP]',
+    describe: 'owner and group of the socket file: names or numbers',
+    default: { text: "uWSGI's, else you (as root: nginx's group)" },
+  },
+  {
+    name: 'socket-group',
+    key: 'socketGroup',
+    value: { type: 'string' },
+    arg: 'GROUP',
+    describe: 'group of the socket file alone',
+    default: { text: 'as --socket-owner' },
+  },
+  {
+    name: 'socket-allow',
+    key: 'socketAllow',
+    value: { type: 'strings' },
+    arg: 'USER',
+    describe: 'let USER connect through a POSIX ACL entry on the socket, no root needed (repeatable)',
+    default: { text: 'none' },
+  },
+  {
+    name: 'socket-backlog',
+    key: 'socketBacklog',
+    value: { type: 'number' },
+    arg: 'N',
+    describe: 'listen backlog: queued connections wait through a restart',
+    default: { text: '/proc/sys/net/core/somaxconn' },
+  },
+  {
+    name: 'user',
+    key: 'user',
+    value: { type: 'string' },
+    arg: 'USER',
+    describe: 'run COMMAND as this user, with its supplementary groups',
+    default: { text: 'unchanged' },
+  },
+  {
+    name: 'group',
+    key: 'group',
+    value: { type: 'string' },
+    arg: 'GROUP',
+    describe: 'run COMMAND with this primary group',
+    default: { text: 'unchanged' },
+  },
+  {
+    name: 'restart',
+    key: 'restart',
+    value: { type: 'choice', choices: RESTART_MODES },
+    describe: 'when to start COMMAND again',
+    default: 'always',
+  },
+  {
+    name: 'restart-delay',
+    key: 'restartDelay',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'first delay before restarting a child that exited within --healthy-after, seconds; it doubles on each quick exit',
+    default: 0.05,
+  },
+  {
+    name: 'restart-delay-max',
+    key: 'restartDelayMax',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'longest restart delay, seconds',
+    default: 5,
+  },
+  {
+    name: 'healthy-after',
+    key: 'healthyAfter',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'a run this long (seconds) counts as healthy: the next restart is immediate and the backoff resets',
+    default: 1,
+  },
+  {
+    name: 'give-up-after',
+    key: 'giveUpAfter',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'give up (exit 1) after quick exits for this long, seconds; 0 never',
+    default: 30,
+  },
+  {
+    name: 'stop-signal',
+    key: 'stopSignal',
+    value: { type: 'string' },
+    arg: 'SIG',
+    describe: 'signal that stops COMMAND (SIGTERM is a brutal reload in uWSGI 2.0)',
+    default: { text: 'SIGINT for uWSGI, SIGTERM otherwise' },
+  },
+  {
+    name: 'stop-timeout',
+    key: 'stopTimeout',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'seconds to wait after the stop signal before SIGKILL to the process group',
+    default: 10,
+  },
+  {
+    name: 'drain-signal',
+    key: 'drainSignal',
+    value: { type: 'string' },
+    arg: 'SIG',
+    describe:
+      'signal that makes the old child finish its requests and exit in a handover (then SIGKILL after --stop-timeout); ' +
+      "for uWSGI, sockvisor maps SIGPWR to uWSGI's graceful shutdown",
+    default: { text: 'SIGPWR for uWSGI with a master, else the stop signal' },
+  },
+  {
+    name: 'ready-after',
+    key: 'readyAfter',
+    value: { type: 'number' },
+    arg: 'S',
+    describe:
+      'a child that sends nothing on its NOTIFY_SOCKET counts as ready this many seconds after it starts ' +
+      '(uWSGI: only its READY=1 counts)',
+    default: 1,
+  },
+  {
+    name: 'handover-timeout',
+    key: 'handoverTimeout',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'seconds the new child of a reload (SIGHUP) gets to become ready; else it is stopped and the old one keeps serving',
+    default: 60,
+  },
   {
     name: 'health-check',
     key: 'healthCheck',
     value: { type: 'string' },
+    arg: 'uwsgi:/PATH|http:/PATH',
     describe:
-      'probe the first socket with a request, uwsgi:/PATH or http:/PATH; ' +
-      'a child that does not answer --health-failures times in a row is replaced (default: off)',
+      'probe the first socket with a GET of PATH in the uwsgi protocol or HTTP/1.0; ' +
+      'a child that does not answer --health-failures times in a row is replaced by a handover',
+    default: { text: 'off' },
   },
-  { name: 'health-interval', key: 'healthInterval', value: { type: 'number' }, describe: 'seconds between health checks (default 10)' },
+  {
+    name: 'health-interval',
+    key: 'healthInterval',
+    value: { type: 'number' },
+    arg: 'S',
+    describe: 'seconds between health checks',
+    default: 10,
+  },
   {
     name: 'health-timeout',
     key: 'healthTimeout',
     value: { type: 'number' },
-    describe: 'seconds a health check waits for the first byte of an answer (default 5)',
+    arg: 'S',
+    describe: 'seconds a health check waits for the first byte of an answer',
+    default: 5,
   },
   {
     name: 'health-failures',
     key: 'healthFailures',
     value: { type: 'number' },
-    describe: 'failed health checks in a row that replace the child (default 3)',
+    arg: 'N',
+    describe: 'failed health checks in a row that replace the child',
+    default: 3,
   },
-  { name: 'pass', key: 'pass', value: { type: 'choice', choices: PASS_MODES }, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' },
+  {
+    name: 'pass',
+    key: 'pass',
+    value: { type: 'choice', choices: PASS_MODES },
+    describe: 'the sockets at fd 3.. with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES (fd), or the one socket as fd 0 (stdin)',
+    default: 'fd',
+  },
   {
     name: 'probe',
     key: 'probe',
     value: { type: 'string' },
+    arg: 'HOST:PORT',
     describe:
       'answer HTTP probes on HOST:PORT: GET /ready is 200 while the child is ready, else 503; ' +
-      'GET /live is 200 while sockvisor runs (default: off)',
+      'GET /live is 200 while sockvisor runs',
+    default: { text: 'off' },
   },
-  { name: 'log-format', key: 'logFormat', value: { type: 'choice', choices: LOG_FORMATS }, describe: 'auto: pretty on a terminal, JSON otherwise (default auto)' },
-  { name: 'log-level', key: 'logLevel', value: { type: 'choice', choices: LOG_LEVELS }, describe: 'least severe records logged (default info)' },
+  {
+    name: 'log-format',
+    key: 'logFormat',
+    value: { type: 'choice', choices: LOG_FORMATS },
+    describe: 'pino logs on stderr; auto: pretty on a terminal, JSON otherwise',
+    default: 'auto',
+  },
+  {
+    name: 'log-level',
+    key: 'logLevel',
+    value: { type: 'choice', choices: LOG_LEVELS },
+    describe: 'least severe records logged',
+    default: 'info',
+  },
   {
     name: 'insecure-path',
     key: 'insecurePath',
@@ -120,8 +299,42 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     describe:
       'start even when users sockvisor does not trust may write a folder (or own a symbolic link) on the way to a socket; ' +
       'each start then logs a warning naming it (see docs/security.md)',
+    default: false,
   },
 ];
+
+/** The definition of the option with this key. */
+export function optionNamed(key: keyof SockvisorOptions): OptionDefinition {
+  const definition = RUN_OPTIONS.find((o) => o.key === key);
+  if (!definition) throw new Error(`no option with key ${key}`);
+  return definition;
+}
+
+/** The default of a numeric option (a duration in seconds, a count), as the table declares it. */
+export function defaultNumber(key: keyof SockvisorOptions): number {
+  const value = optionNamed(key).default;
+  if (typeof value !== 'number') throw new Error(`the default of --${optionNamed(key).name} is not a number`);
+  return value;
+}
+
+/** The default of a choice option, as the table declares it. */
+export function defaultChoice<T extends string>(key: keyof SockvisorOptions): T {
+  const { default: value, value: type } = optionNamed(key);
+  if (type.type !== 'choice' || typeof value !== 'string' || !type.choices.includes(value)) {
+    throw new Error(`the default of --${optionNamed(key).name} is not one of its choices`);
+  }
+  return value as T;
+}
+
+/** The default as `--help` and the docs write it: 0660, 10, off, SIGINT for uWSGI, SIGTERM otherwise. */
+export function describeDefault(value: OptionDefault): string {
+  if (typeof value === 'object') return value.text;
+  if (typeof value === 'boolean') return value ? 'on' : 'off';
+  return String(value);
+}
+
+export const DEFAULT_LOG_FORMAT: LogFormat = defaultChoice('logFormat');
+export const DEFAULT_LOG_LEVEL: LogLevel = defaultChoice('logLevel');
 
 /** The definition an option name or long alias refers to, as written in a file: socket-mode, chmod-socket. */
 export function findOption(name: string): OptionDefinition | undefined {

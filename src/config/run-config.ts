@@ -1,5 +1,5 @@
 // All of `sockvisor run`'s input, checked and resolved in one place before anything is created.
-// Defaults live here; the CLI only collects raw values.
+// The defaults are declared with the options (options.ts); the CLI only collects raw values.
 import { constants } from 'node:os';
 import { UsageError } from '../errors.js';
 import { parseSignal, signalName } from '../child/exit.js';
@@ -19,7 +19,7 @@ import { formatTcpAddress, parseSocketSpecs, parseTcpAddress } from '../socket/s
 import type { SocketSpec, TcpAddress, UnixSocketSpec } from '../socket/spec.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
-import type { SockvisorOptions } from './options.js';
+import { defaultChoice, defaultNumber, type SockvisorOptions } from './options.js';
 import type { HealthSettings } from '../health/checker.js';
 import { parseHealthCheck, type HealthRequest } from '../health/probe.js';
 import type { SupervisionSettings } from '../supervisor/child-supervisor.js';
@@ -30,15 +30,16 @@ export interface RunOptions extends SockvisorOptions {
   command: string[];
 }
 
-export const DEFAULT_STOP_TIMEOUT_S = 10;
+// The defaults below are the option table's, named for the code that needs one (systemd-unit's timeouts).
+export const DEFAULT_STOP_TIMEOUT_S = defaultNumber('stopTimeout');
 /** A child that says nothing on its NOTIFY_SOCKET is taken as ready after this long. */
-export const DEFAULT_READY_AFTER_S = 1;
+export const DEFAULT_READY_AFTER_S = defaultNumber('readyAfter');
 /** How long a reload's new child gets to be ready: a big app can take tens of seconds to import. */
-export const DEFAULT_HANDOVER_TIMEOUT_S = 60;
-/** The health check, when on: a probe every 10 s, 5 s for an answer, 3 failures in a row replace the child. */
-export const DEFAULT_HEALTH_INTERVAL_S = 10;
-export const DEFAULT_HEALTH_TIMEOUT_S = 5;
-export const DEFAULT_HEALTH_FAILURES = 3;
+export const DEFAULT_HANDOVER_TIMEOUT_S = defaultNumber('handoverTimeout');
+/** The health check, when on: how often, how long a probe waits, how many failures in a row replace the child. */
+export const DEFAULT_HEALTH_INTERVAL_S = defaultNumber('healthInterval');
+export const DEFAULT_HEALTH_TIMEOUT_S = defaultNumber('healthTimeout');
+export const DEFAULT_HEALTH_FAILURES = defaultNumber('healthFailures');
 const MAX_HEALTH_FAILURES = 1_000_000;
 
 /** --health-check and its settings, resolved. */
@@ -298,7 +299,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     );
   }
   const specs = parseSocketSpecs(socketValues, context.cwd);
-  const pass = options.pass ?? 'fd';
+  const pass = options.pass ?? defaultChoice<'fd' | 'stdin'>('pass');
   if (pass === 'stdin' && specs.length > 1) {
     throw new UsageError(`--pass stdin hands over one socket (as fd 0), but ${specs.length} are given: use --pass fd for several sockets.`);
   }

@@ -1,6 +1,7 @@
 // The owner, group and mode every socket file gets: from sockvisor's options, else from the
-// uWSGI command line it replaces, else the defaults the option table documents (README.md, 'Usage').
+// uWSGI command line it replaces, else the defaults of the option table (docs/usage.md, 'Options').
 import { UsageError } from '../errors.js';
+import { optionNamed } from '../config/options.js';
 import { formatAclEntry, modeOfAcl, socketAcl, type AclEntry } from './acl.js';
 import { currentIdentity, findNginxUser, resolveGroup, resolveUser, splitOwner, type Identity, type NginxUser } from './identity.js';
 import { formatMode, parseMode, parseUwsgiChmod } from './mode.js';
@@ -33,7 +34,8 @@ export interface UwsgiPermissionHints {
   gid?: string | undefined;
 }
 
-export const DEFAULT_SOCKET_MODE = 0o660;
+/** --socket-mode's default, as the option table declares it. */
+export const DEFAULT_SOCKET_MODE = parseMode(String(optionNamed('socketMode').default));
 
 /**
  * Decides the socket's mode, owner and group; refuses what the invoking user may not give away.

@@ -8,7 +8,7 @@
 // (root, or its owner with --socket-owner) must not be able to make sockvisor use a full core or
 // fill the disk with warnings.
 
-/** The defaults socket/healer.ts uses, in one place. README's Self-healing section documents them. */
+/** The defaults socket/healer.ts uses, in one place. docs/usage.md, 'Self-healing' documents them. */
 export const PACING = {
   /** first timed re-check of a path that is not right yet, then doubling... */
   recheckFirstMs: 200,

@@ -1,5 +1,5 @@
 // Every sentence the supervisor logs, in one place: a pure function from what happened (a log entry
-// the lifecycle emits) to the pino level, fields and message. Tests and the README quote some of
+// the lifecycle emits) to the pino level, fields and message. Tests and docs/usage.md quote some of
 // these messages and event names: change them only together.
 import { describeExit, signalName } from '../child/exit.js';
 import type { ChildExit } from '../child/process.js';

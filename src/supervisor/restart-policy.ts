@@ -4,9 +4,9 @@
 // exponentially from initialDelayMs up to maxDelayMs; once they have gone on for giveUpAfterMs
 // sockvisor gives up. A healthy run restarts at once and forgets the streak.
 import { UsageError } from '../errors.js';
+import { defaultChoice, defaultNumber, RESTART_MODES, type RestartMode } from '../config/options.js';
 
-export type RestartMode = 'always' | 'on-failure' | 'never';
-export const RESTART_MODES: readonly RestartMode[] = ['always', 'on-failure', 'never'];
+export { RESTART_MODES, type RestartMode } from '../config/options.js';
 
 export interface RestartPolicyOptions {
   mode: RestartMode;
@@ -17,12 +17,13 @@ export interface RestartPolicyOptions {
   giveUpAfterMs: number;
 }
 
+/** The policy when no option says otherwise: the defaults of --restart, --restart-delay(-max), --healthy-after, --give-up-after. */
 export const defaultRestartPolicy: Readonly<RestartPolicyOptions> = {
-  mode: 'always',
-  initialDelayMs: 50,
-  maxDelayMs: 5000,
-  healthyAfterMs: 1000,
-  giveUpAfterMs: 30000,
+  mode: defaultChoice<RestartMode>('restart'),
+  initialDelayMs: Math.round(defaultNumber('restartDelay') * 1000),
+  maxDelayMs: Math.round(defaultNumber('restartDelayMax') * 1000),
+  healthyAfterMs: Math.round(defaultNumber('healthyAfter') * 1000),
+  giveUpAfterMs: Math.round(defaultNumber('giveUpAfter') * 1000),
 };
 
 /** The exit as the policy sees it. */

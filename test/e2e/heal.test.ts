@@ -71,7 +71,7 @@ function spinUntilBack(path: string, load: LoadThread, since: number, back: (st:
 }
 
 /**
- * What a kind of gap may cost at most: the README's figures (median 1 to 1.5 ms, at worst 17 ms,
+ * What a kind of gap may cost at most: the figures of docs/usage.md, 'Self-healing' (median 1 to 1.5 ms, at worst 17 ms,
  * 1 to 3 failed requests per rm) with margin for a loaded 2-core machine.
  */
 interface GapBounds {
@@ -202,7 +202,7 @@ test('rm of the socket: the same inode is linked back at once; chmod 777 and cho
   assert.deepEqual(sv.records.filter((r) => r.event === 'child.started').map((r) => r.pid), [pid], 'the child was replaced: the same socket needs none');
   assert.ok(records.length > 100, `only ${records.length} requests were made`);
   // The only failures: 502s for the path missing, or www-data denied while the socket was nobody's, each
-  // within a gap; the path back as fast as the README says, with margin for a loaded 2-core machine.
+  // within a gap; the path back as fast as docs/usage.md says, with margin for a loaded 2-core machine.
   checkRequests(t, records, gaps, await errorLog(), 'same socket linked back', {
     rm: { medianMs: 5, maxMs: 100, failedPerGap: 12 },
     chown: { medianMs: 100, maxMs: 100, failedPerGap: 12 },
