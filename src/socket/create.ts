@@ -2,7 +2,8 @@
 import { fstatSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { RunError, ExitCode } from '../errors.js';
-import { changeHeldFile, closeFd, createTcpSocket, createUnixSocket, removeIfSame, type CreatedUnixSocket, type NativeError } from '../native.js';
+import { changeHeldFile, closeFd, createTcpSocket, createUnixSocket, removeIfSame } from '../native.js';
+import type { CreatedUnixSocket, NativeError } from '../native.js';
 import { readNativeAclOrNull, toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
 import { openFolderPath, removeIfSameFile, removeMadeDirs, type FolderLinks, type MadeDir } from './folder.js';
@@ -140,20 +141,25 @@ export function wantedAttributes(p: SocketPermissions): FileAttributes {
  * (permissionSteps): no moment lets in anyone the wanted attributes do not. The file is measured
  * first rather than assumed: a set-group-ID folder gives it the folder's group, a default ACL an
  * ACL (with every permission masked off). On failure the half-made socket is removed, if its name
- * still holds it, and its descriptors closed; the NativeError is thrown as it came.
+ * still holds it, and its descriptors closed; the NativeError is thrown, naming `path`.
  */
 export function bindUnixSocket(path: string, folder: number, wanted: FileAttributes, backlog: number): CreatedUnixSocket {
   const name = basename(path);
   const created = createUnixSocket({ path, backlog, dirFd: folder, name });
   try {
     const st = fstatSync(created.pathFd);
-    const born: FileAttributes = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl: readNativeAclOrNull(`/proc/self/fd/${created.pathFd}`) };
+    const acl = readNativeAclOrNull(`/proc/self/fd/${created.pathFd}`);
+    const born: FileAttributes = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl };
     for (const step of permissionSteps(born, wanted)) changeHeldFile(created.pathFd, step);
     return created;
   } catch (error) {
-    removeIfSame(folder, name, created, false);
-    closeFd(created.pathFd);
-    closeFd(created.fd);
+    try {
+      removeIfSame(folder, name, created, false);
+    } catch {
+      // Left as it is (nobody listens on it once closed): the first error is the one to tell.
+    }
+    closeQuietly(created.pathFd);
+    closeQuietly(created.fd);
     // The addon named the file by its descriptor (/proc/self/fd/N), gone now: name it by its path.
     if ((error as NativeError).syscall !== undefined) (error as NativeError).path = path;
     throw error;
