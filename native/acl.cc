@@ -82,11 +82,6 @@ int RemoveAccessAcl(int opath) {
   return removexattr(ProcPath(opath).c_str(), kAccessAcl);
 }
 
-std::vector<AclEntry> WithoutPermissions(std::vector<AclEntry> entries) {
-  for (AclEntry& e : entries) e.perm = 0;
-  return entries;
-}
-
 Napi::Value ReadAcl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!HasArgs(info, {Arg::kString}, "readAcl(path)")) return env.Undefined();

@@ -26,8 +26,4 @@ int SetAccessAcl(int opath, const std::vector<AclEntry>& entries);
 // 0, or -1 with errno set (ENODATA: it had none).
 int RemoveAccessAcl(int opath);
 
-// The same entries with every permission cleared: setting this first attaches the named entries to
-// the inode while the mode stays 0000 (see socket.cc for why that order matters).
-std::vector<AclEntry> WithoutPermissions(std::vector<AclEntry> entries);
-
 }  // namespace sockvisor

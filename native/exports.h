@@ -7,11 +7,13 @@
 namespace sockvisor {
 
 // --- socket.cc
-// createUnixSocket({ path, uid, gid, mode, backlog, acl?, keepPathFd?, dirFd?, name? }) -> { fd, dev, ino, pathFd? };
-// with dirFd and name (the folder of path as a descriptor, and the last component of path) the
-// bound file is found and checked there, never through the path again (see socket.cc);
-// with acl (entries as in acl.h) the ACL sets the mode instead of chmod; with keepPathFd the
-// O_PATH descriptor of the new file is returned too (close-on-exec), for held_file.h
+// createUnixSocket({ path, backlog, dirFd?, name? }) -> { fd, pathFd, dev, ino }: socket,
+// fchmod(0), bind, the bound file opened O_PATH (close-on-exec) and checked to be a socket of the
+// effective uid with mode 0000, then listen. With dirFd and name (the folder of path as a
+// descriptor, and the last component of path) the file is found there, never through the path
+// again (see socket.cc). No owner, mode or ACL is set: the caller gives them through pathFd
+// (changeHeldFile, in the steps socket/repair-plan.ts plans). On failure after the check the file
+// is removed if its name still holds it; the fds are closed.
 Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info);
 
 // --- dir_ops.cc: folders through descriptors, never by name after a check (see dir_ops.cc)

@@ -1,21 +1,19 @@
-// Creating the listening unix socket so that the path is never wider than its final permissions.
+// Binding the listening unix socket so that its path is born with no permissions at all; giving it
+// its owner, mode or ACL is TypeScript's part (socket/create.ts), by the same planned steps the
+// healer uses for repairs (socket/repair-plan.ts), through the O_PATH descriptor handed back here.
 //
 // The path's mode at bind() is the socket inode's mode masked by the umask (af_unix.c:
 // `S_IFSOCK | (SOCK_INODE(sock)->i_mode & ~current_umask())`). Changing the umask is process-wide
 // and would race libuv's thread pool, so instead the socket inode is fchmod()ed to 0 *before*
-// bind(): the path is born with mode 0000 (only root, who may connect anyway, gets in). It is then
-// given its final owner and mode through an O_PATH descriptor of the path itself, because
-// fchmod()/fchown() on the socket fd after bind() change only the sockfs inode, not the path
-// (docs/design-notes.md, 'Creating a socket with its final permissions'). Binding the final path
-// directly (no rename) keeps getsockname() and `ss -x` truthful.
+// bind(): the path is born with mode 0000 (only root, who may connect anyway, gets in). Its final
+// owner and mode go through an O_PATH descriptor of the path itself, because fchmod()/fchown() on
+// the socket fd after bind() change only the sockfs inode, not the path (docs/design-notes.md,
+// 'Creating a socket with its final permissions'). Binding the final path directly (no rename)
+// keeps getsockname() and `ss -x` truthful.
 //
-// With an access ACL (`--socket-allow`), the ACL takes the place of the chmod: setting it sets the
-// mode too (owner bits from ACL_USER_OBJ, group bits from ACL_MASK). It is set in two steps, first
-// with every permission cleared, then in full: file systems differ in whether they store the new
-// mode or the new ACL first (tmpfs updates the mode before it caches the ACL, so a one-step set on a
-// mode-0000 file would, for an instant, let the file's group in through the mask bits). After step
-// one the inode has an ACL whose mask grants nothing, so whichever half of step two lands first,
-// nobody gets in before the final entries are all there.
+// listen() comes here, before the permissions: a mode-0000 file lets nobody but root connect, so
+// listening early lets in nobody the final permissions would not, and a root probe meanwhile finds
+// a live socket (not a stale one another sockvisor could take for its own to replace).
 //
 // The folder: there is no bindat(), and binding "/proc/self/fd/N/name" would make that the socket's
 // name for getsockname(), `ss -x` and uWSGI's log. So bind() takes the absolute path, and the
@@ -37,13 +35,10 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <vector>
 
-#include "acl.h"
 #include "arguments.h"
 #include "errors.h"
 #include "exports.h"
-#include "held_file.h"
 #include "unix_address.h"
 
 namespace sockvisor {
@@ -58,23 +53,14 @@ struct Failure {
 
 Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!HasArgs(info, {Arg::kObject}, "createUnixSocket({ path, uid, gid, mode, backlog, acl?, keepPathFd? })")) return env.Undefined();
+  if (!HasArgs(info, {Arg::kObject}, "createUnixSocket({ path, backlog, dirFd?, name? })")) return env.Undefined();
   Napi::Object spec = info[0].As<Napi::Object>();
   std::string path = spec.Get("path").As<Napi::String>().Utf8Value();
-  int uid = spec.Get("uid").As<Napi::Number>().Int32Value();
-  int gid = spec.Get("gid").As<Napi::Number>().Int32Value();
-  mode_t mode = spec.Get("mode").As<Napi::Number>().Uint32Value() & 0777;
   int backlog = spec.Get("backlog").As<Napi::Number>().Int32Value();
-  bool keepPathFd = spec.Has("keepPathFd") && spec.Get("keepPathFd").ToBoolean().Value();
   // Without a folder descriptor the path is opened by name (callers that checked nothing, tests).
   bool inFolder = spec.Has("dirFd") && spec.Get("dirFd").IsNumber();
   int dirFd = inFolder ? spec.Get("dirFd").As<Napi::Number>().Int32Value() : AT_FDCWD;
   std::string name = inFolder && spec.Get("name").IsString() ? spec.Get("name").As<Napi::String>().Utf8Value() : path;
-  std::vector<AclEntry> acl;
-  if (spec.Has("acl") && !spec.Get("acl").IsUndefined() && !AclFromJs(spec.Get("acl"), &acl)) {
-    ThrowTypeError(env, "createUnixSocket: acl must be [{ tag, perm, id }]");
-    return env.Undefined();
-  }
 
   sockaddr_un addr;
   if (FillUnixAddress(path, &addr) == 0) {
@@ -104,15 +90,7 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
   } else if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 07777) != 0) {
     // Someone replaced the name between bind() and openat(): it is not ours, leave it alone.
     failure = {EEXIST, "bind"};
-  } else if (bound = true, (uid >= 0 || gid >= 0) && fchownat(opath, "", uid, gid, AT_EMPTY_PATH) != 0) {
-    failure = {errno, "fchownat"};
-  } else if (!acl.empty() && SetAccessAcl(opath, WithoutPermissions(acl)) != 0) {
-    failure = {errno, "setxattr"};
-  } else if (!acl.empty() && SetAccessAcl(opath, acl) != 0) {
-    failure = {errno, "setxattr"};
-  } else if (acl.empty() && ChmodOpath(opath, mode) != 0) {
-    failure = {errno, "chmod"};
-  } else if (listen(fd, backlog) != 0) {
+  } else if (bound = true, listen(fd, backlog) != 0) {
     failure = {errno, "listen"};
   }
 
@@ -129,15 +107,10 @@ Napi::Value CreateUnixSocket(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Object result = Napi::Object::New(env);
-  // The descriptor the path was verified and given its permissions through: kept, it names this
-  // very inode for repairs later (held_file.h), whatever is done to the path meanwhile.
-  if (keepPathFd) {
-    result.Set("pathFd", Napi::Number::New(env, opath));
-  } else {
-    close(opath);
-  }
   result.Set("fd", Napi::Number::New(env, fd));
-  // st: the fstat that verified the path; chown, chmod and setxattr leave its device and inode as they are.
+  // The descriptor the path was verified through: the caller's, it names this very inode for its
+  // permissions and for repairs later (held_file.h), whatever is done to the path meanwhile.
+  result.Set("pathFd", Napi::Number::New(env, opath));
   result.Set("dev", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_dev)));
   result.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));
   return result;

@@ -25,19 +25,7 @@ export interface NativeAclEntry {
 
 export interface UnixSocketRequest {
   path: string;
-  /** -1 keeps the creating process's uid */
-  uid: number;
-  /** -1 keeps the creating process's gid */
-  gid: number;
-  mode: number;
   backlog: number;
-  /**
-   * An access ACL, sorted and complete (user_obj, users, group_obj, groups, mask, other): set
-   * instead of chmod, and it sets the mode itself (group bits = mask).
-   */
-  acl?: NativeAclEntry[];
-  /** also return the O_PATH descriptor of the new file (pathFd): a handle on its inode for repairs */
-  keepPathFd?: boolean;
   /**
    * The folder of path as a descriptor (openFolder), with name the last component of path: the
    * file bound is found and checked there, not through path again (native/socket.cc).
@@ -66,8 +54,8 @@ export interface CreatedUnixSocket {
   /** device and inode of the path as created: removal later checks it is still ours */
   dev: bigint;
   ino: bigint;
-  /** with keepPathFd: an O_PATH, close-on-exec descriptor of the file's inode, owned by the caller */
-  pathFd?: number;
+  /** an O_PATH, close-on-exec descriptor of the file's inode, owned by the caller: its permissions go through it */
+  pathFd: number;
 }
 
 /** One change to a held file's inode (changeHeldFile): chmod, chown, or its access ACL set or removed. */
@@ -263,7 +251,7 @@ export function guardExecutable(): string | null {
   return BINARY_FOLDERS.map((folder) => join(folder, 'sockvisor-guard')).find((candidate) => existsSync(candidate)) ?? null;
 }
 
-/** Creates, owns, chmods and listens a unix socket at exactly request.path; see native/socket.cc. */
+/** Binds a unix socket at exactly request.path, born mode 0000 and checked so, and listens; see native/socket.cc. */
 export const createUnixSocket = (request: UnixSocketRequest): CreatedUnixSocket => binding.createUnixSocket(request);
 /** socket + SO_REUSEADDR (+ IPV6_V6ONLY) + bind + listen on a numeric address; see native/tcp.cc. */
 export const createTcpSocket = (request: TcpSocketRequest): CreatedTcpSocket => binding.createTcpSocket(request);

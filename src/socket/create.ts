@@ -1,13 +1,15 @@
 // Creating the sockets sockvisor holds, and removing exactly those on stop.
-import { readFileSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { RunError, ExitCode } from '../errors.js';
-import { closeFd, createTcpSocket, createUnixSocket, removeIfSame, type NativeError } from '../native.js';
-import { toNativeAcl } from './acl.js';
+import { changeHeldFile, closeFd, createTcpSocket, createUnixSocket, removeIfSame } from '../native.js';
+import type { CreatedUnixSocket, NativeError } from '../native.js';
+import { readNativeAclOrNull, toNativeAcl } from './acl.js';
 import { anchorPath } from './anchor.js';
 import { openFolderPath, removeIfSameFile, removeMadeDirs, type FolderLinks, type MadeDir } from './folder.js';
-import type { SocketPermissions } from './permissions.js';
+import { fileMode, type SocketPermissions } from './permissions.js';
 import { noAclSupport, type SocketPreflight } from './preflight.js';
+import { permissionSteps, type FileAttributes } from './repair-plan.js';
 import { formatTcpAddress, type TcpSocketSpec, type UnixSocketSpec } from './spec.js';
 
 /** A listening unix socket sockvisor created and holds for the whole run. */
@@ -128,10 +130,46 @@ export interface SocketFolderRef {
   createdDirs?: MadeDir[];
 }
 
+/** The attributes a socket file with these permissions has: with an ACL, the mode's group bits are its mask. */
+export function wantedAttributes(p: SocketPermissions): FileAttributes {
+  return { mode: fileMode(p), uid: p.uid, gid: p.gid, acl: p.acl ? toNativeAcl(p.acl) : null };
+}
+
+/**
+ * Binds a listening unix socket at `path`, whose folder `folder` is (a descriptor), born mode 0000
+ * (native/socket.cc), then gives it `wanted` by the same steps the healer repairs with
+ * (permissionSteps): no moment lets in anyone the wanted attributes do not. The file is measured
+ * first rather than assumed: a set-group-ID folder gives it the folder's group, a default ACL an
+ * ACL (with every permission masked off). On failure the half-made socket is removed, if its name
+ * still holds it, and its descriptors closed; the NativeError is thrown, naming `path`.
+ */
+export function bindUnixSocket(path: string, folder: number, wanted: FileAttributes, backlog: number): CreatedUnixSocket {
+  const name = basename(path);
+  const created = createUnixSocket({ path, backlog, dirFd: folder, name });
+  try {
+    const st = fstatSync(created.pathFd);
+    const acl = readNativeAclOrNull(`/proc/self/fd/${created.pathFd}`);
+    const born: FileAttributes = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl };
+    for (const step of permissionSteps(born, wanted)) changeHeldFile(created.pathFd, step);
+    return created;
+  } catch (error) {
+    try {
+      removeIfSame(folder, name, created, false);
+    } catch {
+      // Left as it is (nobody listens on it once closed): the first error is the one to tell.
+    }
+    closeQuietly(created.pathFd);
+    closeQuietly(created.fd);
+    // The addon named the file by its descriptor (/proc/self/fd/N), gone now: name it by its path.
+    if ((error as NativeError).syscall !== undefined) (error as NativeError).path = path;
+    throw error;
+  }
+}
+
 /**
  * Binds a new unix socket at a free path in the folder given as a descriptor, born 0000 and then
- * given its permissions; the folders just made for it are removed again if it fails. Errors become
- * sentences (exit 2).
+ * given its permissions (bindUnixSocket); the folders just made for it are removed again if it
+ * fails. Errors become sentences (exit 2).
  */
 export function createUnixListener(
   spec: UnixSocketSpec,
@@ -142,31 +180,21 @@ export function createUnixListener(
   const { path } = spec;
   const createdDirs = where.createdDirs ?? [];
   try {
-    const created = createUnixSocket({
-      path,
-      uid: permissions.uid,
-      gid: permissions.gid,
-      mode: permissions.mode,
-      backlog,
-      ...(permissions.acl ? { acl: toNativeAcl(permissions.acl) } : {}),
-      keepPathFd: true,
-      dirFd: where.folder,
-      name: basename(path),
-    });
+    const created = bindUnixSocket(path, where.folder, wantedAttributes(permissions), backlog);
     return {
       kind: 'unix',
       spec,
       fd: created.fd,
       dev: created.dev,
       ino: created.ino,
-      pathFd: created.pathFd!,
+      pathFd: created.pathFd,
       permissions,
       backlog,
       createdDirs: [...createdDirs],
       links: where.links,
     };
   } catch (error) {
-    // The addon removed its own half-made socket; the folders are ours to remove.
+    // bindUnixSocket removed its own half-made socket; the folders are ours to remove.
     removeMadeDirs(createdDirs, where.links);
     const e = error as NativeError;
     if (e.code === 'EOPNOTSUPP' && e.syscall === 'setxattr') {

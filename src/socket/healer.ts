@@ -11,22 +11,22 @@ import { fstatSync, lstatSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { changeHeldFile, linkHeldFile, removeIfSame, type NativeError } from '../native.js';
-import { formatAclEntry, fromNativeAcl, readNativeAclOrNull, toNativeAcl } from './acl.js';
+import { formatAclEntry, fromNativeAcl, readNativeAclOrNull } from './acl.js';
 import { anchorPath } from './anchor.js';
-import { createUnixListener, type HeldSocket, type HeldUnixSocket } from './create.js';
+import { createUnixListener, wantedAttributes, type HeldSocket, type HeldUnixSocket } from './create.js';
 import { NewLinkError, removeIfSameFile, SocketFolder, type MadeDir } from './folder.js';
 import { FolderWatcher } from './folder-watch.js';
 import { groupNameOf, userNameOf } from './identity.js';
 import {
   decidePathRepair,
   describeFinding,
-  permissionRepair,
+  permissionSteps,
   type FileAttributes,
   type PathFinding,
   type PathRepair,
 } from './repair-plan.js';
 import { formatMode } from './mode.js';
-import { describePermissions, fileMode } from './permissions.js';
+import { describePermissions } from './permissions.js';
 import { Backoff, CheckPacer, RepairLog, type RepairSummary } from './repair-pacing.js';
 import { kindOf } from './preflight.js';
 import { pathTrustProblem } from './path-trust.js';
@@ -433,8 +433,7 @@ export class SocketHealer {
     const path = socket.spec.path;
     const found = heldAttributes(socket);
     const p = socket.permissions;
-    const wanted: FileAttributes = { mode: fileMode(p), uid: p.uid, gid: p.gid, acl: p.acl ? toNativeAcl(p.acl) : null };
-    const steps = permissionRepair(found, wanted);
+    const steps = permissionSteps(found, wantedAttributes(p));
     if (steps.length === 0) return;
     try {
       for (const step of steps) changeHeldFile(socket.pathFd, step);

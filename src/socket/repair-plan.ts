@@ -1,11 +1,20 @@
 // Self-healing as pure decisions (socket/healer.ts makes the calls): what is at a held socket's
-// path now -> what to do about it; and how to bring a changed mode, owner or ACL back without
-// letting anyone in, on the way, whom neither what was found nor what is wanted lets in.
+// path now -> what to do about it; and how to bring a file's mode, owner or ACL to what is wanted
+// without letting anyone in, on the way, whom neither what was found nor what is wanted lets in.
+// The same steps give a new socket its permissions (socket/create.ts: from mode 0000, as bound).
 //
 // The rules are the safety rules (docs/architecture.md, 'Safety rules') applied at run time as at start: the held socket's own
 // inode is repaired in place; a removed name is given back (the same inode while it still has a
 // name somewhere, the anchor; else a new socket); a stale socket is replaced; a live socket of
 // another server, a file, a folder or a symlink is never removed or followed.
+//
+// Why an ACL is set in two steps, first with every permission cleared, then in full: setting an
+// access ACL sets the mode too (owner bits from user_obj, group bits from mask), and file systems
+// differ in whether they store the new mode or the new ACL first. tmpfs updates the mode before it
+// caches the ACL, so a one-step set on a mode-0000 file would, for an instant, let the file's owning
+// group in through the mask bits before the named entries exist. After the first step the inode has
+// the wanted entries with a mask that grants nothing, so whichever half of the second lands first,
+// nobody gets in before the final entries are all there.
 import type { HeldFileChange, NativeAclEntry } from '../native.js';
 import { TAG_VALUES } from './acl.js';
 
@@ -115,7 +124,8 @@ function baseAccess(wanted: FileAttributes): number {
 }
 
 /**
- * The changes, in order, that bring `found` to `wanted` (wanted.mode is the file mode: with an ACL,
+ * The changes, in order, that bring `found` to `wanted`: a repair of a held socket, or a new socket's
+ * permissions (found: mode 0000, as native/socket.cc binds it) (wanted.mode is the file mode: with an ACL,
  * its group bits are the mask; a wanted ACL is sockvisor's own, socket/acl.ts: named users get rw).
  * None when nothing differs. No state on the way lets in anyone whom neither the state before it
  * nor the wanted one lets in:
@@ -124,19 +134,19 @@ function baseAccess(wanted: FileAttributes): number {
  *  - when a chown (or an ACL's removal) changes whom the bits apply to, the mode is first narrowed
  *    to what both the file now and the wanted attributes give each class of user;
  *  - an ACL whose entries differ from the wanted ones (removed, or one added) is first set with no
- *    permissions at all, as at creation (socket.cc: file systems store the mode and the ACL of one
- *    setxattr in either order), then chowned, then set in full: its users are locked out for
+ *    permissions at all (file systems store the mode and the ACL of one setxattr in either order:
+ *    see the top of this file), then chowned, then set in full: its users are locked out for
  *    those few calls, as nothing short of that is safe;
  *  - an ACL nobody asked for is removed (the mode stays), then the mode set.
  */
-export function permissionRepair(found: FileAttributes, wanted: FileAttributes): HeldFileChange[] {
+export function permissionSteps(found: FileAttributes, wanted: FileAttributes): HeldFileChange[] {
   const steps: HeldFileChange[] = [];
   let mode = found.mode & 0o7777;
   let acl = found.acl;
   const ownerDiffers = found.uid !== wanted.uid || found.gid !== wanted.gid;
   const chown = (): void => void (ownerDiffers && steps.push({ uid: wanted.uid, gid: wanted.gid }));
   if (wanted.acl !== null && !sameEntries(acl, wanted.acl)) {
-    // As at creation: nobody but root gets in until every entry is there (and owned by the right user).
+    // Nobody but root gets in until every entry is there (and the file owned by the right user).
     steps.push({ acl: wanted.acl.map((e) => ({ ...e, perm: 0 })) });
     chown();
     steps.push({ acl: wanted.acl });

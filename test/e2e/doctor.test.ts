@@ -9,11 +9,12 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import type { Check } from '../../src/doctor/checks.js';
 import type { DoctorReport, SocketReport } from '../../src/doctor/doctor.js';
-import { closeFd, createUnixSocket, lookupGroup, lookupUser } from '../../src/native.js';
+import { closeFd, lookupGroup, lookupUser } from '../../src/native.js';
 import { httpGet } from '../helpers/http.js';
 import { nginxConfWith, startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { assertNothingLeft, childPid, runCli, startSockvisor, stopAllSockvisors } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { makeUnixSocket } from '../helpers/unix-socket.js';
 import { startRawUwsgi, stopAllRawUwsgis, UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
 
 let dir: string;
@@ -82,7 +83,7 @@ test("the seed's four failures: doctor --nginx and --explain-log agree with ngin
   await startRawUwsgi(perm);
   const homeSv = startSockvisor(['-s', homed, '--', UWSGI, ...uwsgiArgs()]);
   const heldSv = startSockvisor(['-s', held, '--', UWSGI, ...uwsgiArgs()]);
-  closeFd(createUnixSocket({ path: stale, uid: 0, gid: 33, mode: 0o660, backlog: 1 }).fd);
+  closeFd(makeUnixSocket({ path: stale, uid: 0, gid: 33, mode: 0o660, backlog: 1 }).fd);
   await Promise.all([childPid(homeSv), childPid(heldSv)]);
   // run warned at start, with the same verdict doctor gives below.
   assert.ok(homeSv.records.some((r) => r.event === 'config.warning' && r.msg.includes(`cannot search the folder '${home}'`)));
@@ -228,7 +229,7 @@ test("--as UID --groups GID: ids that exist only in another container (nginx's 1
   for (let id = 4300; free.length < 2; id++) if (!lookupUser(id) && !lookupGroup(id)) free.push(id);
   const [uid, gid] = free as [number, number];
   const path = join(dir, 'pod.sock');
-  const socket = createUnixSocket({ path, mode: 0o660, uid: 0, gid, backlog: 8 });
+  const socket = makeUnixSocket({ path, mode: 0o660, uid: 0, gid, backlog: 8 });
   try {
     const alone = await doctorJson([path, '--as', String(uid)]);
     assert.equal(alone.code, 1);

@@ -9,13 +9,14 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, test, type TestContext } from 'node:test';
 import { readListeningSockets } from '../../src/doctor/nearby.js';
-import { closeFd, createUnixSocket } from '../../src/native.js';
+import { closeFd } from '../../src/native.js';
 import { startLoadThread, type LoadRecord, type LoadThread } from '../helpers/load-thread.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { notifierCommand, setNotifierMode } from '../helpers/notifier.js';
 import { identify, processGroupMembers, waitUntil } from '../helpers/proc.js';
 import { assertNothingLeft, childPid, runSockvisor, startSockvisor, stopAllSockvisors, type LogRecord, type SockvisorProcess } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { makeUnixSocket } from '../helpers/unix-socket.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
 
 let dir: string;
@@ -355,7 +356,7 @@ test('at start: the stale anchor of a killed sockvisor is replaced; anything els
   const folder = join(dir, 'start');
   mkdirSync(folder);
   const path = join(folder, 'app.sock');
-  const old = createUnixSocket({ path, uid: 0, gid: 0, mode: 0o660, backlog: 1 });
+  const old = makeUnixSocket({ path, uid: 0, gid: 0, mode: 0o660, backlog: 1 });
   linkSync(path, anchorOf(path));
   closeFd(old.fd); // both names of a socket nobody listens on any more
   const stale = identify(path);

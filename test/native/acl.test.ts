@@ -5,10 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { closeFd, connectAs, createUnixSocket, readAcl } from '../../src/native.js';
+import { closeFd, connectAs, readAcl } from '../../src/native.js';
 import { fromNativeAcl, modeOfAcl, socketAcl, toNativeAcl } from '../../src/socket/acl.js';
 import { raceConnects } from '../helpers/racer.js';
 import { cleanupTempDirs, makeTempDir, mountRamfs } from '../helpers/tmp.js';
+import { makeUnixSocket } from '../helpers/unix-socket.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 
 const WWW_DATA = { uid: 33, gid: 33, groups: [33] };
@@ -21,7 +22,7 @@ const ramfs = await mountRamfs();
 before(async () => {
   dir = await makeTempDir('sockvisor-acl-');
   // /run and /dev/shm are tmpfs, which stores the new mode before it caches the new ACL: the
-  // case the two-step ACL in native/socket.cc exists for.
+  // case the two-step ACL in socket/repair-plan.ts exists for.
   shm = mkdtempSync('/dev/shm/sockvisor-acl-');
   chmodSync(shm, 0o755); // mkdtemp makes 0700, which would keep every racer out
   member = createTestUser();
@@ -39,7 +40,7 @@ function getfacl(path: string): string[] {
 
 function createAclSocket(path: string, gid: number, mode: number, allowUids: number[]): { fd: number } {
   const acl = toNativeAcl(socketAcl(mode, allowUids.map((uid) => ({ uid, name: String(uid) }))));
-  return createUnixSocket({ path, uid: 0, gid, mode, backlog: 64, acl });
+  return makeUnixSocket({ path, uid: 0, gid, mode, backlog: 64, acl });
 }
 
 test('a 0600 socket that allows www-data: getfacl shows exactly the entries, ls -l shows 0660+, www-data connects and nobody does not', () => {
@@ -61,7 +62,7 @@ test('a 0600 socket that allows www-data: getfacl shows exactly the entries, ls 
 
 test('readAcl reads what setfacl wrote, null where a file has no ACL; modeOfAcl agrees with stat', () => {
   const path = join(dir, 'setfacl.sock');
-  const created = createUnixSocket({ path, uid: -1, gid: -1, mode: 0o640, backlog: 1 });
+  const created = makeUnixSocket({ path, uid: -1, gid: -1, mode: 0o640, backlog: 1 });
   try {
     assert.equal(readAcl(path), null);
     execFileSync('setfacl', ['-m', `u:www-data:rw,g:${member.name}:r`, path]);
@@ -100,7 +101,7 @@ test("the socket's group racing connect() against 300 ACL socket creations (0600
 });
 
 test(
-  ramfs ? 'on a file system without ACL support the addon fails with EOPNOTSUPP from setxattr and leaves no file' : 'EOPNOTSUPP (skipped: this machine does not let the test mount a ramfs)',
+  ramfs ? 'on a file system without ACL support creation fails with EOPNOTSUPP from setxattr and leaves no file' : 'EOPNOTSUPP (skipped: this machine does not let the test mount a ramfs)',
   { skip: ramfs === null },
   () => {
     const path = join(ramfs!, 'noacl.sock');

@@ -6,8 +6,10 @@ import { lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync 
 import { statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { closeFd, createUnixSocket, makeFolder, openFolder, readLinkAt, removeIfSame } from '../../src/native.js';
+import { closeFd, makeFolder, openFolder, readLinkAt, removeIfSame } from '../../src/native.js';
+import { bindUnixSocket } from '../../src/socket/create.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { makeUnixSocket } from '../helpers/unix-socket.js';
 
 let dir: string;
 before(async () => {
@@ -68,11 +70,11 @@ test('removeIfSame removes a name only while it is the inode recorded, of the ki
   const parent = openFolder(null, dir);
   const path = join(dir, 'rm.sock');
   try {
-    const first = createUnixSocket({ path, uid: -1, gid: -1, mode: 0o600, backlog: 1 });
+    const first = makeUnixSocket({ path, uid: -1, gid: -1, mode: 0o600, backlog: 1 });
     closeFd(first.fd);
     // Another socket at the name now (what someone can put there between a check and a removal),
     // made while the first still exists so that its inode number cannot be the first one's.
-    const second = createUnixSocket({ path: join(dir, 'rm2.sock'), uid: -1, gid: -1, mode: 0o600, backlog: 1 });
+    const second = makeUnixSocket({ path: join(dir, 'rm2.sock'), uid: -1, gid: -1, mode: 0o600, backlog: 1 });
     closeFd(second.fd);
     renameSync(join(dir, 'rm2.sock'), path);
     assert.equal(removeIfSame(parent, 'rm.sock', first, false), false);
@@ -104,8 +106,9 @@ test('a socket bound where its folder descriptor is not: refused (ENOENT), nothi
   const stray = join(dir, 'elsewhere', 'app.sock');
   try {
     // What a folder swapped between the check and bind() amounts to: the path leads elsewhere.
-    const request = { path: stray, uid: 33, gid: 33, mode: 0o666, backlog: 1, dirFd: checked, name: 'app.sock', keepPathFd: true };
-    assert.throws(() => createUnixSocket(request), { code: 'ENOENT', syscall: 'open' });
+    // Made as sockvisor makes it (bound by the addon, then the permission steps): refused before any step.
+    const wide = { mode: 0o666, uid: 33, gid: 33, acl: null };
+    assert.throws(() => bindUnixSocket(stray, checked, wide, 1), { code: 'ENOENT', syscall: 'open' });
     const st = lstatSync(stray);
     assert.ok(st.isSocket());
     assert.deepEqual([st.mode & 0o7777, st.uid, st.gid], [0, 0, 0]);
@@ -113,12 +116,12 @@ test('a socket bound where its folder descriptor is not: refused (ENOENT), nothi
 
     // In its folder: checked there, given its owner and mode.
     const path = join(dir, 'checked', 'app.sock');
-    const ok = createUnixSocket({ path, uid: 33, gid: 33, mode: 0o660, backlog: 1, dirFd: checked, name: 'app.sock', keepPathFd: true });
+    const ok = bindUnixSocket(path, checked, { mode: 0o660, uid: 33, gid: 33, acl: null }, 1);
     const now = lstatSync(path, { bigint: true });
     assert.deepEqual([Number(now.mode & 0o7777n), now.uid, now.gid, now.ino], [0o660, 33n, 33n, ok.ino]);
-    assert.ok(isCloseOnExec(ok.pathFd!));
+    assert.ok(isCloseOnExec(ok.pathFd));
     closeFd(ok.fd);
-    closeFd(ok.pathFd!);
+    closeFd(ok.pathFd);
   } finally {
     closeFd(checked);
     unlinkSync(stray);

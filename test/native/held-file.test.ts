@@ -10,15 +10,15 @@ import {
   changeHeldFile,
   closeFd,
   connectAs,
-  createUnixSocket,
   linkHeldFile,
   openFolder,
   probeUnixSocket,
   readAcl,
 } from '../../src/native.js';
 import { socketAcl, toNativeAcl } from '../../src/socket/acl.js';
-import { permissionRepair } from '../../src/socket/repair-plan.js';
+import { permissionSteps } from '../../src/socket/repair-plan.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { makeUnixSocket } from '../helpers/unix-socket.js';
 
 const WWW_DATA = { uid: 33, gid: 33, groups: [33] };
 let dir: string;
@@ -29,16 +29,15 @@ after(cleanupTempDirs);
 
 function held(name: string, acl?: ReturnType<typeof toNativeAcl>): { path: string; fd: number; pathFd: number; ino: bigint; close(): void } {
   const path = join(dir, name);
-  const created = createUnixSocket({ path, uid: 0, gid: 33, mode: acl ? 0o600 : 0o660, backlog: 8, keepPathFd: true, ...(acl ? { acl } : {}) });
-  assert.equal(typeof created.pathFd, 'number');
+  const created = makeUnixSocket({ path, uid: 0, gid: 33, mode: acl ? 0o600 : 0o660, backlog: 8, keepPathFd: true, ...(acl ? { acl } : {}) });
   return {
     path,
     fd: created.fd,
-    pathFd: created.pathFd!,
+    pathFd: created.pathFd,
     ino: created.ino,
     close() {
       closeFd(created.fd);
-      closeFd(created.pathFd!);
+      closeFd(created.pathFd);
     },
   };
 }
@@ -99,7 +98,7 @@ test('an ACL socket chmodded 777, stripped (setfacl -b) or extended (setfacl -m)
       execFileSync(tamper[0]!, [...tamper.slice(1), s.path]);
       const st = fstatSync(s.pathFd);
       const found = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl: readAcl(`/proc/self/fd/${s.pathFd}`) };
-      const steps = permissionRepair(found, wanted);
+      const steps = permissionSteps(found, wanted);
       assert.ok(steps.length > 0, `${tamper.join(' ')} went unnoticed`);
       for (const step of steps) changeHeldFile(s.pathFd, step);
       assert.deepEqual(getfacl(), expected, `after ${tamper.join(' ')}`);

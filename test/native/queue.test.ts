@@ -5,8 +5,9 @@ import { once } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { closeFd, createUnixSocket, unixListenQueue, type NativeError } from '../../src/native.js';
+import { closeFd, unixListenQueue, type NativeError } from '../../src/native.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { makeUnixSocket } from '../helpers/unix-socket.js';
 
 let dir: string;
 before(async () => {
@@ -32,7 +33,7 @@ async function pendingConnect(path: string): Promise<Socket> {
 
 test('the queue of a socket nobody accepts on counts every pending connect, as ss -xl does', async () => {
   const path = join(dir, 'q.sock');
-  const created = createUnixSocket({ path, uid: -1, gid: -1, mode: 0o600, backlog: 4 });
+  const created = makeUnixSocket({ path, uid: -1, gid: -1, mode: 0o600, backlog: 4 });
   const clients: Socket[] = [];
   try {
     assert.deepEqual(unixListenQueue(created.fd), { queued: 0, backlog: 4 });

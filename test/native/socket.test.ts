@@ -1,5 +1,6 @@
-// The addon's socket creation, checked the way a user would: ls -l, /proc/net/unix, and a real
-// unprivileged racer (www-data) connecting while sockets are created.
+// Socket creation, checked the way a user would: ls -l, /proc/net/unix, and a real unprivileged
+// racer (www-data) connecting while sockets are created the way sockvisor creates them (the addon
+// binds, born 0000; socket/create.ts gives the permissions in the steps socket/repair-plan.ts plans).
 import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { closeFd, createUnixSocket, probeUnixSocket } from '../../src/native.js';
 import { raceConnects, type RaceResult } from '../helpers/racer.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
+import { makeUnixSocket } from '../helpers/unix-socket.js';
 
 const WWW_DATA = 33;
 let dir: string;
@@ -29,7 +31,7 @@ function boundPaths(): Map<string, string> {
 
 test('the socket file gets exactly the owner, group and mode asked for, and /proc/net/unix shows its own path', () => {
   const path = join(dir, 'exact.sock');
-  const created = createUnixSocket({ path, uid: 0, gid: WWW_DATA, mode: 0o660, backlog: 16 });
+  const created = makeUnixSocket({ path, uid: 0, gid: WWW_DATA, mode: 0o660, backlog: 16 });
   try {
     const st = lstatSync(path, { bigint: true });
     assert.ok(st.isSocket());
@@ -46,9 +48,25 @@ test('the socket file gets exactly the owner, group and mode asked for, and /pro
   assert.equal(probeUnixSocket(path), 'ENOENT');
 });
 
+test('the addon alone binds a listening socket with mode 0000, owned by root:root, and sets nothing else', () => {
+  const path = join(dir, 'born.sock');
+  const created = createUnixSocket({ path, backlog: 1 });
+  try {
+    const st = lstatSync(path, { bigint: true });
+    assert.ok(st.isSocket());
+    assert.deepEqual([Number(st.mode & 0o7777n), st.uid, st.gid, st.ino], [0, 0n, 0n, created.ino]);
+    // Only root passes a mode-0000 file: it listens already, and nobody else gets in.
+    assert.equal(probeUnixSocket(path), null, 'root cannot connect to the new socket');
+  } finally {
+    closeFd(created.fd);
+    closeFd(created.pathFd);
+    unlinkSync(path);
+  }
+});
+
 test('a closed socket whose file remains is reported stale (ECONNREFUSED)', () => {
   const path = join(dir, 'stale.sock');
-  const created = createUnixSocket({ path, uid: -1, gid: -1, mode: 0o600, backlog: 1 });
+  const created = makeUnixSocket({ path, uid: -1, gid: -1, mode: 0o600, backlog: 1 });
   closeFd(created.fd);
   try {
     assert.equal(probeUnixSocket(path), 'ECONNREFUSED');
@@ -61,7 +79,7 @@ test('the mode does not depend on the umask (umask 000 here)', () => {
   const path = join(dir, 'umask.sock');
   const old = process.umask(0);
   try {
-    const created = createUnixSocket({ path, uid: -1, gid: -1, mode: 0o640, backlog: 1 });
+    const created = makeUnixSocket({ path, uid: -1, gid: -1, mode: 0o640, backlog: 1 });
     closeFd(created.fd);
     assert.equal(lstatSync(path).mode & 0o7777, 0o640);
   } finally {
@@ -74,7 +92,7 @@ test('bind on an existing path fails with EADDRINUSE and leaves the file alone',
   const path = join(dir, 'taken');
   writeFileSync(path, 'keep me');
   try {
-    assert.throws(() => createUnixSocket({ path, uid: -1, gid: -1, mode: 0o660, backlog: 1 }), { code: 'EADDRINUSE', syscall: 'bind' });
+    assert.throws(() => createUnixSocket({ path, backlog: 1 }), { code: 'EADDRINUSE', syscall: 'bind' });
     assert.equal(readFileSync(path, 'utf8'), 'keep me');
   } finally {
     unlinkSync(path);
@@ -99,7 +117,7 @@ async function race(mode: number, rounds: number, naive = false): Promise<RaceRe
       await server.close(); // net.Server unlinks its path on close
       return;
     }
-    const created = createUnixSocket({ path, uid: 0, gid: 0, mode, backlog: 64 });
+    const created = makeUnixSocket({ path, uid: 0, gid: 0, mode, backlog: 64 });
     // Keep each socket alive a moment so that queued connects are counted, then start over.
     await new Promise((r) => setImmediate(r));
     closeFd(created.fd);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { HeldFileChange, NativeAclEntry } from '../../src/native.js';
 import { fromNativeAcl } from '../../src/socket/acl.js';
 import { accessOf } from '../../src/socket/access.js';
-import { decidePathRepair, permissionRepair, type FileAttributes } from '../../src/socket/repair-plan.js';
+import { decidePathRepair, permissionSteps, type FileAttributes } from '../../src/socket/repair-plan.js';
 import type { Identity } from '../../src/socket/identity.js';
 
 const stale = { dev: 1n, ino: 2n };
@@ -36,20 +36,20 @@ const NOBODY = { uid: 65534, gid: 65534 };
 const attrs = (mode: number, owner: { uid: number; gid: number }, acl: NativeAclEntry[] | null = null): FileAttributes => ({ mode, ...owner, acl });
 
 test('nothing changed: nothing to do', () => {
-  assert.deepEqual(permissionRepair(attrs(0o660, ROOT_WWW), attrs(0o660, ROOT_WWW)), []);
+  assert.deepEqual(permissionSteps(attrs(0o660, ROOT_WWW), attrs(0o660, ROOT_WWW)), []);
 });
 
 test('a chmod alone, or a chown alone, is undone in one step (nginx is never locked out meanwhile)', () => {
-  assert.deepEqual(permissionRepair(attrs(0o777, ROOT_WWW), attrs(0o660, ROOT_WWW)), [{ mode: 0o660 }]);
-  assert.deepEqual(permissionRepair(attrs(0o600, ROOT_WWW), attrs(0o660, ROOT_WWW)), [{ mode: 0o660 }]);
-  assert.deepEqual(permissionRepair(attrs(0o4660, ROOT_WWW), attrs(0o660, ROOT_WWW)), [{ mode: 0o660 }]);
-  assert.deepEqual(permissionRepair(attrs(0o660, NOBODY), attrs(0o660, ROOT_WWW)), [{ uid: 0, gid: 33 }]);
+  assert.deepEqual(permissionSteps(attrs(0o777, ROOT_WWW), attrs(0o660, ROOT_WWW)), [{ mode: 0o660 }]);
+  assert.deepEqual(permissionSteps(attrs(0o600, ROOT_WWW), attrs(0o660, ROOT_WWW)), [{ mode: 0o660 }]);
+  assert.deepEqual(permissionSteps(attrs(0o4660, ROOT_WWW), attrs(0o660, ROOT_WWW)), [{ mode: 0o660 }]);
+  assert.deepEqual(permissionSteps(attrs(0o660, NOBODY), attrs(0o660, ROOT_WWW)), [{ uid: 0, gid: 33 }]);
 });
 
 test('mode and owner both changed: narrowed first, then chowned, then widened', () => {
-  assert.deepEqual(permissionRepair(attrs(0o777, NOBODY), attrs(0o660, ROOT_WWW)), [{ mode: 0o660 }, { uid: 0, gid: 33 }]);
-  assert.deepEqual(permissionRepair(attrs(0o000, NOBODY), attrs(0o660, ROOT_WWW)), [{ uid: 0, gid: 33 }, { mode: 0o660 }]);
-  assert.deepEqual(permissionRepair(attrs(0o606, NOBODY), attrs(0o660, ROOT_WWW)), [{ mode: 0o600 }, { uid: 0, gid: 33 }, { mode: 0o660 }]);
+  assert.deepEqual(permissionSteps(attrs(0o777, NOBODY), attrs(0o660, ROOT_WWW)), [{ mode: 0o660 }, { uid: 0, gid: 33 }]);
+  assert.deepEqual(permissionSteps(attrs(0o000, NOBODY), attrs(0o660, ROOT_WWW)), [{ uid: 0, gid: 33 }, { mode: 0o660 }]);
+  assert.deepEqual(permissionSteps(attrs(0o606, NOBODY), attrs(0o660, ROOT_WWW)), [{ mode: 0o600 }, { uid: 0, gid: 33 }, { mode: 0o660 }]);
 });
 
 // --- Who may write the file (connect() needs write): the kernel's rule, as socket/access.ts applies it
@@ -108,7 +108,7 @@ const owners = [
 /** Asserts the steps reach `wanted` and that no state on the way lets in anyone whom neither the state before nor `wanted` lets in. */
 function checkRepair(found: FileAttributes, wanted: FileAttributes): void {
   let state = found;
-  for (const step of permissionRepair(found, wanted)) {
+  for (const step of permissionSteps(found, wanted)) {
     const next = apply(state, step);
     for (const p of principals) {
       if (mayWrite(next, p)) assert.ok(mayWrite(state, p) || mayWrite(wanted, p), `${JSON.stringify(step)} from ${JSON.stringify(state)} lets uid ${p.uid} in`);
@@ -143,14 +143,14 @@ test('an ACL changed by chmod 777 is set back by one chmod; one removed or exten
   // chmod 777 on a file with an ACL changes its owner, mask and other entries (acl(5)).
   const chmodded = attrs(0o777, owners[0]!, allowAcl(7, 0, 7, 7));
   // chmod sets those very entries back: one step, www-data's entry never off meanwhile.
-  assert.deepEqual(permissionRepair(chmodded, wanted), [{ mode: 0o660 }]);
+  assert.deepEqual(permissionSteps(chmodded, wanted), [{ mode: 0o660 }]);
   checkRepair(chmodded, wanted);
 
   // setfacl -b: the ACL is gone, the mode kept (group bits were the mask).
   const stripped = attrs(0o660, owners[0]!);
-  assert.deepEqual(permissionRepair(stripped, wanted), [{ acl: wanted.acl!.map((e) => ({ ...e, perm: 0 })) }, { acl: wanted.acl }]);
+  assert.deepEqual(permissionSteps(stripped, wanted), [{ acl: wanted.acl!.map((e) => ({ ...e, perm: 0 })) }, { acl: wanted.acl }]);
   checkRepair(stripped, wanted);
-  assert.deepEqual(permissionRepair(attrs(0o660, NOBODY), wanted), [{ acl: wanted.acl!.map((e) => ({ ...e, perm: 0 })) }, { uid: 1000, gid: 33 }, { acl: wanted.acl }]);
+  assert.deepEqual(permissionSteps(attrs(0o660, NOBODY), wanted), [{ acl: wanted.acl!.map((e) => ({ ...e, perm: 0 })) }, { uid: 1000, gid: 33 }, { acl: wanted.acl }]);
 
   // setfacl -m u:65534:rw: an entry nobody asked for.
   const extended = attrs(0o660, owners[0]!, [...allowAcl(6, 0, 6, 0).slice(0, 2), { tag: USER, perm: 6, id: 65534 }, ...allowAcl(6, 0, 6, 0).slice(2)]);
@@ -181,10 +181,51 @@ test('an ACL on a socket that should have none is removed, and the mode set', ()
     { tag: MASK, perm: 6, id: UNDEF },
     { tag: OTHER, perm: 0, id: UNDEF },
   ]);
-  assert.deepEqual(permissionRepair(added, wanted), [{ acl: null }]);
+  assert.deepEqual(permissionSteps(added, wanted), [{ acl: null }]);
   checkRepair(added, wanted);
   checkRepair({ ...added, mode: 0o777, acl: added.acl!.map((e) => (e.tag === OTHER || e.tag === MASK || e.tag === USER_OBJ ? { ...e, perm: 7 } : e)) }, wanted);
   // chmod 606 on it: no group bits, so the kernel ignores the ACL and uid 65534's entry with it.
   checkRepair(apply(added, { mode: 0o606 }), wanted);
   checkRepair({ ...apply(added, { mode: 0o604 }), ...NOBODY }, wanted);
+});
+
+/**
+ * The states one change passes through: a setxattr of an ACL sets the mode and the ACL, and a file
+ * system may store either first (tmpfs stores the mode, then caches the ACL), so both halves count.
+ */
+function statesOf(f: FileAttributes, change: HeldFileChange): FileAttributes[] {
+  const after = apply(f, change);
+  if ('mode' in change || 'uid' in change) return [after];
+  return [{ ...f, mode: after.mode }, { ...f, acl: after.acl }, after];
+}
+
+test('a new socket (born 0000) gets its permissions letting in nobody the final ones keep out, even mid-setxattr', () => {
+  const born = [attrs(0, { uid: 0, gid: 0 }), attrs(0, { uid: 0, gid: 1003 })];
+  const wanteds = [
+    attrs(0o660, ROOT_WWW),
+    attrs(0o600, { uid: 0, gid: 1003 }),
+    attrs(0o660, owners[0]!, allowAcl(6, 0, 6, 0)),
+    attrs(0o660, { uid: 0, gid: 1003 }, allowAcl(6, 0, 6, 0)),
+  ];
+  for (const found of born) {
+    for (const wanted of wanteds) {
+      let state = found;
+      for (const step of permissionSteps(found, wanted)) {
+        for (const between of statesOf(state, step)) {
+          for (const p of principals) {
+            const why = `${JSON.stringify(step)} from ${JSON.stringify(state)} lets uid ${p.uid} in`;
+            assert.ok(!mayWrite(between, p) || mayWrite(wanted, p), why);
+          }
+        }
+        state = apply(state, step);
+      }
+      assert.deepEqual(state, wanted);
+    }
+  }
+  // With an ACL: first every entry with no permissions, then the owner, then the ACL in full.
+  const wanted = wanteds[3]!;
+  const none = wanted.acl!.map((e) => ({ ...e, perm: 0 }));
+  assert.deepEqual(permissionSteps(born[0]!, wanted), [{ acl: none }, { uid: 0, gid: 1003 }, { acl: wanted.acl }]);
+  // Without: the owner, then the mode.
+  assert.deepEqual(permissionSteps(born[0]!, wanteds[0]!), [{ uid: 0, gid: 33 }, { mode: 0o660 }]);
 });
