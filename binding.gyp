@@ -17,6 +17,7 @@
         "native/acl.cc",
         "native/probe.cc",
         "native/queue.cc",
+        "native/peer_credentials.cc",
         "native/notify.cc",
         "native/unix_address.cc",
         "native/reaper.cc",

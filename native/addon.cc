@@ -3,6 +3,7 @@
 
 #include "acl.h"
 #include "probe.h"
+#include "peer_credentials.h"
 #include "queue.h"
 #include "notify.h"
 #include "dir_ops.h"
@@ -50,6 +51,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("guardRelease", Napi::Function::New(env, GuardRelease));
   exports.Set("duplicateFd", Napi::Function::New(env, DuplicateFd));
   exports.Set("unixListenQueue", Napi::Function::New(env, UnixListenQueue));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("exitImmediately", Napi::Function::New(env, ExitImmediately));
   return exports;
 }
