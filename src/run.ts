@@ -17,6 +17,7 @@ import { unixListenQueue } from './native.js';
 import { controlSocketPath } from './control/paths.js';
 import { ControlServer } from './control/server.js';
 import { RunStats } from './control/stats.js';
+import { serveMetrics } from './metrics/metrics.js';
 import { Containment } from './supervisor/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { Supervisor } from './supervisor/supervisor.js';
@@ -150,6 +151,7 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
   let healer: SocketHealer | null = null;
   let stopWatches: (() => void) | null = null;
   let control: ControlServer | null = null;
+  let metrics: { close: () => void } | null = null;
   const stats = new RunStats();
   const supervisor = new Supervisor({
     child: childPlan(plan, held, env),
@@ -199,11 +201,13 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
       // Next to the first unix socket, in the folder its path checks trusted; none for TCP alone.
       const first = held.find((s) => s.kind === 'unix');
       if (first) control = ControlServer.open({ path: controlSocketPath(first.spec.path), supervisor, stats, sockets: () => held, logger });
+      if (plan.metrics) metrics = serveMetrics(plan.metrics, { supervisor, stats, sockets: () => held }, logger);
     },
     // The sockets go last: only once nothing of any child is left that could still accept on them.
     // The healer goes first: the removal of the sockets on stop is no damage to repair.
     done: supervisor.done.finally(async () => {
       control?.close();
+      metrics?.close();
       stopWatches?.();
       healer?.close();
       await containment.close();

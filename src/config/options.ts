@@ -35,6 +35,7 @@ export interface SockvisorOptions {
   healthInterval?: number | undefined;
   healthTimeout?: number | undefined;
   healthFailures?: number | undefined;
+  metrics?: string | undefined;
   pass?: 'fd' | 'stdin' | undefined;
   logFormat?: LogFormat | undefined;
   logLevel?: LogLevel | undefined;
@@ -100,6 +101,12 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     key: 'healthFailures',
     value: { type: 'number' },
     describe: 'failed health checks in a row that replace the child (default 3)',
+  },
+  {
+    name: 'metrics',
+    key: 'metrics',
+    value: { type: 'string' },
+    describe: 'serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9101 (default: off; see docs/operations.md)',
   },
   { name: 'pass', key: 'pass', value: { type: 'choice', choices: PASS_MODES }, describe: 'sockets at fd 3.. with LISTEN_FDS (fd), or the one socket as fd 0 (stdin); default fd' },
   { name: 'log-format', key: 'logFormat', value: { type: 'choice', choices: LOG_FORMATS }, describe: 'auto: pretty on a terminal, JSON otherwise (default auto)' },

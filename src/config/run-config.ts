@@ -14,7 +14,8 @@ import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../s
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
 import { checkPathTrust, ESCAPE, rememberPathTrust, systemAccounts, trustedUsers, type TrustContext } from '../socket/path-trust.js';
 import { lookupUser } from '../native.js';
-import { formatTcpAddress, parseSocketSpecs, type SocketSpec, type UnixSocketSpec } from '../socket/spec.js';
+import { formatTcpAddress, parseSocketSpecs, type SocketSpec, type TcpAddress, type UnixSocketSpec } from '../socket/spec.js';
+import { resolveMetricsAddress } from '../metrics/address.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
 import type { SockvisorOptions } from './options.js';
@@ -56,6 +57,8 @@ export interface RunPlan extends SupervisionSettings {
   cwd: string;
   /** the health check of the first socket; null when off (the default) */
   health: HealthPlan | null;
+  /** where /metrics is served; null when off (the default) */
+  metrics: TcpAddress | null;
   /** sentences to log as warnings at start */
   warnings: string[];
 }
@@ -309,6 +312,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     options.readyAfter === undefined && uwsgi ? null : checkSeconds(options.readyAfter, '--ready-after', DEFAULT_READY_AFTER_S);
   const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S);
   const health = resolveHealth(options);
+  const metrics = resolveMetricsAddress(options.metrics);
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
   const passed: PassedSocket[] = specs.map((spec, i) => ({
@@ -359,6 +363,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     handoverTimeoutMs,
     cwd: context.cwd,
     health,
+    metrics,
     warnings,
   };
 }

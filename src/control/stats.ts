@@ -50,6 +50,8 @@ export interface StatsSnapshot {
   startedAt: number;
   generations: GenerationStats[];
   restarts: number;
+  /** restarts by the kind of exit that caused them ("code 1", "SIGKILL") */
+  restartsByReason: Record<string, number>;
   exits: ExitStats[];
   exitsTotal: number;
   /** unasked exits by their kind ("code 1", "SIGKILL") */
@@ -69,6 +71,9 @@ export class RunStats {
   readonly #monotonic: () => number;
   readonly #generations = new Map<number, GenerationStats>();
   #restarts = 0;
+  readonly #restartsByReason: Record<string, number> = {};
+  /** the kind of the last unasked exit: what a restart that follows is for */
+  #lastExitKind = 'unknown';
   readonly #exits: ExitStats[] = [];
   #exitsTotal = 0;
   readonly #exitsByReason: Record<string, number> = {};
@@ -117,6 +122,7 @@ export class RunStats {
       startedAt: this.startedAt,
       generations: [...this.#generations.values()].map((g) => ({ ...g })),
       restarts: this.#restarts,
+      restartsByReason: { ...this.#restartsByReason },
       exits: this.#exits.map((e) => ({ ...e })),
       exitsTotal: this.#exitsTotal,
       exitsByReason: { ...this.#exitsByReason },
@@ -178,6 +184,7 @@ export class RunStats {
         return this.#exited(entry);
       case 'restart':
         this.#restarts = entry.restarts;
+        this.#restartsByReason[this.#lastExitKind] = (this.#restartsByReason[this.#lastExitKind] ?? 0) + 1;
         return;
       default:
         return;
@@ -202,6 +209,7 @@ export class RunStats {
     if (!entry.expected) {
       const kind = exit.signal !== null ? signalName(exit.signal) : `code ${exit.code ?? 'unknown'}`;
       this.#exitsByReason[kind] = (this.#exitsByReason[kind] ?? 0) + 1;
+      this.#lastExitKind = kind;
     }
   }
 

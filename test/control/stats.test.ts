@@ -25,6 +25,7 @@ test('a start, a crash, a restart: generations, exits by reason and the restart 
   stats.record({ what: 'started', pid: 11, argv: [], generation: 2, role: 'current' });
   s = stats.snapshot();
   assert.equal(s.restarts, 1);
+  assert.deepEqual(s.restartsByReason, { SIGKILL: 1 });
   assert.deepEqual(s.generations.map((g) => [g.number, g.pid, g.readyAt]), [[2, 11, null]]);
   assert.deepEqual(s.exits, [{ generation: 1, pid: 10, at: 1_000_500, reason: 'was killed by SIGKILL', code: null, signal: 9, uptimeMs: 1234, expected: false }]);
   assert.deepEqual(s.exitsByReason, { SIGKILL: 1 });
