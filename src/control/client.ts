@@ -38,9 +38,16 @@ export function findControlSockets(procNetUnix = '/proc/net/unix'): Target[] {
 export class ControlError extends RunError {}
 
 /** Sends one request and resolves with the first answer line; connection problems become ControlErrors. */
-export function ask(target: Target, command: ControlCommand): Promise<ControlAnswer> {
+export function ask(target: Target, command: ControlCommand, timeoutMs?: number): Promise<ControlAnswer> {
   return new Promise((resolve, reject) => {
     const socket = connect(target.control);
+    if (timeoutMs !== undefined) {
+      socket.setTimeout(timeoutMs, () => {
+        if (!answered) reject(new ControlError(`the sockvisor on ${target.socket} did not answer within ${timeoutMs / 1000} s`, ExitCode.gaveUp));
+        answered = true;
+        socket.destroy();
+      });
+    }
     let buffered = '';
     let answered = false;
     socket.setEncoding('utf8');

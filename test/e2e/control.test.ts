@@ -136,6 +136,11 @@ test('a crash is a restart with its reason in status; a reload whose child never
   assert.equal(s.stats.restarts, 1);
   assert.deepEqual(s.stats.exits.map((e) => [e.pid, e.reason, e.expected]), [[first, 'was killed by SIGKILL', false]]);
   assert.deepEqual(s.stats.exitsByReason, { SIGKILL: 1 });
+  // doctor says who holds the socket, and why it last restarted.
+  const doctor = await runCli(['doctor', path, '--as', 'root']);
+  assert.match(doctor.stdout, new RegExp(`\\n  sockvisor: pid ${s.pid} holds it; child ${second} serves \\(generation 2, ready\\); 1 restart; the last one was killed by SIGKILL, \\d+ s ago\\n`));
+  const unheld = await runCli(['doctor', join(dir, 'nobody.sock'), '--as', 'root']);
+  assert.doesNotMatch(unheld.stdout, /sockvisor:/);
 
   setNotifierMode(mode, 'hang');
   const hung = await runCli(['reload', path]);
