@@ -199,8 +199,8 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
       });
       stopWatches = startWatches(plan, held, supervisor, logger);
       // Next to the first unix socket, in the folder its path checks trusted; none for TCP alone.
-      const first = held.find((s) => s.kind === 'unix');
-      if (first) control = ControlServer.open({ path: controlSocketPath(first.spec.path), supervisor, stats, sockets: () => held, logger });
+      const first = held.find((s): s is HeldUnixSocket => s.kind === 'unix');
+      if (first) control = ControlServer.open({ path: controlSocketPath(first.spec.path), links: first.links, supervisor, stats, sockets: () => held, logger });
       if (plan.metrics) metrics = serveMetrics(plan.metrics, { supervisor, stats, sockets: () => held }, logger);
     },
     // The sockets go last: only once nothing of any child is left that could still accept on them.

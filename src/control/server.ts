@@ -3,11 +3,13 @@
 // sockvisor's own user (createUnixSocket, as the app's sockets are), so connect() is refused to
 // anyone else but root; and each connection's peer credentials (SO_PEERCRED) must be root or
 // sockvisor's uid, so that a descriptor leaked or passed to another user still gets nothing.
-import { fstatSync, lstatSync, unlinkSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { createUnixSocket, peerCredentials, unixListenQueue } from '../native.js';
+import { closeFd, createUnixSocket, peerCredentials, unixListenQueue } from '../native.js';
 import type { HeldSocket } from '../socket/create.js';
+import { openFolderPath, removeIfSameFile, type FolderLinks } from '../socket/folder.js';
 import { formatMode } from '../socket/mode.js';
 import { lstatOrNull, probeListening } from '../socket/probe.js';
 import { describeHeldSocket } from '../socket/spec.js';
@@ -22,6 +24,8 @@ const MAX_REQUEST_BYTES = 4096;
 
 export interface ControlOptions {
   path: string;
+  /** the symlinks on the way to the app socket's folder at start: the only ones followed (socket/folder.ts) */
+  links: FolderLinks;
   supervisor: Supervisor;
   stats: RunStats;
   /** the held sockets now (the healer may have made one anew) */
@@ -68,13 +72,13 @@ export function socketStatus(socket: HeldSocket): SocketStatus {
 export class ControlServer {
   readonly #options: ControlOptions;
   readonly #server: Server;
-  readonly #ino: bigint;
+  readonly #id: { dev: bigint; ino: bigint };
   readonly #connections = new Set<Socket>();
   #closed = false;
 
-  private constructor(options: ControlOptions, fd: number, ino: bigint) {
+  private constructor(options: ControlOptions, fd: number, id: { dev: bigint; ino: bigint }) {
     this.#options = options;
-    this.#ino = ino;
+    this.#id = id;
     this.#server = createServer((socket) => this.#accept(socket));
     this.#server.on('error', (error) => options.logger.error({ event: 'control.error', path: options.path, err: error }, `the control socket ${options.path} failed: ${error.message}`));
     this.#server.listen({ fd });
@@ -85,19 +89,25 @@ export class ControlServer {
    * listens on it; null, with a warning, when it cannot: the run goes on without it.
    */
   static open(options: ControlOptions): ControlServer | null {
-    const { path, logger } = options;
-    const problem = clearStale(path);
+    const { path, logger, links } = options;
+    const problem = clearStale(path, links);
     if (problem !== null) {
       logger.warn({ event: 'control.unavailable', path }, `no control socket (status, reload and stop will not find this sockvisor): ${problem}`);
       return null;
     }
+    // Through the folder's descriptor, as the app's socket: a folder swapped for a symlink since
+    // start cannot make sockvisor bind elsewhere.
+    let folder: number | null = null;
     try {
-      const created = createUnixSocket({ path, uid: -1, gid: -1, mode: 0o600, backlog: 16 });
+      folder = openFolderPath(dirname(path), links);
+      const created = createUnixSocket({ path, uid: -1, gid: -1, mode: 0o600, backlog: 16, dirFd: folder, name: basename(path) });
       logger.debug({ event: 'control.listening', path }, `control socket ${path}`);
-      return new ControlServer(options, created.fd, created.ino);
+      return new ControlServer(options, created.fd, { dev: created.dev, ino: created.ino });
     } catch (error) {
       logger.warn({ event: 'control.unavailable', path, err: error }, `no control socket at ${path}: ${(error as Error).message}`);
       return null;
+    } finally {
+      if (folder !== null) closeFd(folder);
     }
   }
 
@@ -107,12 +117,7 @@ export class ControlServer {
     this.#closed = true;
     this.#server.close();
     for (const socket of this.#connections) socket.destroy();
-    const { path } = this.#options;
-    try {
-      if (lstatSync(path, { bigint: true }).ino === this.#ino) unlinkSync(path);
-    } catch {
-      // gone already
-    }
+    removeIfSameFile(this.#options.path, this.#id, this.#options.links);
   }
 
   #accept(socket: Socket): void {
@@ -289,13 +294,14 @@ function answerLine(answer: ControlAnswer): string {
 }
 
 /** null when path is free (a stale socket, nobody listening, was removed); else why it cannot be used. */
-function clearStale(path: string): string | null {
+function clearStale(path: string, links: FolderLinks): string | null {
   const st = lstatOrNull(path);
   if (st === null) return null;
   if (!st.isSocket()) return `${path} exists and is no socket; sockvisor leaves it alone: move it away`;
   const listening = probeListening(path);
   if (listening.state === 'live') return `another process listens on ${path} (another sockvisor on the same socket?)`;
   if (listening.state === 'unknown') return `it cannot be told whether anyone listens on ${path} (${listening.code})`;
-  unlinkSync(path);
+  // Only the very file found stale is removed, through the folder's descriptor.
+  if (!removeIfSameFile(path, { dev: st.dev, ino: st.ino }, links)) return `the stale socket ${path} could not be removed`;
   return null;
 }
