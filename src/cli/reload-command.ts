@@ -22,7 +22,8 @@ export function builder(yargs: Argv): Argv<ReloadArgs> {
 /** The one socket a command acts on: the argument, else SOCKVISOR_SOCKET. */
 export function oneSocket(value: string | undefined, command: string): string {
   const values = value !== undefined ? [value] : socketsFromEnv();
-  if (values.length !== 1) throw new UsageError(`sockvisor ${command} needs the socket path given to run, e.g. sockvisor ${command} /run/app/app.sock`);
+  if (values.length !== 1)
+    throw new UsageError(`sockvisor ${command} needs the socket path given to run, e.g. sockvisor ${command} /run/app/app.sock`);
   return socketPathOf(values[0]!, command);
 }
 

@@ -16,7 +16,10 @@ export const describe = 'stop the running sockvisor (its child first) and wait u
 export function builder(yargs: Argv): Argv<StopArgs> {
   return yargs
     .usage('$0 stop SOCKET')
-    .positional('socket', { type: 'string', describe: 'the socket path given to run (default: SOCKVISOR_SOCKET)' }) as unknown as Argv<StopArgs>;
+    .positional('socket', {
+      type: 'string',
+      describe: 'the socket path given to run (default: SOCKVISOR_SOCKET)',
+    }) as unknown as Argv<StopArgs>;
 }
 
 /** Whether pid still runs (a zombie, exited but not yet reaped by its parent, does not). */

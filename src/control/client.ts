@@ -43,7 +43,8 @@ export function ask(target: Target, command: ControlCommand, timeoutMs?: number)
     const socket = connect(target.control);
     if (timeoutMs !== undefined) {
       socket.setTimeout(timeoutMs, () => {
-        if (!answered) reject(new ControlError(`the sockvisor on ${target.socket} did not answer within ${timeoutMs / 1000} s`, ExitCode.gaveUp));
+        if (!answered)
+          reject(new ControlError(`the sockvisor on ${target.socket} did not answer within ${timeoutMs / 1000} s`, ExitCode.gaveUp));
         answered = true;
         socket.destroy();
       });
@@ -85,7 +86,8 @@ function connectError(target: Target, error: NodeJS.ErrnoException): ControlErro
       );
     case 'ECONNREFUSED':
       return new ControlError(
-        `no sockvisor runs on ${socket}: its control socket ${control} is stale (the sockvisor that made it is gone; the next start replaces it)`,
+        `no sockvisor runs on ${socket}: its control socket ${control} is stale ` +
+          '(the sockvisor that made it is gone; the next start replaces it)',
         ExitCode.notRunning,
       );
     case 'EACCES':

@@ -14,7 +14,14 @@ export function formatAge(ms: number): string {
 /** Columns padded to their widest cell. */
 function table(rows: string[][], indent = '  '): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => indent + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  return rows.map(
+    (r) =>
+      indent +
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 /** The human report of one status answer; now is the wall clock to age times from. */
@@ -39,7 +46,10 @@ export function formatStatus(socket: string, s: StatusAnswer, now = Date.now()):
     lines.push(`  last exits (${stats.exitsTotal} in all):`);
     for (const e of stats.exits.slice(-5).reverse()) {
       const why = e.expected ? ' (asked for)' : '';
-      lines.push(`    ${formatAge(now - e.at)} ago: generation ${e.generation}, pid ${e.pid ?? '-'} ${e.reason} after ${formatDuration(e.uptimeMs)}${why}`);
+      lines.push(
+        `    ${formatAge(now - e.at)} ago: generation ${e.generation}, pid ${e.pid ?? '-'} ${e.reason} ` +
+          `after ${formatDuration(e.uptimeMs)}${why}`,
+      );
     }
   }
   const sockets = [['SOCKET', 'OWNER', 'MODE', 'INODE', 'QUEUE']];

@@ -37,7 +37,19 @@ export interface ControlOptions {
 export function socketStatus(socket: HeldSocket): SocketStatus {
   const address = describeHeldSocket(socket);
   if (socket.kind === 'tcp') {
-    return { name: socket.spec.name, kind: 'tcp', address, owner: null, group: null, uid: null, gid: null, mode: null, inode: null, queued: null, backlog: socket.backlog };
+    return {
+      name: socket.spec.name,
+      kind: 'tcp',
+      address,
+      owner: null,
+      group: null,
+      uid: null,
+      gid: null,
+      mode: null,
+      inode: null,
+      queued: null,
+      backlog: socket.backlog,
+    };
   }
   const { permissions: p } = socket;
   let st: { uid: number; gid: number; mode: number } | null = null;
@@ -80,7 +92,12 @@ export class ControlServer {
     this.#options = options;
     this.#id = id;
     this.#server = createServer((socket) => this.#accept(socket));
-    this.#server.on('error', (error) => options.logger.error({ event: 'control.error', path: options.path, err: error }, `the control socket ${options.path} failed: ${error.message}`));
+    this.#server.on('error', (error) =>
+      options.logger.error(
+        { event: 'control.error', path: options.path, err: error },
+        `the control socket ${options.path} failed: ${error.message}`,
+      ),
+    );
     this.#server.listen({ fd });
   }
 
@@ -92,7 +109,10 @@ export class ControlServer {
     const { path, logger, links } = options;
     const problem = clearStale(path, links);
     if (problem !== null) {
-      logger.warn({ event: 'control.unavailable', path }, `no control socket (status, reload and stop will not find this sockvisor): ${problem}`);
+      logger.warn(
+        { event: 'control.unavailable', path },
+        `no control socket (status, reload and stop will not find this sockvisor): ${problem}`,
+      );
       return null;
     }
     // Through the folder's descriptor, as the app's socket: a folder swapped for a symlink since
@@ -138,7 +158,8 @@ export class ControlServer {
         buffered = buffered.slice(nl + 1);
         this.#answer(socket, line);
       }
-      if (buffered.length > MAX_REQUEST_BYTES) socket.end(answerLine({ ok: false, code: 'EBADREQ', error: 'the request line is too long' }));
+      if (buffered.length > MAX_REQUEST_BYTES)
+        socket.end(answerLine({ ok: false, code: 'EBADREQ', error: 'the request line is too long' }));
     });
   }
 
@@ -244,13 +265,15 @@ function followReload(stats: RunStats): { seal(settle: (answer: ControlAnswer) =
         if (!startNow || entry.generation !== startedGeneration) return null;
         return { ok: false, code: 'EABANDONED', error: `the new child ${entry.pid} exited before it was ready` };
       case 'spawn-failed':
-        return startNow ? { ok: false, code: 'EFAILED', error: `the new child could not be started: ${(entry.error as Error).message}` } : null;
+        return startNow
+          ? { ok: false, code: 'EFAILED', error: `the new child could not be started: ${(entry.error as Error).message}` }
+          : null;
       case 'handed-over':
       case 'took-over-early':
       case 'handover-failed':
       case 'candidate-spawn-failed': {
         if (startNow) return null;
-        if (skip > 0) return void skip--, null;
+        if (skip > 0) return (void skip--, null);
         const last = stats.snapshot().handovers.last;
         if (last?.result === 'done') return done(last.reason, last.generation, last.durationMs);
         return { ok: false, code: 'EABANDONED', error: last?.reason ?? 'handover abandoned' };

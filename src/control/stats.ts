@@ -179,7 +179,11 @@ export class RunStats {
         );
       }
       case 'candidate-spawn-failed':
-        return this.#handoverEnded('abandoned', 'handover abandoned: the new child could not be started; the current one keeps serving', null);
+        return this.#handoverEnded(
+          'abandoned',
+          'handover abandoned: the new child could not be started; the current one keeps serving',
+          null,
+        );
       case 'exited':
         return this.#exited(entry);
       case 'restart':

@@ -141,7 +141,10 @@ export function serveMetrics(address: TcpAddress, sources: MetricsSources, logge
     );
   });
   server.on('error', (error: NodeJS.ErrnoException) => {
-    logger.error({ event: 'metrics.unavailable', address: where, err: error }, `cannot serve metrics on ${where} (${error.code ?? error.message}): the run goes on without them`);
+    logger.error(
+      { event: 'metrics.unavailable', address: where, err: error },
+      `cannot serve metrics on ${where} (${error.code ?? error.message}): the run goes on without them`,
+    );
   });
   server.listen({ host: address.address, port: address.port }, () => {
     logger.info({ event: 'metrics.listening', address: where }, `metrics at http://${where}/metrics`);

@@ -19,15 +19,22 @@ test('a start, a crash, a restart: generations, exits by reason and the restart 
   advance(500);
   stats.record({ what: 'ready', pid: 10, generation: 1, how: 'notified' });
   let s = stats.snapshot();
-  assert.deepEqual(s.generations, [{ number: 1, pid: 10, role: 'current', startedAt: 1_000_000, readyAt: 1_000_500, readyHow: 'notified' }]);
+  assert.deepEqual(s.generations, [
+    { number: 1, pid: 10, role: 'current', startedAt: 1_000_000, readyAt: 1_000_500, readyHow: 'notified' },
+  ]);
   stats.record({ what: 'exited', pid: 10, generation: 1, exit: exit(null, 9), expected: false });
   stats.record({ what: 'restart', delayMs: 0, quickExits: 1, restarts: 1 });
   stats.record({ what: 'started', pid: 11, argv: [], generation: 2, role: 'current' });
   s = stats.snapshot();
   assert.equal(s.restarts, 1);
   assert.deepEqual(s.restartsByReason, { SIGKILL: 1 });
-  assert.deepEqual(s.generations.map((g) => [g.number, g.pid, g.readyAt]), [[2, 11, null]]);
-  assert.deepEqual(s.exits, [{ generation: 1, pid: 10, at: 1_000_500, reason: 'was killed by SIGKILL', code: null, signal: 9, uptimeMs: 1234, expected: false }]);
+  assert.deepEqual(
+    s.generations.map((g) => [g.number, g.pid, g.readyAt]),
+    [[2, 11, null]],
+  );
+  assert.deepEqual(s.exits, [
+    { generation: 1, pid: 10, at: 1_000_500, reason: 'was killed by SIGKILL', code: null, signal: 9, uptimeMs: 1234, expected: false },
+  ]);
   assert.deepEqual(s.exitsByReason, { SIGKILL: 1 });
 });
 
@@ -39,11 +46,20 @@ test('a handover done: roles move, its duration counts from the ask, listeners h
   stats.record({ what: 'reload', reason: 'SIGHUP' });
   assert.equal(stats.handoverUnderWay, true);
   stats.record({ what: 'started', pid: 20, argv: [], generation: 2, role: 'candidate' });
-  assert.deepEqual(stats.snapshot().generations.map((g) => g.role), ['current', 'candidate']);
+  assert.deepEqual(
+    stats.snapshot().generations.map((g) => g.role),
+    ['current', 'candidate'],
+  );
   advance(300);
   stats.record({ what: 'ready', pid: 20, generation: 2, how: 'silent' });
   stats.record({ what: 'handed-over', pid: 20, generation: 2, oldPid: 10 });
-  assert.deepEqual(stats.snapshot().generations.map((g) => [g.number, g.role, g.readyHow]), [[1, 'retiring', null], [2, 'current', 'silent']]);
+  assert.deepEqual(
+    stats.snapshot().generations.map((g) => [g.number, g.role, g.readyHow]),
+    [
+      [1, 'retiring', null],
+      [2, 'current', 'silent'],
+    ],
+  );
   stats.record({ what: 'exited', pid: 10, generation: 1, exit: exit(0), expected: true });
   const s = stats.snapshot();
   assert.deepEqual([s.handovers.done, s.handovers.abandoned], [1, 0]);

@@ -13,7 +13,15 @@ import { httpGet, loadLoop } from '../helpers/http.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { notifierCommand, setNotifierMode } from '../helpers/notifier.js';
 import { pgrpOf, waitGone, waitUntil } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, cliPath, runCli, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
+import {
+  assertNothingLeft,
+  childPid,
+  cliPath,
+  runCli,
+  startSockvisor,
+  stopAllSockvisors,
+  type SockvisorProcess,
+} from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { createTestUser, removeTestUser, type TestUser } from '../helpers/users.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
@@ -95,18 +103,28 @@ test('status shows the child, the socket and the history; reload waits for the n
   await sv.waitFor((r) => r.event === 'child.exited' && r.pid === pid, 15000, 'the old uWSGI to drain and exit');
   const results = await load.stop();
   assert.ok(results.length > 0);
-  assert.deepEqual(results.filter((r) => r.status !== 200), [], 'non-2xx during the reload');
+  assert.deepEqual(
+    results.filter((r) => r.status !== 200),
+    [],
+    'non-2xx during the reload',
+  );
 
   const s = await statusJson(path);
   assert.equal(s.pid, svPid);
   assert.equal(s.supervisor.phase, 'ready');
   assert.equal(s.supervisor.pid, done.pid);
-  assert.deepEqual(s.stats.generations.map((g) => [g.number, g.pid, g.role, g.readyHow]), [[2, done.pid, 'current', 'notified']]);
+  assert.deepEqual(
+    s.stats.generations.map((g) => [g.number, g.pid, g.role, g.readyHow]),
+    [[2, done.pid, 'current', 'notified']],
+  );
   assert.equal(s.stats.handovers.done, 1);
   assert.equal(s.stats.handovers.abandoned, 0);
   assert.equal(s.stats.handovers.last?.result, 'done');
   assert.ok((s.stats.handovers.last?.durationMs ?? -1) >= 0);
-  assert.deepEqual(s.stats.exits.map((e) => [e.generation, e.pid, e.reason, e.expected]), [[1, pid, 'exited with code 0', true]]);
+  assert.deepEqual(
+    s.stats.exits.map((e) => [e.generation, e.pid, e.reason, e.expected]),
+    [[1, pid, 'exited with code 0', true]],
+  );
   assert.deepEqual(s.stats.exitsByReason, {});
   assert.equal(s.stats.restarts, 0);
   assert.equal(s.sockets.length, 1);
@@ -116,7 +134,10 @@ test('status shows the child, the socket and the history; reload waits for the n
   const stop = await runCli(['stop', path]);
   assert.equal(stop.code, 0, stop.stderr);
   assert.match(stop.stdout, new RegExp(`stopped the sockvisor on ${path} \\(pid ${svPid}\\)`));
-  assert.ok(sv.records.some((r) => r.event === 'supervisor.exit'), 'stop returned before sockvisor exited');
+  assert.ok(
+    sv.records.some((r) => r.event === 'supervisor.exit'),
+    'stop returned before sockvisor exited',
+  );
   assert.deepEqual(await sv.exited, { code: 0, signal: null });
   assert.equal(existsSync(control), false, 'the control socket was left behind');
   assert.equal(existsSync(path), false);
@@ -134,11 +155,20 @@ test('a crash is a restart with its reason in status; a reload whose child never
   await sv.waitFor((r) => r.event === 'child.ready' && r.pid === second, 15000, 'the restarted child');
   let s = await statusJson(path);
   assert.equal(s.stats.restarts, 1);
-  assert.deepEqual(s.stats.exits.map((e) => [e.pid, e.reason, e.expected]), [[first, 'was killed by SIGKILL', false]]);
+  assert.deepEqual(
+    s.stats.exits.map((e) => [e.pid, e.reason, e.expected]),
+    [[first, 'was killed by SIGKILL', false]],
+  );
   assert.deepEqual(s.stats.exitsByReason, { SIGKILL: 1 });
   // doctor says who holds the socket, and why it last restarted.
   const doctor = await runCli(['doctor', path, '--as', 'root']);
-  assert.match(doctor.stdout, new RegExp(`\\n  sockvisor: pid ${s.pid} holds it; child ${second} serves \\(generation 2, ready\\); 1 restart; the last one was killed by SIGKILL, \\d+ s ago\\n`));
+  assert.match(
+    doctor.stdout,
+    new RegExp(
+      `\\n  sockvisor: pid ${s.pid} holds it; child ${second} serves \\(generation 2, ready\\); 1 restart; ` +
+        'the last one was killed by SIGKILL, \\d+ s ago\\n',
+    ),
+  );
   const unheld = await runCli(['doctor', join(dir, 'nobody.sock'), '--as', 'root']);
   assert.doesNotMatch(unheld.stdout, /sockvisor:/);
 
@@ -146,7 +176,13 @@ test('a crash is a restart with its reason in status; a reload whose child never
   const hung = await runCli(['reload', path]);
   assert.equal(hung.code, 1);
   assert.equal(hung.stdout, '');
-  assert.match(hung.stderr, new RegExp(`^sockvisor reload: handover abandoned: the new child of generation 3 was not ready within --handover-timeout; the current child ${second} keeps serving\\n$`));
+  assert.match(
+    hung.stderr,
+    new RegExp(
+      '^sockvisor reload: handover abandoned: the new child of generation 3 was not ready within --handover-timeout; ' +
+        `the current child ${second} keeps serving\\n$`,
+    ),
+  );
 
   setNotifierMode(mode, 'exit');
   const exited = await runCli(['reload', path]);
@@ -167,11 +203,13 @@ test('a crash is a restart with its reason in status; a reload whose child never
 function cliAs(user: TestUser, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const argv = ['--reuid', String(user.uid), '--regid', String(user.gid), '--clear-groups', process.execPath, cliPath, ...args];
-    execFile('setpriv', argv, { cwd: '/' }, (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile('setpriv', argv, { cwd: '/' }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
-test('another user gets nothing from the control socket: the file refuses it, and so does the peer check if the file is opened up', async () => {
+test('another user gets nothing from the control socket: the file refuses it, and the peer check if the file is opened up', async () => {
   const mode = join(dir, 'users.mode');
   const path = join(dir, 'users.sock');
   const control = join(dir, '.users.sock.sockvisor.ctl');
@@ -183,7 +221,10 @@ test('another user gets nothing from the control socket: the file refuses it, an
   for (const command of ['status', 'reload', 'stop']) {
     const refused = await cliAs(other, [command, path]);
     assert.equal(refused.code, 4, `${command}: ${refused.stderr}`);
-    assert.match(refused.stderr, new RegExp(`^sockvisor ${command}: permission denied on ${control}: only root and the user sockvisor runs as may ask it`));
+    assert.match(
+      refused.stderr,
+      new RegExp(`^sockvisor ${command}: permission denied on ${control}: only root and the user sockvisor runs as may ask it`),
+    );
   }
   // Someone opens the file to everyone: the peer's uid is still checked on each connection.
   chmodSync(control, 0o666);
@@ -195,7 +236,10 @@ test('another user gets nothing from the control socket: the file refuses it, an
   const logged = sv.records.filter((r) => r.event === 'control.refused');
   assert.equal(logged.length, 3);
   assert.equal(logged[0]!.uid, other.uid);
-  assert.deepEqual(sv.records.filter((r) => r.event === 'supervisor.reload' || r.event === 'supervisor.stopping'), []);
+  assert.deepEqual(
+    sv.records.filter((r) => r.event === 'supervisor.reload' || r.event === 'supervisor.stopping'),
+    [],
+  );
   assert.equal((await statusJson(path)).supervisor.pid, pid);
 });
 
@@ -253,7 +297,11 @@ test('bad input: no sockvisor, a stale control socket (replaced at the next star
   const path = join(dir, 'none.sock');
   const none = await runCli(['status', path]);
   assert.equal(none.code, 3);
-  assert.equal(none.stderr, `sockvisor status: no sockvisor runs on ${path}: there is no control socket ${join(dir, '.none.sock.sockvisor.ctl')} (is the path the one given to run -s?)\n`);
+  assert.equal(
+    none.stderr,
+    `sockvisor status: no sockvisor runs on ${path}: there is no control socket ${join(dir, '.none.sock.sockvisor.ctl')} ` +
+      '(is the path the one given to run -s?)\n',
+  );
   const reload = await runCli(['reload', path]);
   assert.equal(reload.code, 3);
 

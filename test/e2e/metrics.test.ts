@@ -28,7 +28,9 @@ function get(port: number, path: string): Promise<{ status: number; type: string
     const req = request({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body, ms: performance.now() - start }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body, ms: performance.now() - start }),
+      );
     });
     req.on('error', reject).end();
   });
@@ -55,7 +57,19 @@ async function scrape(port: number): Promise<Map<string, number>> {
 test('a scrape under load: the child up and ready, the queue and backlog, a reload, a crash by its signal, a repair', async () => {
   const path = join(dir, 'app.sock');
   const port = await freePort();
-  const sv = startSockvisor(['-s', path, '--socket-owner', 'root:www-data', '--socket-backlog', '100', '--metrics', `127.0.0.1:${port}`, '--', UWSGI, ...uwsgiArgs()]);
+  const sv = startSockvisor([
+    '-s',
+    path,
+    '--socket-owner',
+    'root:www-data',
+    '--socket-backlog',
+    '100',
+    '--metrics',
+    `127.0.0.1:${port}`,
+    '--',
+    UWSGI,
+    ...uwsgiArgs(),
+  ]);
   const pid = await childPid(sv);
   await sv.waitFor((r) => r.event === 'child.ready' && r.pid === pid, 15000, 'uWSGI to say READY=1');
   await sv.waitFor((r) => r.event === 'metrics.listening');
@@ -84,10 +98,14 @@ test('a scrape under load: the child up and ready, the queue and backlog, a relo
   const times: number[] = [];
   for (let i = 0; i < 20; i++) times.push((await get(port, '/metrics')).ms);
   const results = await load.stop();
-  assert.deepEqual(results.filter((r) => r.status !== 200), [], 'non-2xx under load');
+  assert.deepEqual(
+    results.filter((r) => r.status !== 200),
+    [],
+    'non-2xx under load',
+  );
   assert.ok(Math.max(...times) < 1000, `a scrape took ${Math.round(Math.max(...times))} ms`);
 
-  const current = (await childPid(sv, pid));
+  const current = await childPid(sv, pid);
   process.kill(current, 'SIGKILL');
   const next = await childPid(sv, current);
   await sv.waitFor((r) => r.event === 'child.ready' && r.pid === next, 15000, 'the restarted uWSGI');

@@ -9,7 +9,15 @@ import { after, afterEach, before, test } from 'node:test';
 import { httpGet, loadLoop } from '../helpers/http.js';
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { workersOf } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, repoRoot, runCli, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
+import {
+  assertNothingLeft,
+  childPid,
+  repoRoot,
+  runCli,
+  startSockvisor,
+  stopAllSockvisors,
+  type SockvisorProcess,
+} from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -53,24 +61,68 @@ async function reloadsGracefully(sv: SockvisorProcess, path: string, how: 'notif
   const slow = await inFlight;
   assert.equal(slow.status, 200, 'the request in flight did not complete');
   const servedBy = Number(/pid (\d+)/.exec(slow.body)?.[1]);
-  assert.ok(oldServers.has(servedBy), `the request in flight was answered by ${servedBy}, not by the old server ${[...oldServers].join(', ')}`);
+  assert.ok(
+    oldServers.has(servedBy),
+    `the request in flight was answered by ${servedBy}, not by the old server ${[...oldServers].join(', ')}`,
+  );
   assert.equal(oldExit.code, 0, 'the old server did not exit cleanly on SIGTERM');
   assert.ok(results.length > 0);
-  assert.deepEqual(results.filter((r) => r.status !== 200), [], 'non-2xx during the handover');
-  assert.deepEqual(sv.records.filter((r) => r.event === 'child.restart'), []);
+  assert.deepEqual(
+    results.filter((r) => r.status !== 200),
+    [],
+    'non-2xx during the handover',
+  );
+  assert.deepEqual(
+    sv.records.filter((r) => r.event === 'child.restart'),
+    [],
+  );
   assert.doesNotMatch(await nginx.errorLogText(), /failed|upstream prematurely closed/);
   assert.equal((await sv.stop('SIGTERM')).code, 0);
   assert.equal(sv.records.find((r) => r.event === 'socket.removed')?.removed, true, 'the server removed or replaced the socket file');
 }
 
-test('gunicorn: a reload starts a new arbiter (READY=1), then SIGTERM drains the old one: no request fails', { skip: !existsSync(GUNICORN) && 'Debian package gunicorn not installed' }, async () => {
-  const path = join(dir, 'gunicorn.sock');
-  const sv = startSockvisor(['-s', path, '--socket-owner', 'root:www-data', '--', GUNICORN, '--workers', '2', '--chdir', join(repoRoot, 'examples'), 'app:application']);
-  await reloadsGracefully(sv, path, 'notified');
-});
+test(
+  'gunicorn: a reload starts a new arbiter (READY=1), then SIGTERM drains the old one: no request fails',
+  { skip: !existsSync(GUNICORN) && 'Debian package gunicorn not installed' },
+  async () => {
+    const path = join(dir, 'gunicorn.sock');
+    const sv = startSockvisor([
+      '-s',
+      path,
+      '--socket-owner',
+      'root:www-data',
+      '--',
+      GUNICORN,
+      '--workers',
+      '2',
+      '--chdir',
+      join(repoRoot, 'examples'),
+      'app:application',
+    ]);
+    await reloadsGracefully(sv, path, 'notified');
+  },
+);
 
 test('uvicorn: a reload starts a new one (ready after --ready-after), then SIGTERM drains the old one: no request fails', async () => {
   const path = join(dir, 'uvicorn.sock');
-  const sv = startSockvisor(['-s', path, '--socket-owner', 'root:www-data', '--ready-after', '2', '--', PYTHON, '-m', 'uvicorn', '--fd', '{fd}', '--lifespan', 'off', '--app-dir', FIXTURES, 'asgi_app:app']);
+  const sv = startSockvisor([
+    '-s',
+    path,
+    '--socket-owner',
+    'root:www-data',
+    '--ready-after',
+    '2',
+    '--',
+    PYTHON,
+    '-m',
+    'uvicorn',
+    '--fd',
+    '{fd}',
+    '--lifespan',
+    'off',
+    '--app-dir',
+    FIXTURES,
+    'asgi_app:app',
+  ]);
   await reloadsGracefully(sv, path, 'silent');
 });
