@@ -29,7 +29,7 @@ if (invalid !== null) {
 }
 const first = args[0];
 // status, reload and stop ask a running sockvisor on its control socket (src/control/).
-const ownCommand = first === 'doctor' || first === 'nginx-snippet' || first === 'status' || first === 'reload' || first === 'stop';
+const ownCommand = first === 'doctor' || first === 'nginx-snippet' || first === 'status' || first === 'reload' || first === 'restart' || first === 'stop';
 const unitOnly = first === systemdUnitCommand.command;
 if (first === 'run' || unitOnly) args = args.slice(1);
 

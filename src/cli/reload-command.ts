@@ -10,6 +10,8 @@ interface ReloadArgs {
 }
 
 export const command = 'reload [socket]';
+// A restart is a handover too: with the socket held, a new child next to the old one drops nothing.
+export const aliases = ['restart'];
 export const describe = 'hand over to a new child and wait: exit 0 once it serves, 1 with the reason when the handover is abandoned';
 
 export function builder(yargs: Argv): Argv<ReloadArgs> {

@@ -37,8 +37,16 @@ export function findControlSockets(procNetUnix = '/proc/net/unix'): Target[] {
 /** The exit status and sentence of a failed request. */
 export class ControlError extends RunError {}
 
+export interface AskOptions {
+  /** how long to wait for the answer */
+  timeoutMs?: number;
+  /** resolve only once sockvisor closes the connection (stop: it keeps it open until it exits) */
+  untilClosed?: boolean;
+}
+
 /** Sends one request and resolves with the first answer line; connection problems become ControlErrors. */
-export function ask(target: Target, command: ControlCommand, timeoutMs?: number): Promise<ControlAnswer> {
+export function ask(target: Target, command: ControlCommand, options: AskOptions = {}): Promise<ControlAnswer> {
+  const { timeoutMs, untilClosed = false } = options;
   return new Promise((resolve, reject) => {
     const socket = connect(target.control);
     if (timeoutMs !== undefined) {
@@ -58,12 +66,22 @@ export function ask(target: Target, command: ControlCommand, timeoutMs?: number)
       const nl = buffered.indexOf('\n');
       if (nl < 0 || answered) return;
       answered = true;
-      socket.end();
+      let answer: ControlAnswer;
       try {
-        resolve(JSON.parse(buffered.slice(0, nl)) as ControlAnswer);
+        answer = JSON.parse(buffered.slice(0, nl)) as ControlAnswer;
       } catch {
+        socket.end();
         reject(new ControlError(`the sockvisor on ${target.socket} answered something that is not JSON`, ExitCode.gaveUp));
+        return;
       }
+      if (untilClosed && answer.ok) {
+        socket.setTimeout(0);
+        socket.on('close', () => resolve(answer));
+        socket.resume();
+        return;
+      }
+      socket.end();
+      resolve(answer);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (!answered) reject(connectError(target, error));

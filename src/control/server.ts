@@ -196,7 +196,12 @@ export class ControlServer {
         socket.write(answerLine(this.status()));
         return;
       case 'stop':
-        socket.end(answerLine({ ok: true, command: 'stop', pid: process.pid }));
+        // The connection stays open until this process exits (the kernel closes it then): the
+        // client waits for that, whatever pid namespace it sees sockvisor in. Unref'd, it keeps
+        // nothing alive, and close() leaves it alone.
+        this.#connections.delete(socket);
+        socket.unref();
+        socket.write(answerLine({ ok: true, command: 'stop', pid: process.pid }));
         supervisor.stop('stop asked on the control socket');
         return;
       case 'reload':

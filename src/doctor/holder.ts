@@ -21,7 +21,7 @@ export async function askHolder(path: string): Promise<Holder | null> {
   const target = targetOf(path);
   if (!existsSync(target.control)) return null;
   try {
-    const answer = await ask(target, 'status', 2000);
+    const answer = await ask(target, 'status', { timeoutMs: 2000 });
     if (!answer.ok) return { pid: null, childPid: null, generation: null, phase: null, restarts: 0, lastCrash: null, error: answer.error };
     const s = answer as StatusAnswer;
     const crash = [...s.stats.exits].reverse().find((e) => !e.expected);

@@ -193,7 +193,10 @@ test('a crash is a restart with its reason in status; a reload whose child never
   assert.equal(s.supervisor.pid, second, 'the current child changed');
 
   setNotifierMode(mode, 'ready');
-  assert.equal((await runCli(['reload', path])).code, 0);
+  // restart is the same handover, waited for the same way.
+  const restart = await runCli(['restart', path]);
+  assert.equal(restart.code, 0, restart.stderr);
+  assert.match(restart.stdout, /^reloaded \S+: child \d+ serves/);
   const stop = await runCli(['stop', path]);
   assert.equal(stop.code, 0);
   assert.deepEqual(await sv.exited, { code: 0, signal: null });
