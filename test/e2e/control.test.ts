@@ -147,7 +147,7 @@ test('a crash is a restart with its reason in status; a reload whose child never
   const mode = join(dir, 'fail.mode');
   const path = join(dir, 'fail.sock');
   setNotifierMode(mode, 'ready');
-  const sv = startSockvisor(['-s', path, '--handover-timeout', '1', '--restart-delay', '0.1', '--', ...notifierCommand(mode)]);
+  const sv = startSockvisor(['-s', path, '--handover-timeout', '3', '--restart-delay', '0.1', '--', ...notifierCommand(mode)]);
   const first = await childPid(sv);
   await sv.waitFor((r) => r.event === 'child.ready' && r.pid === first);
   process.kill(first, 'SIGKILL');
@@ -197,6 +197,18 @@ test('a crash is a restart with its reason in status; a reload whose child never
   const restart = await runCli(['restart', path]);
   assert.equal(restart.code, 0, restart.stderr);
   assert.match(restart.stdout, /^reloaded \S+: child \d+ serves/);
+
+  // A reload asked for during another one waits for its own handover, not the one under way.
+  setNotifierMode(mode, 'slow:0.4');
+  const earlier = runCli(['reload', path]);
+  await sv.waitFor((r) => r.event === 'child.started' && r.role === 'candidate' && r.generation === 6, 5000, 'the first handover');
+  const later = await runCli(['reload', path]);
+  const earlierDone = await earlier;
+  assert.deepEqual([earlierDone.code, later.code], [0, 0], earlierDone.stderr + later.stderr);
+  const served = (out: string) => Number(/child (\d+) serves/.exec(out)?.[1]);
+  const handedOver = sv.records.filter((r) => r.event === 'handover.done').map((r) => r.pid);
+  assert.deepEqual([served(earlierDone.stdout), served(later.stdout)], handedOver.slice(-2));
+  assert.ok(sv.records.some((r) => r.event === 'handover.queued'), 'the second reload was not queued');
   const stop = await runCli(['stop', path]);
   assert.equal(stop.code, 0);
   assert.deepEqual(await sv.exited, { code: 0, signal: null });
