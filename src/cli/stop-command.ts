@@ -12,12 +12,10 @@ export const command = 'stop [socket]';
 export const describe = 'stop the running sockvisor (its child first) and wait until it has exited';
 
 export function builder(yargs: Argv): Argv<StopArgs> {
-  return yargs
-    .usage('$0 stop SOCKET')
-    .positional('socket', {
-      type: 'string',
-      describe: 'the socket path given to run (default: SOCKVISOR_SOCKET)',
-    }) as unknown as Argv<StopArgs>;
+  return yargs.usage('$0 stop SOCKET').positional('socket', {
+    type: 'string',
+    describe: 'the socket path given to run (default: SOCKVISOR_SOCKET)',
+  }) as unknown as Argv<StopArgs>;
 }
 
 export async function handler(argv: ArgumentsCamelCase<StopArgs>): Promise<void> {

@@ -208,7 +208,10 @@ test('a crash is a restart with its reason in status; a reload whose child never
   const served = (out: string) => Number(/child (\d+) serves/.exec(out)?.[1]);
   const handedOver = sv.records.filter((r) => r.event === 'handover.done').map((r) => r.pid);
   assert.deepEqual([served(earlierDone.stdout), served(later.stdout)], handedOver.slice(-2));
-  assert.ok(sv.records.some((r) => r.event === 'handover.queued'), 'the second reload was not queued');
+  assert.ok(
+    sv.records.some((r) => r.event === 'handover.queued'),
+    'the second reload was not queued',
+  );
   const stop = await runCli(['stop', path]);
   assert.equal(stop.code, 0);
   assert.deepEqual(await sv.exited, { code: 0, signal: null });
