@@ -19,6 +19,7 @@
         "native/folder_watch.cc",
         "native/dir_ops.cc",
         "native/queue.cc",
+        "native/peer_credentials.cc",
         "native/notify.cc",
         "native/users.cc",
         "native/connect_as.cc",

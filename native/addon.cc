@@ -37,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("guardRelease", Napi::Function::New(env, GuardRelease));
   exports.Set("duplicateFd", Napi::Function::New(env, DuplicateFd));
   exports.Set("unixListenQueue", Napi::Function::New(env, UnixListenQueue));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("exitImmediately", Napi::Function::New(env, ExitImmediately));
   return exports;
 }

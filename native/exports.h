@@ -45,6 +45,11 @@ Napi::Value RemoveIfSame(const Napi::CallbackInfo& info);
 // sock_diag) otherwise; EINVAL when fd is not a listening socket.
 Napi::Value UnixListenQueue(const Napi::CallbackInfo& info);
 
+// --- peer_credentials.cc
+// peerCredentials(fd) -> { pid, uid, gid }: who is at the other end of a connected unix socket, as
+// the kernel recorded it at connect() (getsockopt SO_PEERCRED). Throws a system error otherwise.
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info);
+
 // --- socket_probe.cc
 // probeUnixSocket(path) -> null when something accepts connections there, else the errno code string
 Napi::Value ProbeUnixSocket(const Napi::CallbackInfo& info);

@@ -6,6 +6,10 @@ export const ExitCode = {
   ok: 0,
   gaveUp: 1,
   usage: 2,
+  /** status, reload, stop: no sockvisor runs on that socket (or its control socket is stale) */
+  notRunning: 3,
+  /** status, reload, stop: the control socket refused this user */
+  permissionDenied: 4,
   notExecutable: 126,
   notFound: 127,
 } as const;

@@ -160,6 +160,13 @@ export interface GuardAnswer {
   error: string | null;
 }
 
+/** Who is at the other end of a connected unix socket, as recorded at connect() (SO_PEERCRED). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
 /** A listening unix socket's accept queue (unixListenQueue): what `ss -xl` shows as Recv-Q and Send-Q. */
 export interface ListenQueue {
   /** connections waiting to be accepted */
@@ -213,6 +220,7 @@ interface Binding {
   guardRelease(channel: number, pid: number): string | null;
   duplicateFd(fd: number): number;
   unixListenQueue(fd: number): ListenQueue;
+  peerCredentials(fd: number): PeerCredentials;
   exitImmediately(status: number): never;
 }
 
@@ -332,5 +340,7 @@ export const guardRelease = (channel: number, pid: number): string | null => bin
 export const duplicateFd = (fd: number): number => binding.duplicateFd(fd);
 /** The accept queue of the listening unix socket fd, through sock_diag by its inode (native/queue.cc). */
 export const unixListenQueue = (fd: number): ListenQueue => binding.unixListenQueue(fd);
+/** The pid, uid and gid of a connected unix socket's peer (getsockopt SO_PEERCRED; native/peer_credentials.cc). */
+export const peerCredentials = (fd: number): PeerCredentials => binding.peerCredentials(fd);
 /** _exit(status): ends the process without waiting for libuv's thread pool (native/exit_immediately.cc). */
 export const exitImmediately = (status: number): never => binding.exitImmediately(status);

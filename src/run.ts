@@ -15,6 +15,10 @@ import { HealthChecker } from './health/checker.js';
 import { probe, probeBytes, type ProbeTarget } from './health/probe.js';
 import { QueueWatch } from './health/queue-watch.js';
 import { unixListenQueue } from './native.js';
+import { controlSocketPath } from './control/paths.js';
+import { ControlServer } from './control/server.js';
+import { RunStats } from './control/stats.js';
+import { serveMetrics } from './metrics/metrics.js';
 import { Containment } from './containment/containment.js';
 import { installSignalHandlers } from './supervisor/signals.js';
 import { ChildSupervisor } from './supervisor/child-supervisor.js';
@@ -121,6 +125,8 @@ function startWatches(plan: RunPlan, held: HeldSocket[], supervisor: ChildSuperv
 /** A run prepared: its sockets are held, its supervisor made; start() starts the first child. */
 export interface Run {
   supervisor: ChildSupervisor;
+  /** what the run has done: generations, exits, handovers, repairs (status, metrics) */
+  stats: RunStats;
   sockets: HeldSocket[];
   /** starts the first child; an exec failure throws (exit 126/127) with the sockets removed */
   start(): void;
@@ -145,6 +151,9 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
   const containment = Containment.start(logger, { reapOrphans: options.reapOrphans ?? true });
   let healer: SocketHealer | null = null;
   let stopWatches: (() => void) | null = null;
+  let control: ControlServer | null = null;
+  let metrics: { close: () => void } | null = null;
+  const stats = new RunStats();
   const supervisor = new ChildSupervisor({
     child: childPlan(plan, held, env),
     restart: plan.restart,
@@ -155,6 +164,7 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
     handoverTimeoutMs: plan.handoverTimeoutMs,
     logger,
     containment,
+    onLog: (entry) => stats.record(entry),
     ...(systemd ? { onStatus: (status) => systemd.update(status) } : {}),
   });
   logger.debug({ event: 'supervisor.config', stop: describeStop(plan), handover: describeHandover(plan), restart: plan.restart }, 'supervision settings');
@@ -170,6 +180,7 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
   };
   return {
     supervisor,
+    stats,
     sockets: held,
     start() {
       try {
@@ -181,12 +192,23 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
         throw error;
       }
       // Watched from the first child on: a socket removed or changed by hand is put right at once.
-      healer = SocketHealer.start(held, { logger, isActive: () => supervisor.status.phase !== 'stopping', onReplaced });
+      healer = SocketHealer.start(held, {
+        logger,
+        isActive: () => supervisor.status.phase !== 'stopping',
+        onReplaced,
+        onRepair: (action) => stats.recordRepair(action),
+      });
       stopWatches = startWatches(plan, held, supervisor, logger);
+      // Next to the first unix socket, in the folder its path checks trusted; none for TCP alone.
+      const first = held.find((s): s is HeldUnixSocket => s.kind === 'unix');
+      if (first) control = ControlServer.open({ path: controlSocketPath(first.spec.path), links: first.links, supervisor, stats, sockets: () => held, logger });
+      if (plan.metrics) metrics = serveMetrics(plan.metrics, { supervisor, stats, sockets: () => held }, logger);
     },
     // The sockets go last: only once nothing of any child is left that could still accept on them.
     // The healer goes first: the removal of the sockets on stop is no damage to repair.
     done: supervisor.done.finally(async () => {
+      control?.close();
+      metrics?.close();
       stopWatches?.();
       healer?.close();
       await containment.close();

@@ -6,7 +6,10 @@ import * as doctorCommand from './doctor-command.js';
 import * as nginxSnippetCommand from './nginx-snippet-command.js';
 import { invalidEnvironmentFlag, unknownEnvironmentOptions } from '../config/options.js';
 import { checkOwnInput } from './raw-input.js';
+import * as reloadCommand from './reload-command.js';
 import * as runCommand from './run-command.js';
+import * as statusCommand from './status-command.js';
+import * as stopCommand from './stop-command.js';
 import * as systemdUnitCommand from './systemd-unit-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -25,7 +28,8 @@ if (invalid !== null) {
   process.exit(2);
 }
 const first = args[0];
-const ownCommand = first === 'doctor' || first === 'nginx-snippet';
+// status, reload and stop ask a running sockvisor on its control socket (src/control/).
+const ownCommand = first === 'doctor' || first === 'nginx-snippet' || first === 'status' || first === 'reload' || first === 'restart' || first === 'stop';
 const unitOnly = first === systemdUnitCommand.command;
 if (first === 'run' || unitOnly) args = args.slice(1);
 
@@ -48,7 +52,10 @@ const parser = yargs(args).scriptName(unitOnly ? `sockvisor ${systemdUnitCommand
 if (!ownCommand) parser.env('SOCKVISOR');
 parser.parserConfiguration({ 'populate--': true, 'halt-at-non-option': !ownCommand, 'boolean-negation': false });
 if (unitOnly) parser.command({ ...systemdUnitCommand, command: '$0' });
-else parser.command(runCommand).command(doctorCommand).command(nginxSnippetCommand).command(systemdUnitCommand);
+else {
+  parser.command(runCommand).command(doctorCommand).command(nginxSnippetCommand).command(systemdUnitCommand);
+  parser.command(statusCommand).command(reloadCommand).command(stopCommand);
+}
 await parser
   .strictOptions()
   .version(pkg.version)

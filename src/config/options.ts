@@ -36,6 +36,7 @@ export interface SockvisorOptions {
   healthInterval?: number | undefined;
   healthTimeout?: number | undefined;
   healthFailures?: number | undefined;
+  metrics?: string | undefined;
   pass?: 'fd' | 'stdin' | undefined;
   probe?: string | undefined;
   logFormat?: LogFormat | undefined;
@@ -276,6 +277,14 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     describe:
       'answer HTTP probes on HOST:PORT: GET /ready is 200 while the child is ready, else 503; ' +
       'GET /live is 200 while sockvisor runs',
+    default: { text: 'off' },
+  },
+  {
+    name: 'metrics',
+    key: 'metrics',
+    value: { type: 'string' },
+    arg: 'HOST:PORT',
+    describe: 'serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9101 (see docs/operations.md)',
     default: { text: 'off' },
   },
   {

@@ -17,6 +17,7 @@ import { checkPathTrust, ESCAPE, rememberPathTrust, systemAccounts, trustedUsers
 import { lookupUser } from '../native.js';
 import { formatTcpAddress, parseSocketSpecs, parseTcpAddress } from '../socket/spec.js';
 import type { SocketSpec, TcpAddress, UnixSocketSpec } from '../socket/spec.js';
+import { resolveMetricsAddress } from '../metrics/address.js';
 import { defaultBacklog } from '../socket/create.js';
 import { defaultRestartPolicy, validateRestartOptions, type RestartPolicyOptions } from '../supervisor/restart-policy.js';
 import { defaultChoice, defaultNumber, type SockvisorOptions } from './options.js';
@@ -59,6 +60,8 @@ export interface RunPlan extends SupervisionSettings {
   cwd: string;
   /** the health check of the first socket; null when off (the default) */
   health: HealthPlan | null;
+  /** where /metrics is served; null when off (the default) */
+  metrics: TcpAddress | null;
   /** sentences to log as warnings at start */
   warnings: string[];
   /** --probe: where to answer /ready and /live over HTTP; null: off */
@@ -332,6 +335,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   const handoverTimeoutMs = checkPositiveSeconds(options.handoverTimeout, '--handover-timeout', DEFAULT_HANDOVER_TIMEOUT_S);
   const health = resolveHealth(options);
   const probe = resolveProbe(options.probe);
+  const metrics = resolveMetricsAddress(options.metrics);
 
   const file = resolveExecutable(command, context.env.PATH, context.cwd);
   const passed: PassedSocket[] = specs.map((spec, i) => ({
@@ -383,6 +387,7 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     handoverTimeoutMs,
     cwd: context.cwd,
     health,
+    metrics,
     warnings,
     probe,
   };

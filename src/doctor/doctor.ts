@@ -8,6 +8,7 @@ import { MAX_SOCKET_PATH_BYTES } from '../socket/spec.js';
 import { expectedNginxError, formatPlace, judgeSocket, type Check, type NginxError, type Reference } from './checks.js';
 import { explainErrno, readErrorLog, type FailureCount, type LogGroup } from '../nginx/error-log.js';
 import { gatherSocketFacts } from './facts.js';
+import { askHolder, type Holder } from './holder.js';
 import { readNginxSetup, type NginxOptions, type NginxSetup } from '../nginx/setup.js';
 import type { ConfigPlace } from '../nginx/config.js';
 
@@ -42,6 +43,8 @@ export interface SocketReport {
   checks: Check[];
   /** what nginx, as the user checked, would log for this path now; null when it would connect */
   nginxWouldLog: NginxError | null;
+  /** the running sockvisor that holds it, as its status says; null when none does */
+  sockvisor: Holder | null;
 }
 
 export interface DoctorReport {
@@ -172,11 +175,13 @@ export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
     }
   }
 
-  const sockets: SocketReport[] = [...paths].map(([path, { references, log }]) => {
+  const sockets: SocketReport[] = [];
+  for (const [path, { references, log }] of paths) {
     const facts = gatherSocketFacts(path, who, confirm);
     const checks = judgeSocket(facts, { who, groupName, references });
-    return { path, ok: checks.every((c) => c.status !== 'fail'), references, log, checks, nginxWouldLog: expectedNginxError(facts, who) };
-  });
+    const sockvisor = await askHolder(path);
+    sockets.push({ path, ok: checks.every((c) => c.status !== 'fail'), references, log, checks, nginxWouldLog: expectedNginxError(facts, who), sockvisor });
+  }
 
   const report: DoctorReport = {
     ok: sockets.every((s) => s.ok) && (read === null || setup !== null),

@@ -3,6 +3,7 @@
 import type { CheckStatus } from './checks.js';
 import { formatPlace } from './checks.js';
 import type { DoctorReport, SocketReport } from './doctor.js';
+import { describeHolder } from './holder.js';
 
 const MARKS: Record<CheckStatus, string> = { pass: '[ok]  ', fail: '[FAIL]', skip: '[--]  ', unknown: '[??]  ' };
 const INDENT = '         ';
@@ -16,6 +17,7 @@ function describeUser(report: DoctorReport): string {
 
 function formatSocket(socket: SocketReport): string[] {
   const lines = [socket.path];
+  if (socket.sockvisor) lines.push(`  ${describeHolder(socket.sockvisor)}`);
   for (const ref of socket.references) {
     const users = (ref.usedBy ?? []).map((u) => `${u.directive} at ${formatPlace(u)}`).join(', ');
     const upstream = ref.upstream ? ` in upstream ${ref.upstream} (${users ? `used by ${users}` : 'used by no *_pass'})` : '';

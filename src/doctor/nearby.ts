@@ -2,6 +2,7 @@
 // not exist, while the app listens one folder or one name away). Listening unix sockets come from
 // /proc/net/unix (what ss -xl reads); who holds each, from the socket:[INODE] links in /proc/PID/fd.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { appSocketPath } from '../control/paths.js';
 import { basename, dirname } from 'node:path';
 
 export interface ListeningSocket {
@@ -94,6 +95,8 @@ export function rankNearby(wanted: string, sockets: (ListeningSocket & { holder:
   const scored: (NearbySocket & { score: number })[] = [];
   for (const socket of sockets) {
     if (socket.path === wanted) continue;
+    // A run's control socket is no place for nginx to connect to.
+    if (appSocketPath(socket.path) !== null) continue;
     if (socket.holder && socket.holder.name !== 'sockvisor' && socket.holder.name !== 'uWSGI') continue;
     const [a, b] = [stem(wanted), stem(socket.path)];
     const likeName = a.length >= 3 && b.length >= 3 && (a.includes(b) || b.includes(a));

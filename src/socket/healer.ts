@@ -41,6 +41,8 @@ export interface HealerOptions {
    * must move to it. `old` is closed by the caller once no child uses it.
    */
   onReplaced(index: number, fresh: HeldUnixSocket, old: HeldUnixSocket): void;
+  /** told every repair made, by its action (folder-made, relinked, created, permissions-restored, anchor-relinked) */
+  onRepair?(action: string, path: string): void;
 }
 
 interface Entry {
@@ -214,6 +216,7 @@ export class SocketHealer {
 
   /** A repair's warning: the first of its kind in a while at once, the next ones summed up in one line per interval. */
   #healed(entry: Entry, fields: Healed['fields'] & { action: string }, msg: string): void {
+    this.#options.onRepair?.(fields.action, entry.socket.spec.path);
     if (this.#repairLog.note(`${entry.index}:${fields.action}`, performance.now(), { fields, msg })) {
       this.#log.warn({ ...fields, count: 1 }, msg);
       return;

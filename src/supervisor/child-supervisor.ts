@@ -29,6 +29,8 @@ export interface ChildSupervisorOptions extends SupervisionSettings {
   containment: Containment;
   /** told after every change of phase, pid, readiness or status (systemd notification) */
   onStatus?: (status: SupervisorStatus) => void;
+  /** told every log entry as it is written (run statistics, the control socket) */
+  onLog?: (entry: LogEntry) => void;
 }
 
 /** What sockvisor is doing, as systemd and logs report it. */
@@ -248,5 +250,6 @@ export class ChildSupervisor {
   #write(entry: LogEntry): void {
     const { level, fields, msg } = describe(entry, this.#options);
     this.#log[level](fields, msg);
+    this.#options.onLog?.(entry);
   }
 }

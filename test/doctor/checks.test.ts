@@ -88,17 +88,23 @@ test("error.log lines: failed unix connects parsed, grouped by socket and errno,
   assert.match(explainErrno(13, 'www-data'), /www-data may not write the socket/);
 });
 
-test('nearby sockets: the same folder first, then the same name; other programs\' sockets are left out', () => {
+test('nearby sockets: the same folder first, then the same name; other programs\' sockets and control sockets are left out', () => {
   const listening = readListeningSockets(
     'Num       RefCount Protocol Flags    Type St Inode Path\n' +
       '0000000000000000: 00000002 00000000 00010000 0001 01 101 /run/app/main.sock\n' +
       '0000000000000000: 00000002 00000000 00010000 0001 01 102 /srv/other/app.sock\n' +
       '0000000000000000: 00000003 00000000 00000000 0001 03 103 /run/app/conn.sock\n' +
       '0000000000000000: 00000002 00000000 00010000 0001 01 104 @abstract\n' +
-      '0000000000000000: 00000002 00000000 00010000 0001 01 105 /run/app/db.sock\n',
+      '0000000000000000: 00000002 00000000 00010000 0001 01 105 /run/app/db.sock\n' +
+      '0000000000000000: 00000002 00000000 00010000 0001 01 106 /run/app/.main.sock.sockvisor.ctl\n',
   );
-  assert.deepEqual(listening.map((s) => s.inode), [101, 102, 105]);
-  const holders: Record<number, { pid: number; name: string }> = { 101: { pid: 1, name: 'sockvisor' }, 102: { pid: 2, name: 'uWSGI' }, 105: { pid: 3, name: 'postgres' } };
+  assert.deepEqual(listening.map((s) => s.inode), [101, 102, 105, 106]);
+  const holders: Record<number, { pid: number; name: string }> = {
+    101: { pid: 1, name: 'sockvisor' },
+    102: { pid: 2, name: 'uWSGI' },
+    105: { pid: 3, name: 'postgres' },
+    106: { pid: 1, name: 'sockvisor' },
+  };
   const ranked = rankNearby('/run/app/app.sock', listening.map((s) => ({ ...s, holder: holders[s.inode] ?? null })));
   assert.deepEqual(ranked.map((n) => [n.path, n.reason]), [
     ['/run/app/main.sock', 'in the same folder'],

@@ -1,6 +1,6 @@
 // Servers other than uWSGI on the held sockets, for real: Debian's gunicorn (LISTEN_FDS, or --bind fd://{fd} on TCP),
 // uvicorn (--fd {fd}) and a program that only knows LISTEN_FDS, each through kill -9.
-// SIGHUP handover for these servers comes with the handover work, and is tested there.
+// Their graceful handover on a reload is tested in server-handover.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
