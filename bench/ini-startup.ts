@@ -14,7 +14,10 @@ const dir = await makeTempDir('sockvisor-bench-');
 const socket = join(dir, 'app.sock');
 const ini = join(dir, 'app.ini');
 // uwsgiArgs() as ini lines.
-writeFileSync(ini, `[uwsgi]\nplugin = python3\nmaster = true\nprocesses = 1\nwsgi-file = ${APP}\nneed-app = true\ndisable-logging = true\nsocket = ${socket}\n`);
+writeFileSync(
+  ini,
+  `[uwsgi]\nplugin = python3\nmaster = true\nprocesses = 1\nwsgi-file = ${APP}\nneed-app = true\ndisable-logging = true\nsocket = ${socket}\n`,
+);
 
 /** ms from spawning sockvisor to its child.started record; then stops it and waits for its exit. */
 function timeToChild(args: string[]): Promise<number> {

@@ -20,7 +20,10 @@ const SETTLE_S = 15;
 
 /** Installs the packages of scripts/bench-packages.txt that are missing (apt-get, as root). */
 function ensurePackages(): void {
-  const wanted = readFileSync(join(repoRoot, 'scripts', 'bench-packages.txt'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const wanted = readFileSync(join(repoRoot, 'scripts', 'bench-packages.txt'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const missing = wanted.filter((pkg) => {
     try {
       return !execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).includes('install ok installed');
@@ -30,7 +33,10 @@ function ensurePackages(): void {
   });
   if (missing.length === 0) return;
   console.log(`installing ${missing.join(' ')}`);
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 /** The first line a tool prints about its version (nginx and wrk print it on stderr). */
@@ -295,8 +301,18 @@ async function main(): Promise<void> {
     const idle = await footprint(env);
     const latency = await restartLatencies(env);
     const toSeries = (r: LoadRun): Series => ({ name: r.name, results: r.results, marks: r.marks });
-    writeFileSync(join(docs, 'bench-restarts.svg'), latencyPlot('nginx → unix socket → uWSGI, uWSGI master killed (kill -9) every 2 s', restarts.map(toSeries), 'kill -9 of the uWSGI master'));
-    writeFileSync(join(docs, 'bench-reload.svg'), latencyPlot('Reload of an app that takes 1 s to import, every 3 s', reload.map(toSeries), 'reload (SIGHUP)'));
+    writeFileSync(
+      join(docs, 'bench-restarts.svg'),
+      latencyPlot(
+        'nginx → unix socket → uWSGI, uWSGI master killed (kill -9) every 2 s',
+        restarts.map(toSeries),
+        'kill -9 of the uWSGI master',
+      ),
+    );
+    writeFileSync(
+      join(docs, 'bench-reload.svg'),
+      latencyPlot('Reload of an app that takes 1 s to import, every 3 s', reload.map(toSeries), 'reload (SIGHUP)'),
+    );
 
     const sum = (xs: WrkResult[]): number => xs.reduce((a, b) => a + b.requests, 0);
     const ratio = sum(over.sv) / sum(over.raw);
@@ -365,7 +381,10 @@ async function main(): Promise<void> {
       '',
       '| supervisor | RSS at start | RSS after 60 s | CPU time used in 60 s |',
       '|---|---|---|---|',
-      ...[svIdle!, supIdle!].map((f) => `| ${f.name} | ${(f.start.rssKb / 1024).toFixed(1)} MB | ${(f.end.rssKb / 1024).toFixed(1)} MB | ${fmt(f.end.cpuMs - f.start.cpuMs)} ms |`),
+      ...[svIdle!, supIdle!].map(
+        (f) =>
+          `| ${f.name} | ${(f.start.rssKb / 1024).toFixed(1)} MB | ${(f.end.rssKb / 1024).toFixed(1)} MB | ${fmt(f.end.cpuMs - f.start.cpuMs)} ms |`,
+      ),
       '',
       'Goals for sockvisor: under 60 MB, under 50 ms of CPU (it polls nothing: a pidfd and a datagram socket on the event loop).',
       '',
@@ -405,7 +424,9 @@ if (process.argv[2] === 'latency') {
   const env: Env = { dir: await makeTempDir('sockvisor-bench-'), started: { setups: [], nginx: [] } };
   try {
     const l = await restartLatencies(env);
-    console.log(`sockvisor median ${median(l.sv).toFixed(1)} ms, supervisord median ${median(l.sup).toFixed(1)} ms, sh+date alone ${median(l.base).toFixed(1)} ms`);
+    console.log(
+      `sockvisor median ${median(l.sv).toFixed(1)} ms, supervisord median ${median(l.sup).toFixed(1)} ms, sh+date alone ${median(l.base).toFixed(1)} ms`,
+    );
   } finally {
     await stopAll(env);
     await cleanupTempDirs();

@@ -9,7 +9,16 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpGetUnix } from '../test/helpers/http.js';
-import { childrenOf, isAlive, processGroupMembers, statusField, waitGone, waitUntil, workersOf, zombieChildrenOf } from '../test/helpers/proc.js';
+import {
+  childrenOf,
+  isAlive,
+  processGroupMembers,
+  statusField,
+  waitGone,
+  waitUntil,
+  workersOf,
+  zombieChildrenOf,
+} from '../test/helpers/proc.js';
 import { childPid, startSockvisor } from '../test/helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../test/helpers/tmp.js';
 import { UWSGI, uwsgiArgs } from '../test/helpers/uwsgi.js';
@@ -60,7 +69,12 @@ function kib(pid: number, field: string): number {
 
 /** RSS, fd count, zombie children and children of pid, as /proc shows them now. */
 export function sample(pid: number): Sample {
-  return { rssKiB: kib(pid, 'VmRSS'), fds: readdirSync(`/proc/${pid}/fd`).length, zombies: zombieChildrenOf(pid).length, children: childrenOf(pid).length };
+  return {
+    rssKiB: kib(pid, 'VmRSS'),
+    fds: readdirSync(`/proc/${pid}/fd`).length,
+    zombies: zombieChildrenOf(pid).length,
+    children: childrenOf(pid).length,
+  };
 }
 
 /** Waits until the master has forked its worker (what each round needs: an orphan to leave). */
@@ -78,7 +92,17 @@ async function waitServing(socket: string, master: number): Promise<void> {
 }
 
 async function sockvisorSubject(socket: string): Promise<Subject> {
-  const sv = startSockvisor(['--restart-delay', '0', '--give-up-after', '0', '-s', socket, '--', UWSGI, ...uwsgiArgs(['--http-socket', socket])]);
+  const sv = startSockvisor([
+    '--restart-delay',
+    '0',
+    '--give-up-after',
+    '0',
+    '-s',
+    socket,
+    '--',
+    UWSGI,
+    ...uwsgiArgs(['--http-socket', socket]),
+  ]);
   return {
     name: 'sockvisor',
     pid: sv.pid,

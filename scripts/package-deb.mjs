@@ -6,14 +6,25 @@
 // Debian's own nodejs (>= 18.19) and on the libraries the native code links (dpkg-shlibdeps), so
 // `apt install ./sockvisor_*.deb` pulls Debian's packages only.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outIndex = process.argv.indexOf('--out');
-const out = resolve(outIndex > 0 ? process.argv[outIndex + 1] ?? '.' : repo);
+const out = resolve(outIndex > 0 ? (process.argv[outIndex + 1] ?? '.') : repo);
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
 // package.json's "bin" names the entry npm links as `sockvisor`; /usr/bin/sockvisor is the same link.
 const binEntry = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin.sockvisor;
@@ -36,7 +47,9 @@ try {
 
   // The global install a user would do, into a private prefix (the dependencies are in the tarball).
   const prefix = join(work, 'prefix');
-  run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', tarball], { stdio: ['ignore', 'inherit', 'inherit'] });
+  run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--no-update-notifier', tarball], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const root = join(work, 'root');
   const lib = join(root, 'usr', 'lib', 'sockvisor');
   mkdirSync(dirname(lib), { recursive: true });
@@ -65,7 +78,8 @@ try {
   // The shared libraries the addon and sockvisor-guard link (libc6, libstdc++6), with
   // the versions their symbols need. dpkg-shlibdeps reads the package name from debian/control.
   const natives = run('find', [lib, '-name', '*.node', '-o', '-name', 'sockvisor-guard', '-type', 'f']).trim().split('\n').filter(Boolean);
-  if (natives.length < 2) throw new Error(`the installed package holds no prebuilt addon and guard (found: ${natives.join(', ') || 'nothing'})`);
+  if (natives.length < 2)
+    throw new Error(`the installed package holds no prebuilt addon and guard (found: ${natives.join(', ') || 'nothing'})`);
   mkdirSync(join(work, 'debian'));
   writeFileSync(join(work, 'debian', 'control'), 'Source: sockvisor\n\nPackage: sockvisor\nArchitecture: any\n');
   // Its stderr stays quiet: that no library has the napi_* symbols (node itself provides them) and
@@ -75,26 +89,37 @@ try {
 
   const size = run('du', ['-sk', '--apparent-size', root]).split('\t')[0];
   mkdirSync(join(root, 'DEBIAN'));
-  writeFileSync(join(root, 'DEBIAN', 'control'), [
-    `Package: sockvisor`,
-    `Version: ${pkg.version}`,
-    `Architecture: ${arch}`,
-    `Maintainer: sockvisor developers <dev@sockvisor.invalid>`,
-    `Installed-Size: ${size}`,
-    `Depends: nodejs (>= 18.19), ${libDepends}`,
-    `Recommends: systemd`,
-    `Section: admin`,
-    `Priority: optional`,
-    `Homepage: https://www.npmjs.com/package/sockvisor`,
-    `Description: ${pkg.description.split(':')[0]}`,
-    ` ${pkg.description}`,
-    ` One config file per app: /etc/sockvisor/NAME.toml, run by sockvisor@NAME.service.`,
-    ``,
-  ].join('\n'));
+  writeFileSync(
+    join(root, 'DEBIAN', 'control'),
+    [
+      `Package: sockvisor`,
+      `Version: ${pkg.version}`,
+      `Architecture: ${arch}`,
+      `Maintainer: sockvisor developers <dev@sockvisor.invalid>`,
+      `Installed-Size: ${size}`,
+      `Depends: nodejs (>= 18.19), ${libDepends}`,
+      `Recommends: systemd`,
+      `Section: admin`,
+      `Priority: optional`,
+      `Homepage: https://www.npmjs.com/package/sockvisor`,
+      `Description: ${pkg.description.split(':')[0]}`,
+      ` ${pkg.description}`,
+      ` One config file per app: /etc/sockvisor/NAME.toml, run by sockvisor@NAME.service.`,
+      ``,
+    ].join('\n'),
+  );
   writeFileSync(join(root, 'DEBIAN', 'conffiles'), '/etc/sockvisor/app.toml.example\n');
   // A new or changed sockvisor@.service is read at once; running instances keep running.
-  writeFileSync(join(root, 'DEBIAN', 'postinst'), '#!/bin/sh\nset -e\nif [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi\n', { mode: 0o755 });
-  writeFileSync(join(root, 'DEBIAN', 'postrm'), '#!/bin/sh\nset -e\nif [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi\n', { mode: 0o755 });
+  writeFileSync(
+    join(root, 'DEBIAN', 'postinst'),
+    '#!/bin/sh\nset -e\nif [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi\n',
+    { mode: 0o755 },
+  );
+  writeFileSync(
+    join(root, 'DEBIAN', 'postrm'),
+    '#!/bin/sh\nset -e\nif [ -d /run/systemd/system ]; then systemctl daemon-reload || true; fi\n',
+    { mode: 0o755 },
+  );
   chmodSync(join(root, 'DEBIAN', 'postinst'), 0o755);
   chmodSync(join(root, 'DEBIAN', 'postrm'), 0o755);
 

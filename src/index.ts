@@ -103,7 +103,9 @@ export class Supervisor {
   /** The sockets held, with their fds in this process (empty before start()). */
   get sockets(): HeldSocketInfo[] {
     return (this.#run?.sockets ?? []).map((s) =>
-      s.kind === 'unix' ? { name: s.spec.name, fd: s.fd, path: s.spec.path } : { name: s.spec.name, fd: s.fd, address: describeHeldSocket(s) },
+      s.kind === 'unix'
+        ? { name: s.spec.name, fd: s.fd, path: s.spec.path }
+        : { name: s.spec.name, fd: s.fd, address: describeHeldSocket(s) },
     );
   }
 }
@@ -145,7 +147,11 @@ export function createUnixSocket(options: UnixSocketOptions): UnixSocket {
   const spec = parseSocketSpec(options.path, 0, options.cwd ?? process.cwd(), 'path');
   if (spec.kind !== 'unix') throw new UsageError(`'${options.path}' is a TCP address; createUnixSocket takes a file path.`);
   const mode = typeof options.mode === 'number' ? formatMode(options.mode) : options.mode;
-  const permissions = resolveSocketPermissions({ socketMode: mode, socketOwner: options.owner, socketGroup: options.group }, {}, currentIdentity());
+  const permissions = resolveSocketPermissions(
+    { socketMode: mode, socketOwner: options.owner, socketGroup: options.group },
+    {},
+    currentIdentity(),
+  );
   const backlog = options.backlog ?? defaultBacklog();
   const held = createSocket(preflightSocket(spec), permissions, backlog) as HeldUnixSocket;
   return {

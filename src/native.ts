@@ -230,7 +230,9 @@ const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
  * Where the addon and sockvisor-guard are looked for, in node-gyp-build's order: the local builds,
  * then the prebuilt binaries shipped in the package (the guard next to them: scripts/prebuild-guard.mjs).
  */
-const BINARY_FOLDERS = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((folder) => join(packageRoot, folder));
+const BINARY_FOLDERS = ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((folder) =>
+  join(packageRoot, folder),
+);
 
 /**
  * Loads the addon the way node-gyp-build resolves it: a local build (build/Release, build/Debug:
@@ -306,7 +308,8 @@ export const openNotifyReceiver = (address: string, onMessage: (datagram: Notify
  * for its own removal or renaming (never for writes); onChange(names) once per wakeup, null naming
  * the folder itself (or lost events). See native/folder_watch.cc.
  */
-export const watchFolder = (path: string, onChange: (names: (string | null)[]) => void): FolderWatchHandle => new binding.FolderWatch(path, onChange);
+export const watchFolder = (path: string, onChange: (names: (string | null)[]) => void): FolderWatchHandle =>
+  new binding.FolderWatch(path, onChange);
 /** One sd_notify(3) datagram to address; null when sent, else the errno code. */
 export const sendNotify = (address: string, text: string): string | null => binding.sendNotify(address, text);
 /** getpwnam_r / getpwuid_r. */

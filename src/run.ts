@@ -49,7 +49,10 @@ function childPlan(plan: RunPlan, held: HeldSocket[], env: NodeJS.ProcessEnv): C
 function logHeldSocket(logger: Logger, socket: HeldSocket): void {
   if (socket.kind === 'tcp') {
     const address = describeHeldSocket(socket);
-    logger.info({ event: 'socket.created', name: socket.spec.name, kind: 'tcp', address, port: socket.port, backlog: socket.backlog }, `holding ${address} (TCP, backlog ${socket.backlog})`);
+    logger.info(
+      { event: 'socket.created', name: socket.spec.name, kind: 'tcp', address, port: socket.port, backlog: socket.backlog },
+      `holding ${address} (TCP, backlog ${socket.backlog})`,
+    );
     return;
   }
   const { permissions: p, spec } = socket;
@@ -75,7 +78,12 @@ function releaseSockets(held: HeldSocket[], logger: Logger): void {
   for (const socket of held) {
     const removed = removeSocket(socket);
     const where = describeHeldSocket(socket);
-    const msg = socket.kind === 'tcp' ? `closed ${where}` : removed ? `removed ${where}` : `left ${where}: it is no longer the socket sockvisor created`;
+    const msg =
+      socket.kind === 'tcp'
+        ? `closed ${where}`
+        : removed
+          ? `removed ${where}`
+          : `left ${where}: it is no longer the socket sockvisor created`;
     logger.info({ event: 'socket.removed', name: socket.spec.name, path: where, removed }, msg);
   }
 }
@@ -167,7 +175,10 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
     onLog: (entry) => stats.record(entry),
     ...(systemd ? { onStatus: (status) => systemd.update(status) } : {}),
   });
-  logger.debug({ event: 'supervisor.config', stop: describeStop(plan), handover: describeHandover(plan), restart: plan.restart }, 'supervision settings');
+  logger.debug(
+    { event: 'supervisor.config', stop: describeStop(plan), handover: describeHandover(plan), restart: plan.restart },
+    'supervision settings',
+  );
   // A socket made anew at its path (the old one had no name left): the children move to it, at the
   // same fd number, and sockvisor's copy of the old one is closed once no child uses it.
   const onReplaced = (index: number, fresh: HeldUnixSocket, old: HeldUnixSocket): void => {
@@ -175,7 +186,10 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
     supervisor.replacePlan(childPlan(plan, held, env), `the socket ${fresh.spec.path} was made anew`);
     void supervisor.whenFdUnused(old.fd).then(() => {
       closeHeldSocket(old);
-      logger.info({ event: 'socket.closed-old', path: old.spec.path, inode: Number(old.ino) }, `closed the old socket of ${old.spec.path} (inode ${old.ino}): no child uses it any more`);
+      logger.info(
+        { event: 'socket.closed-old', path: old.spec.path, inode: Number(old.ino) },
+        `closed the old socket of ${old.spec.path} (inode ${old.ino}): no child uses it any more`,
+      );
     });
   };
   return {
@@ -201,7 +215,15 @@ export function createRun(plan: RunPlan, logger: Logger, env: NodeJS.ProcessEnv 
       stopWatches = startWatches(plan, held, supervisor, logger);
       // Next to the first unix socket, in the folder its path checks trusted; none for TCP alone.
       const first = held.find((s): s is HeldUnixSocket => s.kind === 'unix');
-      if (first) control = ControlServer.open({ path: controlSocketPath(first.spec.path), links: first.links, supervisor, stats, sockets: () => held, logger });
+      if (first)
+        control = ControlServer.open({
+          path: controlSocketPath(first.spec.path),
+          links: first.links,
+          supervisor,
+          stats,
+          sockets: () => held,
+          logger,
+        });
       if (plan.metrics) metrics = serveMetrics(plan.metrics, { supervisor, stats, sockets: () => held }, logger);
     },
     // The sockets go last: only once nothing of any child is left that could still accept on them.

@@ -27,7 +27,10 @@ test('createUnixSocket: the file has the mode, owner and group asked for; close(
   assert.equal(existsSync(socket.path), false);
   const file = join(dir, 'not-a-socket');
   writeFileSync(file, 'keep');
-  assert.throws(() => createUnixSocket({ path: file }), (e: Error) => e instanceof UsageError && /is a regular file, not a socket/.test(e.message));
+  assert.throws(
+    () => createUnixSocket({ path: file }),
+    (e: Error) => e instanceof UsageError && /is a regular file, not a socket/.test(e.message),
+  );
 });
 
 test('Supervisor: holds the socket, runs COMMAND on it, logs only to the pino logger given, stops with status 0', async () => {
@@ -39,7 +42,10 @@ test('Supervisor: holds the socket, runs COMMAND on it, logs only to the pino lo
   assert.equal(process.listenerCount('SIGTERM'), signalHandlers, 'a library installed process signal handlers unasked');
   const pid = supervisor.pid!;
   assert.ok(isAlive(pid));
-  assert.deepEqual(supervisor.sockets.map((s) => [s.name, s.path]), [['web', join(dir, 'sv.sock')]]);
+  assert.deepEqual(
+    supervisor.sockets.map((s) => [s.name, s.path]),
+    [['web', join(dir, 'sv.sock')]],
+  );
   assert.equal(await supervisor.stop(), 0);
   assert.ok(await waitGone(pid, 5000));
   assert.equal(existsSync(join(dir, 'sv.sock')), false);
@@ -50,7 +56,10 @@ test('bad options throw UsageError from the constructor, before anything is made
   assert.throws(() => new Supervisor({ socket: [join(dir, 'x', 'y.sock')], socketMode: '999', command: ['sleep', '1'] }), UsageError);
   assert.equal(existsSync(join(dir, 'x')), false);
   // --probe needs the command's asynchronous start: the library refuses it rather than ignore it.
-  assert.throws(() => new Supervisor({ socket: [join(dir, 'p.sock')], probe: ':8081', command: ['sleep', '1'] }), /The probe option is for the sockvisor command/);
+  assert.throws(
+    () => new Supervisor({ socket: [join(dir, 'p.sock')], probe: ':8081', command: ['sleep', '1'] }),
+    /The probe option is for the sockvisor command/,
+  );
 });
 
 test('with no logger the library writes nothing to stdout or stderr', () => {
@@ -60,7 +69,11 @@ test('with no logger the library writes nothing to stdout or stderr', () => {
     s.start();
     setTimeout(async () => process.exit(await s.stop()), 200);
   `;
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   assert.equal(result.status, 0);
   assert.deepEqual([result.stdout, result.stderr], ['', '']);
 });

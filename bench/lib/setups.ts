@@ -93,13 +93,15 @@ export async function startSupervisord(dir: string, processes: number, env: Node
     `[supervisord]\nnodaemon=true\nlogfile=${join(dir, 'supervisord.log')}\npidfile=${join(dir, 'supervisord.pid')}\nchildlogdir=${dir}\n` +
       `${program}autostart=true\nautorestart=true\nstartsecs=0\nstartretries=100000\nstopsignal=INT\nstopasgroup=true\nkillasgroup=true\n` +
       `stdout_logfile=${join(dir, 'app.log')}\nredirect_stderr=true\n` +
-      Object.entries(env).map(([k, v]) => `environment=${k}="${v}"\n`).join(''),
+      Object.entries(env)
+        .map(([k, v]) => `environment=${k}="${v}"\n`)
+        .join(''),
   );
   const proc = startGroup('/usr/bin/supervisord', ['-c', conf], {}, join(dir, 'supervisord.out'));
   const uwsgiChild = (): number | null => childrenOf(proc.pid!)[0] ?? null;
   await waitFor('supervisord to start its program', () => uwsgiChild() !== null && (command !== undefined || existsSync(socketPath)));
   return {
-    name: "supervisord [fcgi-program]",
+    name: 'supervisord [fcgi-program]',
     socketPath,
     masterPid: uwsgiChild,
     reloadPid: () => uwsgiChild()!,
@@ -109,9 +111,26 @@ export async function startSupervisord(dir: string, processes: number, env: Node
 }
 
 /** sockvisor holding the socket, uWSGI on fd://3. */
-export async function startSockvisorSetup(dir: string, processes: number, env: NodeJS.ProcessEnv = {}, command?: string[], extra: string[] = []): Promise<Setup> {
+export async function startSockvisorSetup(
+  dir: string,
+  processes: number,
+  env: NodeJS.ProcessEnv = {},
+  command?: string[],
+  extra: string[] = [],
+): Promise<Setup> {
   const socketPath = join(dir, 'sockvisor.sock');
-  const args = [cliPath, '--log-format', 'json', '-s', socketPath, '--socket-owner', 'root:www-data', ...extra, '--', ...(command ?? [UWSGI, ...appArgs(processes)])];
+  const args = [
+    cliPath,
+    '--log-format',
+    'json',
+    '-s',
+    socketPath,
+    '--socket-owner',
+    'root:www-data',
+    ...extra,
+    '--',
+    ...(command ?? [UWSGI, ...appArgs(processes)]),
+  ];
   const proc = startGroup(process.execPath, args, env, join(dir, 'sockvisor.log'));
   // The current child as sockvisor's log names it: sockvisor's other children are sockvisor-guard
   // and, for a moment after a kill -9, the dead master's workers (sockvisor is their subreaper).

@@ -58,7 +58,11 @@ function explainSpawnError(error: NativeError, plan: ChildPlan): RunError {
   switch (error.syscall) {
     case 'execve':
       if (error.code === 'ENOENT') {
-        return new RunError(`The command '${file}' could not be executed: it or its interpreter (#! line) does not exist.`, ExitCode.notFound, { cause: error });
+        return new RunError(
+          `The command '${file}' could not be executed: it or its interpreter (#! line) does not exist.`,
+          ExitCode.notFound,
+          { cause: error },
+        );
       }
       if (error.code === 'ENOEXEC') {
         return new RunError(
@@ -67,17 +71,27 @@ function explainSpawnError(error: NativeError, plan: ChildPlan): RunError {
           { cause: error },
         );
       }
-      return new RunError(`The command '${file}' could not be executed (${error.code}): check its permissions, and that its file system is not mounted noexec.`, ExitCode.notExecutable, {
-        cause: error,
-      });
+      return new RunError(
+        `The command '${file}' could not be executed (${error.code}): check its permissions, and that its file system is not mounted noexec.`,
+        ExitCode.notExecutable,
+        {
+          cause: error,
+        },
+      );
     case 'setuid':
     case 'setgid':
     case 'setgroups':
-      return new RunError(`Cannot switch to the user or group for '${file}' (${error.syscall}: ${error.code}): only root can run the child as another user.`, ExitCode.notExecutable, {
+      return new RunError(
+        `Cannot switch to the user or group for '${file}' (${error.syscall}: ${error.code}): only root can run the child as another user.`,
+        ExitCode.notExecutable,
+        {
+          cause: error,
+        },
+      );
+    case 'chdir':
+      return new RunError(`Cannot enter the folder '${plan.cwd}' to start '${file}' (${error.code}).`, ExitCode.notExecutable, {
         cause: error,
       });
-    case 'chdir':
-      return new RunError(`Cannot enter the folder '${plan.cwd}' to start '${file}' (${error.code}).`, ExitCode.notExecutable, { cause: error });
     default:
       return new RunError(`Cannot start '${file}' (${error.syscall}: ${error.code}).`, ExitCode.notExecutable, { cause: error });
   }

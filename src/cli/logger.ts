@@ -19,7 +19,10 @@ export function createLogger(format: LogFormat = DEFAULT_LOG_FORMAT, level: LogL
   const usePretty = format === 'pretty' || (format === 'auto' && isatty(2));
   // Each message is a whole sentence; the fields are for machines (JSON), not for people.
   const destination = usePretty
-    ? new NonBlockingDestination(2, prettyFactory({ colorize: isatty(2), hideObject: true, ignore: 'pid,hostname,name', translateTime: 'SYS:HH:MM:ss.l' }))
+    ? new NonBlockingDestination(
+        2,
+        prettyFactory({ colorize: isatty(2), hideObject: true, ignore: 'pid,hostname,name', translateTime: 'SYS:HH:MM:ss.l' }),
+      )
     : new NonBlockingDestination(2);
   // No base fields: `pid` in a record is the child's (the journal and ps know sockvisor's own).
   const logger = pino({ level, base: undefined }, destination);

@@ -29,14 +29,17 @@ if (invalid !== null) {
 }
 const first = args[0];
 // status, reload and stop ask a running sockvisor on its control socket (src/control/).
-const ownCommand = first === 'doctor' || first === 'nginx-snippet' || first === 'status' || first === 'reload' || first === 'restart' || first === 'stop';
+const ownCommand =
+  first === 'doctor' || first === 'nginx-snippet' || first === 'status' || first === 'reload' || first === 'restart' || first === 'stop';
 const unitOnly = first === systemdUnitCommand.command;
 if (first === 'run' || unitOnly) args = args.slice(1);
 
 // A SOCKVISOR_* variable that names no option of run is a typo that would otherwise be ignored.
 const unknownEnv = ownCommand ? [] : unknownEnvironmentOptions(process.env);
 if (unknownEnv.length > 0) {
-  process.stderr.write(`sockvisor: the environment variable ${unknownEnv.join(', ')} names no option of sockvisor: unset it, or correct the name (e.g. SOCKVISOR_SOCKET_MODE for --socket-mode).\n`);
+  process.stderr.write(
+    `sockvisor: the environment variable ${unknownEnv.join(', ')} names no option of sockvisor: unset it, or correct the name (e.g. SOCKVISOR_SOCKET_MODE for --socket-mode).\n`,
+  );
   process.exit(2);
 }
 const badFlag = ownCommand ? null : invalidEnvironmentFlag(process.env);

@@ -18,18 +18,35 @@ export const describe = 'print the nginx location block that passes to the socke
 export function builder(yargs: Argv): Argv<SnippetArgs> {
   return yargs
     .usage('$0 nginx-snippet -s PATH [--location URI] [--protocol uwsgi|http] [--params FILE]')
-    .option('socket', { alias: 's', type: 'string', describe: 'the socket, exactly as given to run: PATH or NAME=PATH (default: SOCKVISOR_SOCKET)' })
+    .option('socket', {
+      alias: 's',
+      type: 'string',
+      describe: 'the socket, exactly as given to run: PATH or NAME=PATH (default: SOCKVISOR_SOCKET)',
+    })
     .option('location', { type: 'string', default: '/', describe: 'the location to serve from the socket' })
-    .option('protocol', { choices: ['uwsgi', 'http'] as const, default: 'uwsgi' as const, describe: 'uwsgi: uwsgi_pass (uWSGI --socket); http: proxy_pass (uWSGI --http-socket, gunicorn, uvicorn)' })
-    .option('params', { type: 'string', default: 'uwsgi_params', describe: 'the uwsgi_params file to include (relative: next to nginx.conf)' })
-    .example('$0 nginx-snippet -s /run/app/app.sock > /etc/nginx/snippets/app.conf', 'then include it in a server block') as unknown as Argv<SnippetArgs>;
+    .option('protocol', {
+      choices: ['uwsgi', 'http'] as const,
+      default: 'uwsgi' as const,
+      describe: 'uwsgi: uwsgi_pass (uWSGI --socket); http: proxy_pass (uWSGI --http-socket, gunicorn, uvicorn)',
+    })
+    .option('params', {
+      type: 'string',
+      default: 'uwsgi_params',
+      describe: 'the uwsgi_params file to include (relative: next to nginx.conf)',
+    })
+    .example(
+      '$0 nginx-snippet -s /run/app/app.sock > /etc/nginx/snippets/app.conf',
+      'then include it in a server block',
+    ) as unknown as Argv<SnippetArgs>;
 }
 
 export function handler(argv: ArgumentsCamelCase<SnippetArgs>): void {
   const values = argv.socket === undefined ? socketsFromEnv() : ([] as string[]).concat(argv.socket);
   try {
     if (values.length !== 1) {
-      throw new UsageError(`nginx-snippet prints the block for one socket, but ${values.length === 0 ? 'none was given' : `${values.length} were given`}: give exactly one -s PATH, the same as to run.`);
+      throw new UsageError(
+        `nginx-snippet prints the block for one socket, but ${values.length === 0 ? 'none was given' : `${values.length} were given`}: give exactly one -s PATH, the same as to run.`,
+      );
     }
     const path = socketPathOf(values[0]!, 'nginx-snippet');
     process.stdout.write(nginxSnippet({ path, location: argv.location, protocol: argv.protocol, params: argv.params }));

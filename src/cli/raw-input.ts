@@ -47,8 +47,10 @@ export function invalidInput(cmdline: Buffer, count: number, environ: Buffer): s
     const eq = entry.indexOf(0x3d);
     const name = entry.subarray(0, eq < 0 ? entry.length : eq).toString('latin1');
     const value = showBytes(entry.subarray(eq + 1));
-    return `sockvisor: the environment variable ${name} ('${value}') is not valid UTF-8, and sockvisor could not use it unchanged: ` +
-      'give a UTF-8 value.';
+    return (
+      `sockvisor: the environment variable ${name} ('${value}') is not valid UTF-8, and sockvisor could not use it unchanged: ` +
+      'give a UTF-8 value.'
+    );
   }
   return null;
 }

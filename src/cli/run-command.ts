@@ -41,14 +41,21 @@ function yargsOption(definition: (typeof RUN_OPTIONS)[number]): Options {
 export function runOptions(yargs: Argv): Argv {
   let y = yargs;
   for (const definition of RUN_OPTIONS) y = y.option(definition.name, yargsOption(definition));
-  return y.option('config', { alias: 'c', type: 'string', describe: 'read options (and COMMAND) from this TOML or JSON file; the command line and SOCKVISOR_* variables win over it' });
+  return y.option('config', {
+    alias: 'c',
+    type: 'string',
+    describe: 'read options (and COMMAND) from this TOML or JSON file; the command line and SOCKVISOR_* variables win over it',
+  });
 }
 
 export function builder(yargs: Argv): Argv<RunArgs> {
   return runOptions(yargs.usage('$0 [run] [options] -- COMMAND [ARGS...]'))
     .example('$0 -s /run/app/app.sock --socket-owner app:www-data -- uwsgi --ini app.ini', 'uWSGI on a socket nginx (www-data) can reach')
     .example('$0 -- uwsgi --ini app.ini', "uWSGI's own ini names the socket, its mode and owner: sockvisor reads them and holds it")
-    .example('$0 -- uwsgi -s /run/app/app.sock --chmod-socket=020 --uid app --gid www-data ...', 'an existing uWSGI command line, unchanged')
+    .example(
+      '$0 -- uwsgi -s /run/app/app.sock --chmod-socket=020 --uid app --gid www-data ...',
+      'an existing uWSGI command line, unchanged',
+    )
     .example('$0 --config /etc/sockvisor/app.toml', 'everything from a config file') as unknown as Argv<RunArgs>;
 }
 
@@ -64,7 +71,11 @@ export function givenOptions(argv: ArgumentsCamelCase<RunArgs>): SockvisorOption
 }
 
 /** The options of a run command line: given ones (givenOptions(argv)) over the --config file's, and COMMAND from either. */
-export function layeredRunOptions(argv: ArgumentsCamelCase<RunArgs>, given: SockvisorOptions, commandLine: string[]): { options: SockvisorOptions; command: string[]; file?: ConfigFile } {
+export function layeredRunOptions(
+  argv: ArgumentsCamelCase<RunArgs>,
+  given: SockvisorOptions,
+  commandLine: string[],
+): { options: SockvisorOptions; command: string[]; file?: ConfigFile } {
   const file = argv.config === undefined ? undefined : readConfigFile(argv.config, process.cwd());
   const options = layerOptions(given, file?.options ?? {});
   const command = commandLine.length > 0 ? commandLine : (file?.command ?? []);
@@ -80,7 +91,8 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   let logger = createLogger(given.logFormat, given.logLevel);
   try {
     const { options, command, file } = layeredRunOptions(argv, given, commandLine);
-    if (file && (options.logFormat !== given.logFormat || options.logLevel !== given.logLevel)) logger = createLogger(options.logFormat, options.logLevel);
+    if (file && (options.logFormat !== given.logFormat || options.logLevel !== given.logLevel))
+      logger = createLogger(options.logFormat, options.logLevel);
     if (file) logger.debug({ event: 'config.file', path: file.path }, `options read from ${file.path}`);
     const plan = planRun({ ...options, command }, { cwd: process.cwd(), env: process.env });
     status = await runSockvisor(plan, logger);

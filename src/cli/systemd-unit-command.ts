@@ -24,7 +24,10 @@ export function builder(yargs: Argv): Argv<UnitArgs> {
       '$0 systemd-unit -s /run/app/app.sock --socket-owner app:www-data -- uwsgi --ini /srv/app/uwsgi.ini > /etc/systemd/system/app.service',
       'a unit for uWSGI behind sockvisor',
     )
-    .example('$0 systemd-unit --template > /etc/systemd/system/sockvisor@.service', 'then: systemctl enable --now sockvisor@shop runs /etc/sockvisor/shop.toml') as unknown as Argv<UnitArgs>;
+    .example(
+      '$0 systemd-unit --template > /etc/systemd/system/sockvisor@.service',
+      'then: systemctl enable --now sockvisor@shop runs /etc/sockvisor/shop.toml',
+    ) as unknown as Argv<UnitArgs>;
 }
 
 /** How systemd starts this sockvisor: the installed command when there is one (see sockvisorExecStart). */
@@ -48,7 +51,9 @@ export async function handler(argv: ArgumentsCamelCase<UnitArgs>): Promise<void>
     if (argv.template === true) {
       const others = hideBin(process.argv).filter((word) => word !== 'systemd-unit' && word !== '--template');
       if (others.length > 0) {
-        throw new UsageError(`sockvisor systemd-unit --template takes nothing else (got ${others.join(' ')}): the options and COMMAND go in /etc/sockvisor/NAME.toml.`);
+        throw new UsageError(
+          `sockvisor systemd-unit --template takes nothing else (got ${others.join(' ')}): the options and COMMAND go in /etc/sockvisor/NAME.toml.`,
+        );
       }
       process.stdout.write(templateUnit(execStart()));
       await flushLogs(logger);

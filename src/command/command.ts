@@ -20,7 +20,10 @@ export function resolveExecutable(command: string, pathEnv: string | undefined, 
   if (command === '') throw new UsageError('The COMMAND after -- is empty: give the server to run, e.g. -- uwsgi --ini app.ini.');
   const candidates = command.includes('/')
     ? [isAbsolute(command) ? command : resolve(cwd, command)]
-    : (pathEnv ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter).filter(Boolean).map((dir) => join(resolve(cwd, dir), command));
+    : (pathEnv ?? '/usr/local/bin:/usr/bin:/bin')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(resolve(cwd, dir), command));
   let notExecutable: string | null = null;
   for (const candidate of candidates) {
     let isFile = false;
@@ -41,10 +44,13 @@ export function resolveExecutable(command: string, pathEnv: string | undefined, 
     }
   }
   if (notExecutable) {
-    throw new RunError(`The command '${notExecutable}' is not an executable file: check its permissions (chmod +x) or the path.`, ExitCode.notExecutable);
+    throw new RunError(
+      `The command '${notExecutable}' is not an executable file: check its permissions (chmod +x) or the path.`,
+      ExitCode.notExecutable,
+    );
   }
   const where = command.includes('/') ? `at '${candidates[0]}'` : `in PATH (${pathEnv ?? ''})`;
-  const hint = command === 'uwsgi' ? " Install uWSGI (Debian: apt-get install uwsgi-core uwsgi-plugin-python3)." : '';
+  const hint = command === 'uwsgi' ? ' Install uWSGI (Debian: apt-get install uwsgi-core uwsgi-plugin-python3).' : '';
   throw new RunError(`The command '${command}' was not found ${where}: check the name or give its full path.${hint}`, ExitCode.notFound);
 }
 
@@ -69,7 +75,13 @@ export interface PreparedArgs {
  * --socket fd://N where nothing names a held socket) and adds the drain hook for handovers, or
  * fills {fd} placeholders.
  */
-export function prepareArgs(command: string, args: string[], sockets: PassedSocket[], cwd: string, uwsgiConfig?: UwsgiConfig): PreparedArgs {
+export function prepareArgs(
+  command: string,
+  args: string[],
+  sockets: PassedSocket[],
+  cwd: string,
+  uwsgiConfig?: UwsgiConfig,
+): PreparedArgs {
   if (isUwsgi(command)) {
     const configNamed: ConfigNamedSocket[] = [];
     for (const { option, target } of uwsgiConfig?.sockets ?? []) {

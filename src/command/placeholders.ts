@@ -22,7 +22,9 @@ export function substituteFds(args: string[], sockets: NamedFd[]): string[] {
       const socket = sockets.find((s) => s.name === name);
       if (!socket) {
         const known = sockets.map((s) => s.name).join(', ');
-        throw new UsageError(`The argument '${arg}' names the socket '${name}', but the sockets are named ${known}: use one of those names, or name a socket with -s ${name}=PATH.`);
+        throw new UsageError(
+          `The argument '${arg}' names the socket '${name}', but the sockets are named ${known}: use one of those names, or name a socket with -s ${name}=PATH.`,
+        );
       }
       return String(socket.fd);
     }),

@@ -34,7 +34,12 @@ function checkValue(path: string, key: string, option: OptionDefinition, value: 
   switch (option.value.type) {
     case 'string':
       if (typeof value === 'string') return value;
-      throw wrongType(path, key, option.name === 'socket-mode' ? 'a string such as "0660" (quoted: an unquoted 0660 is no TOML number)' : 'a string', value);
+      throw wrongType(
+        path,
+        key,
+        option.name === 'socket-mode' ? 'a string such as "0660" (quoted: an unquoted 0660 is no TOML number)' : 'a string',
+        value,
+      );
     case 'number':
       if (typeof value === 'number' && Number.isFinite(value)) return value;
       throw wrongType(path, key, 'a number (unquoted)', value);
@@ -60,7 +65,10 @@ function parseText(path: string, text: string): Record<string, unknown> {
   } catch (error) {
     const what = ext === '.json' ? 'JSON' : 'TOML';
     const detail = (error as Error).message.split('\n')[0];
-    throw new UsageError(`${path} is not valid ${what} (${detail}): fix it; see the example in sockvisor's docs/usage.md, 'A config file'.`, { cause: error });
+    throw new UsageError(
+      `${path} is not valid ${what} (${detail}): fix it; see the example in sockvisor's docs/usage.md, 'A config file'.`,
+      { cause: error },
+    );
   }
 }
 
@@ -74,7 +82,10 @@ export function readConfigFile(file: string, cwd: string): ConfigFile {
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new UsageError(`Cannot read the config file '${path}' (${(error as NodeJS.ErrnoException).code}): check the path given to --config.`, { cause: error });
+    throw new UsageError(
+      `Cannot read the config file '${path}' (${(error as NodeJS.ErrnoException).code}): check the path given to --config.`,
+      { cause: error },
+    );
   }
   // TOML and JSON are UTF-8: decoding anything else would change paths in silence (U+FFFD).
   if (!isUtf8(bytes)) {

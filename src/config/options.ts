@@ -83,8 +83,7 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     value: { type: 'strings' },
     arg: '[NAME=]PATH|HOST:PORT',
     describe:
-      'socket to create and hold: a unix socket PATH, or HOST:PORT, [V6]:PORT or :PORT for TCP ' +
-      '(numbers, not host names) (repeatable)',
+      'socket to create and hold: a unix socket PATH, or HOST:PORT, [V6]:PORT or :PORT for TCP ' + '(numbers, not host names) (repeatable)',
     default: { text: "uWSGI's own sockets" },
   },
   {
@@ -275,8 +274,7 @@ export const RUN_OPTIONS: readonly OptionDefinition[] = [
     value: { type: 'string' },
     arg: 'HOST:PORT',
     describe:
-      'answer HTTP probes on HOST:PORT: GET /ready is 200 while the child is ready, else 503; ' +
-      'GET /live is 200 while sockvisor runs',
+      'answer HTTP probes on HOST:PORT: GET /ready is 200 while the child is ready, else 503; ' + 'GET /live is 200 while sockvisor runs',
     default: { text: 'off' },
   },
   {

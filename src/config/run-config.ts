@@ -8,8 +8,26 @@ import type { PassedSocket } from '../command/passed-socket.js';
 import { childVariables } from '../child/environment.js';
 import { isUwsgi, namesHeldSocket, usesUwsgiMaster, UWSGI_DRAIN_SIGNAL } from '../uwsgi/command-line.js';
 import { confirmWithUwsgi, readUwsgiConfig, type UwsgiConfig } from '../uwsgi/config.js';
-import { checkConnectAccess, describeAccess, describeOwnership, describeVia, folderFixes, fixClause, type AccessVerdict, type FileOwnership } from '../socket/access.js';
-import { currentIdentity, findNginxUser, identityOf, nginxIdentity, resolveGroup, resolveUser, type Identity, type NginxUser } from '../socket/identity.js';
+import {
+  checkConnectAccess,
+  describeAccess,
+  describeOwnership,
+  describeVia,
+  folderFixes,
+  fixClause,
+  type AccessVerdict,
+  type FileOwnership,
+} from '../socket/access.js';
+import {
+  currentIdentity,
+  findNginxUser,
+  identityOf,
+  nginxIdentity,
+  resolveGroup,
+  resolveUser,
+  type Identity,
+  type NginxUser,
+} from '../socket/identity.js';
 import { formatMode } from '../socket/mode.js';
 import { fileMode, resolveSocketPermissions, type SocketPermissions } from '../socket/permissions.js';
 import { preflightSockets, type SocketPreflight } from '../socket/preflight.js';
@@ -206,17 +224,25 @@ function resolveChildUser(options: RunOptions, invoking: Identity): Identity | u
   if (options.user === undefined && options.group === undefined) return undefined;
   const user = options.user !== undefined ? resolveUser(options.user, '--user') : null;
   const group = options.group !== undefined ? resolveGroup(options.group, '--group') : null;
-  const identity = user
-    ? identityOf(user, group?.gid ?? user.gid)
-    : { ...invoking, gid: group!.gid, groups: invoking.groups };
-  if (invoking.uid !== 0 && (identity.uid !== invoking.uid || (group && !invoking.groups.includes(group.gid) && group.gid !== invoking.gid))) {
+  const identity = user ? identityOf(user, group?.gid ?? user.gid) : { ...invoking, gid: group!.gid, groups: invoking.groups };
+  if (
+    invoking.uid !== 0 &&
+    (identity.uid !== invoking.uid || (group && !invoking.groups.includes(group.gid) && group.gid !== invoking.gid))
+  ) {
     throw new UsageError(`Only root can run the child as another user or group: drop --user/--group, or start sockvisor as root.`);
   }
   return identity;
 }
 
 /** The warning for one verdict that keeps who (nginx's user, or a --socket-allow user) out, or null. */
-function accessWarning(who: Identity, role: string, path: string, verdict: AccessVerdict, socket: FileOwnership, groupName: string): string | null {
+function accessWarning(
+  who: Identity,
+  role: string,
+  path: string,
+  verdict: AccessVerdict,
+  socket: FileOwnership,
+  groupName: string,
+): string | null {
   if (verdict.ok || verdict.reason === 'unknown') return null;
   if (verdict.reason === 'directory') {
     return `${role} '${who.name}' cannot search the folder '${verdict.directory}'${describeVia(verdict.via)} (${describeOwnership(verdict.ownership)}), so it will get 502 Permission denied on '${path}': ${fixClause(folderFixes(who, verdict.directory))}.`;
@@ -310,7 +336,12 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
   // nginx.conf and NSS, read once: the socket's default group (as root), and the warnings below.
   const nginx = findNginxUser();
   const permissions = resolveSocketPermissions(
-    { socketMode: options.socketMode, socketOwner: options.socketOwner, socketGroup: options.socketGroup, socketAllow: options.socketAllow },
+    {
+      socketMode: options.socketMode,
+      socketOwner: options.socketOwner,
+      socketGroup: options.socketGroup,
+      socketAllow: options.socketAllow,
+    },
     uwsgiConfig ?? {},
     invoking,
     nginx,
@@ -370,7 +401,10 @@ export function planRun(options: RunOptions, context: RunContext): RunPlan {
     const trust: TrustContext = { trusted, accounts: systemAccounts(), asRoot: invoking.uid === 0 };
     warnings.push(...pathTrustWarnings(specs, trust, options.insecurePath ?? false));
   }
-  const sockets = context.preflight === false ? specs.map((spec) => ({ spec, missingDirs: [], stale: null })) : preflightSockets(specs, { acl: permissions.acl !== null, anchor: true });
+  const sockets =
+    context.preflight === false
+      ? specs.map((spec) => ({ spec, missingDirs: [], stale: null }))
+      : preflightSockets(specs, { acl: permissions.acl !== null, anchor: true });
   return {
     sockets,
     permissions,

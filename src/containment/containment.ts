@@ -36,7 +36,10 @@ export class Containment {
     try {
       if (options.reapOrphans) reaper.start();
     } catch (error) {
-      logger.warn({ event: 'reaper.unavailable', err: error }, `cannot become a child subreaper (${(error as NativeError).code}): workers left by a crashed child are not reaped by sockvisor`);
+      logger.warn(
+        { event: 'reaper.unavailable', err: error },
+        `cannot become a child subreaper (${(error as NativeError).code}): workers left by a crashed child are not reaped by sockvisor`,
+      );
     }
     const pid1 = process.pid === 1;
     if (pid1) logger.info({ event: 'supervisor.pid1' }, 'running as PID 1: reaping every orphan of the container');
@@ -75,7 +78,10 @@ export class Containment {
     }
     const survivors = await this.#reaper.emptyGroup(pid, EMPTY_GROUP_TIMEOUT_MS);
     if (survivors.length > 0) {
-      this.#log.warn({ event: 'child.group-survivors', pgid: pid, survivors }, `process(es) ${survivors.join(', ')} of child ${pid}'s group survived SIGKILL for ${EMPTY_GROUP_TIMEOUT_MS / 1000} s`);
+      this.#log.warn(
+        { event: 'child.group-survivors', pgid: pid, survivors },
+        `process(es) ${survivors.join(', ')} of child ${pid}'s group survived SIGKILL for ${EMPTY_GROUP_TIMEOUT_MS / 1000} s`,
+      );
     }
     this.#guard?.release(pid);
   }

@@ -55,7 +55,10 @@ export class Guard {
   static start(logger: Logger): Guard | null {
     const file = guardExecutable();
     if (!file) {
-      logger.warn({ event: 'guard.missing' }, "sockvisor-guard is not built (run 'npm run build'): children that switch users themselves (uWSGI --uid) will outlive a kill -9 of sockvisor");
+      logger.warn(
+        { event: 'guard.missing' },
+        "sockvisor-guard is not built (run 'npm run build'): children that switch users themselves (uWSGI --uid) will outlive a kill -9 of sockvisor",
+      );
       return null;
     }
     const guard = new Guard(file, logger);
@@ -69,7 +72,10 @@ export class Guard {
     try {
       pidfd = duplicateFd(child.pidfd);
     } catch (error) {
-      this.#log.warn({ event: 'guard.protect-failed', pid: child.pid, err: error }, `child ${child.pid} is not protected by sockvisor-guard (${(error as NativeError).code})`);
+      this.#log.warn(
+        { event: 'guard.protect-failed', pid: child.pid, err: error },
+        `child ${child.pid} is not protected by sockvisor-guard (${(error as NativeError).code})`,
+      );
       return;
     }
     this.#children.set(child.pid, pidfd);
@@ -84,7 +90,11 @@ export class Guard {
     closeFd(pidfd);
     if (this.#process) {
       const error = guardRelease(this.#process.channel, pid);
-      if (error) this.#log.debug({ event: 'guard.release-failed', pid, error }, `could not tell sockvisor-guard that child ${pid} is gone (${error})`);
+      if (error)
+        this.#log.debug(
+          { event: 'guard.release-failed', pid, error },
+          `could not tell sockvisor-guard that child ${pid} is gone (${error})`,
+        );
     }
   }
 
@@ -110,10 +120,22 @@ export class Guard {
       devNull = openSync('/dev/null', 'r+');
       // Its own process group, so that ^C on a terminal (SIGINT to the foreground group) does not
       // reach it; no parent-death signal: it must outlive sockvisor to do its job.
-      spawned = spawn({ file: this.#file, argv: ['sockvisor-guard'], envp: [], fds: [channel.guards, devNull, devNull], listenPid: false, pdeathsig: 0, processGroup: true, cwd: '/' });
+      spawned = spawn({
+        file: this.#file,
+        argv: ['sockvisor-guard'],
+        envp: [],
+        fds: [channel.guards, devNull, devNull],
+        listenPid: false,
+        pdeathsig: 0,
+        processGroup: true,
+        cwd: '/',
+      });
     } catch (error) {
       if (channel) closeFd(channel.ours);
-      this.#log.warn({ event: 'guard.start-failed', err: error }, `sockvisor-guard could not start (${(error as NativeError).code}): children that switch users themselves (uWSGI --uid) will outlive a kill -9 of sockvisor`);
+      this.#log.warn(
+        { event: 'guard.start-failed', err: error },
+        `sockvisor-guard could not start (${(error as NativeError).code}): children that switch users themselves (uWSGI --uid) will outlive a kill -9 of sockvisor`,
+      );
       return false;
     } finally {
       if (channel) closeFd(channel.guards);
@@ -134,16 +156,25 @@ export class Guard {
     if (!guard) return;
     try {
       const answer = guardProtect(guard.channel, pid, pidfd, ANSWER_TIMEOUT_MS);
-      this.#log.debug({ event: 'guard.protected', pid, pinned: answer.pinned, error: answer.error }, `sockvisor-guard protects child ${pid}${answer.pinned ? ' and its process group' : ` (not its process group: ${answer.error})`}`);
+      this.#log.debug(
+        { event: 'guard.protected', pid, pinned: answer.pinned, error: answer.error },
+        `sockvisor-guard protects child ${pid}${answer.pinned ? ' and its process group' : ` (not its process group: ${answer.error})`}`,
+      );
     } catch (error) {
-      this.#log.warn({ event: 'guard.unresponsive', guardPid: guard.pid, err: error }, `sockvisor-guard (pid ${guard.pid}) did not answer (${(error as NativeError).code}): starting a new one`);
+      this.#log.warn(
+        { event: 'guard.unresponsive', guardPid: guard.pid, err: error },
+        `sockvisor-guard (pid ${guard.pid}) did not answer (${(error as NativeError).code}): starting a new one`,
+      );
       this.#replace(guard);
     }
   }
 
   #onExit(guard: GuardProcess, exit: NativeExit): void {
     if (this.#closed || this.#process !== guard) return;
-    this.#log.warn({ event: 'guard.exited', guardPid: guard.pid, code: exit.code, signal: exit.signal }, `sockvisor-guard (pid ${guard.pid}) ended unasked: starting a new one`);
+    this.#log.warn(
+      { event: 'guard.exited', guardPid: guard.pid, code: exit.code, signal: exit.signal },
+      `sockvisor-guard (pid ${guard.pid}) ended unasked: starting a new one`,
+    );
     this.#replace(guard);
   }
 
@@ -155,7 +186,10 @@ export class Guard {
     guard.watch.signal(constants.signals.SIGKILL);
     closeFd(guard.channel);
     if (++this.#restarts > MAX_RESTARTS) {
-      this.#log.error({ event: 'guard.given-up', restarts: this.#restarts - 1 }, 'sockvisor-guard keeps dying: children that switch users themselves (uWSGI --uid) will outlive a kill -9 of sockvisor');
+      this.#log.error(
+        { event: 'guard.given-up', restarts: this.#restarts - 1 },
+        'sockvisor-guard keeps dying: children that switch users themselves (uWSGI --uid) will outlive a kill -9 of sockvisor',
+      );
       return;
     }
     this.#launch();

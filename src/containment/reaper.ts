@@ -106,12 +106,18 @@ export class Reaper {
       try {
         exit = reapOrphan(pid);
       } catch (error) {
-        this.#log.debug({ event: 'orphan.reap-failed', orphan: pid, err: error }, `could not reap orphan ${pid} (${(error as NativeError).code})`);
+        this.#log.debug(
+          { event: 'orphan.reap-failed', orphan: pid, err: error },
+          `could not reap orphan ${pid} (${(error as NativeError).code})`,
+        );
         continue;
       }
       if (exit) {
         this.#killed.delete(pid);
-        this.#log.debug({ event: 'orphan.reaped', orphan: pid, code: exit.code, signal: exit.signal }, `reaped orphan ${pid}, which ${describeExit(exit)}`);
+        this.#log.debug(
+          { event: 'orphan.reaped', orphan: pid, code: exit.code, signal: exit.signal },
+          `reaped orphan ${pid}, which ${describeExit(exit)}`,
+        );
         continue;
       }
       // Only orphans of a group being emptied are killed: no /proc read while none is.
@@ -122,7 +128,10 @@ export class Reaper {
       if (this.#killed.has(pid)) continue;
       this.#killed.add(pid);
       const error = signalOrphan(pid, constants.signals.SIGKILL);
-      this.#log.info({ event: 'orphan.killed', orphan: pid, pgid, error }, `killed process ${pid}, left over in the process group of finished child ${pgid}`);
+      this.#log.info(
+        { event: 'orphan.killed', orphan: pid, pgid, error },
+        `killed process ${pid}, left over in the process group of finished child ${pgid}`,
+      );
     }
     for (const pgid of [...this.#sweeps.keys()]) {
       if (!live.has(pgid)) this.#settle(pgid, []);

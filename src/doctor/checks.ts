@@ -1,6 +1,16 @@
 // doctor's verdicts: pure functions of the facts (facts.ts), one check per line, each failure
 // with its fix. The permission verdicts are the very functions `run` warns with (socket/access.ts).
-import { describeAccess, describeOwnership, describeVia, folderFixes, folderVerdict, shellQuote, socketFixes, socketVerdict, type Fix } from '../socket/access.js';
+import {
+  describeAccess,
+  describeOwnership,
+  describeVia,
+  folderFixes,
+  folderVerdict,
+  shellQuote,
+  socketFixes,
+  socketVerdict,
+  type Fix,
+} from '../socket/access.js';
 import type { Identity } from '../socket/identity.js';
 import type { ConfigPlace } from '../nginx/config.js';
 import type { SocketFacts } from './facts.js';
@@ -53,7 +63,9 @@ export function formatPlace(place: ConfigPlace): string {
   return `${place.file}:${place.line}`;
 }
 
-const START_SERVER = (path: string): Fix => ({ text: `start the server on it behind sockvisor, which keeps the socket across restarts: sockvisor -s ${shellQuote(path)} -- COMMAND` });
+const START_SERVER = (path: string): Fix => ({
+  text: `start the server on it behind sockvisor, which keeps the socket across restarts: sockvisor -s ${shellQuote(path)} -- COMMAND`,
+});
 
 function existsCheck(facts: SocketFacts, ctx: CheckContext): Check {
   const title = 'the path exists';
@@ -69,7 +81,9 @@ function existsCheck(facts: SocketFacts, ctx: CheckContext): Check {
   for (const near of facts.nearby ?? []) {
     const holder = near.holder ? `${near.holder.name} pid ${near.holder.pid}` : 'a process doctor cannot see';
     const where = ctx.references.length > 0 ? ` at ${ctx.references.map(formatPlace).join(', ')}` : '';
-    fixes.push({ text: `did you mean '${near.path}' (${near.reason}, listening, held by ${holder})? then point nginx at unix:${near.path}${where}` });
+    fixes.push({
+      text: `did you mean '${near.path}' (${near.reason}, listening, held by ${holder})? then point nginx at unix:${near.path}${where}`,
+    });
   }
   const start = START_SERVER(path);
   fixes.push(fixes.length > 0 ? { ...start, text: `or ${start.text}` } : start);
@@ -88,7 +102,10 @@ function socketCheck(facts: SocketFacts): Check {
     title,
     detail: `it is ${what}, left behind or made by mistake: connect() to it is refused`,
     fixes: [
-      { text: 'move it away (sockvisor never removes what is not a socket)', command: `mv ${shellQuote(path)} ${shellQuote(`${path}.moved`)}` },
+      {
+        text: 'move it away (sockvisor never removes what is not a socket)',
+        command: `mv ${shellQuote(path)} ${shellQuote(`${path}.moved`)}`,
+      },
       START_SERVER(path),
     ],
   };
@@ -104,7 +121,8 @@ function listeningCheck(facts: SocketFacts): Check {
       id: 'listening',
       status: 'fail',
       title,
-      detail: 'connect() is refused (ECONNREFUSED): a stale socket file, nobody listens on it (the server stopped or died, or binds another path)',
+      detail:
+        'connect() is refused (ECONNREFUSED): a stale socket file, nobody listens on it (the server stopped or died, or binds another path)',
       fixes: [{ text: `${START_SERVER(path).text} (a stale socket is replaced)` }],
     };
   }
@@ -118,7 +136,13 @@ function listeningCheck(facts: SocketFacts): Check {
     };
   }
   if (probe === 'EACCES') {
-    return { id: 'listening', status: 'unknown', title, detail: 'doctor itself may not connect (EACCES), so it cannot tell: run doctor as root', fixes: [] };
+    return {
+      id: 'listening',
+      status: 'unknown',
+      title,
+      detail: 'doctor itself may not connect (EACCES), so it cannot tell: run doctor as root',
+      fixes: [],
+    };
   }
   return { id: 'listening', status: 'fail', title, detail: `connect() fails with ${probe}`, fixes: [] };
 }
@@ -128,7 +152,13 @@ function foldersCheck(facts: SocketFacts, ctx: CheckContext): Check {
   const verdict = folderVerdict(ctx.who, facts.folders);
   if (verdict.ok) return { id: 'folders', status: 'pass', title, fixes: [] };
   if (verdict.reason === 'unknown') {
-    return { id: 'folders', status: 'unknown', title, detail: `doctor cannot examine '${verdict.directory}' (${verdict.code}): run doctor as root`, fixes: [] };
+    return {
+      id: 'folders',
+      status: 'unknown',
+      title,
+      detail: `doctor cannot examine '${verdict.directory}' (${verdict.code}): run doctor as root`,
+      fixes: [],
+    };
   }
   if (verdict.reason !== 'directory') return { id: 'folders', status: 'pass', title, fixes: [] };
   return {
@@ -163,14 +193,24 @@ function connectAsCheck(facts: SocketFacts, ctx: CheckContext, permissionChecks:
     return { id: 'connect-as', status: permitted ? 'pass' : 'fail', title, detail: `${outcome}, as the checks above say`, fixes: [] };
   }
   if (permitted) {
-    return { id: 'connect-as', status: 'pass', title, detail: `${outcome}, although the permission bits above say no: trust this one`, fixes: [] };
+    return {
+      id: 'connect-as',
+      status: 'pass',
+      title,
+      detail: `${outcome}, although the permission bits above say no: trust this one`,
+      fixes: [],
+    };
   }
   return {
     id: 'connect-as',
     status: 'fail',
     title,
     detail: `${outcome}, although every permission bit lets it in`,
-    fixes: [{ text: 'something other than file permissions refuses: look for an AppArmor or SELinux denial (journalctl -k, /var/log/audit/audit.log)' }],
+    fixes: [
+      {
+        text: 'something other than file permissions refuses: look for an AppArmor or SELinux denial (journalctl -k, /var/log/audit/audit.log)',
+      },
+    ],
   };
 }
 

@@ -68,7 +68,9 @@ export interface DoctorReport {
 function checkedPath(value: string, cwd: string): string {
   const path = resolve(cwd, value);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
-    throw new UsageError(`'${path}' is longer than the ${MAX_SOCKET_PATH_BYTES} bytes a unix socket path may have, so no program can connect to it: check the path.`);
+    throw new UsageError(
+      `'${path}' is longer than the ${MAX_SOCKET_PATH_BYTES} bytes a unix socket path may have, so no program can connect to it: check the path.`,
+    );
   }
   return path;
 }
@@ -86,7 +88,10 @@ interface ChosenUser {
  */
 function withGroups(chosen: ChosenUser, values: string[] | undefined): ChosenUser {
   if (!values || values.length === 0) return chosen;
-  const gids = values.flatMap((v) => v.split(',')).filter((v) => v !== '').map((v) => resolveGroup(v.trim(), '--groups').gid);
+  const gids = values
+    .flatMap((v) => v.split(','))
+    .filter((v) => v !== '')
+    .map((v) => resolveGroup(v.trim(), '--groups').gid);
   const groups = [...new Set([...chosen.who.groups, ...gids])];
   return { ...chosen, who: { ...chosen.who, groups }, source: `${chosen.source}, groups from --groups` };
 }
@@ -102,17 +107,25 @@ function chooseUser(options: DoctorOptions, setup: NginxSetup | null): ChosenUse
     const nginx = resolveNginxUser(setup.user.name, setup.user.group);
     const where = setup.user.place ? formatPlace(setup.user.place) : "nginx's compiled-in default";
     if (!nginx) {
-      throw new UsageError(`nginx's user '${setup.user.name}' (${where}) does not exist on this machine, so nginx cannot start its workers: fix the user directive, or give --as USER.`);
+      throw new UsageError(
+        `nginx's user '${setup.user.name}' (${where}) does not exist on this machine, so nginx cannot start its workers: fix the user directive, or give --as USER.`,
+      );
     }
     return { who: nginxIdentity(nginx), groupName: nginx.group.name, source: `nginx's user (${where})` };
   }
   const nginx = findNginxUser();
-  if (!nginx) throw new UsageError('No nginx user was found on this machine (no user directive, no www-data, nginx or http user): give the user to check as with --as USER.');
+  if (!nginx)
+    throw new UsageError(
+      'No nginx user was found on this machine (no user directive, no www-data, nginx or http user): give the user to check as with --as USER.',
+    );
   return { who: nginxIdentity(nginx), groupName: nginx.group.name, source: "nginx's user" };
 }
 
 /** The error logs to read: the FILE given, or every error_log of nginx's configuration. */
-async function readLogs(options: DoctorOptions, setup: NginxSetup | null): Promise<{ logs: NonNullable<DoctorReport['logs']>; groups: (LogGroup & { file: string })[] }> {
+async function readLogs(
+  options: DoctorOptions,
+  setup: NginxSetup | null,
+): Promise<{ logs: NonNullable<DoctorReport['logs']>; groups: (LogGroup & { file: string })[] }> {
   const files: { file: string; place: ConfigPlace | null }[] = [];
   if (options.explainLog) {
     files.push({ file: resolve(options.cwd, options.explainLog), place: null });
@@ -120,7 +133,9 @@ async function readLogs(options: DoctorOptions, setup: NginxSetup | null): Promi
     const seen = new Set<string>();
     for (const log of setup.errorLogs) if (!seen.has(log.path) && seen.add(log.path)) files.push({ file: log.path, place: log.place });
     if (files.length === 0) {
-      throw new UsageError("nginx's configuration names no error_log file (it logs to stderr or syslog): give the file to read, --explain-log FILE.");
+      throw new UsageError(
+        "nginx's configuration names no error_log file (it logs to stderr or syslog): give the file to read, --explain-log FILE.",
+      );
     }
   }
   const logs: NonNullable<DoctorReport['logs']> = [];
@@ -131,7 +146,10 @@ async function readLogs(options: DoctorOptions, setup: NginxSetup | null): Promi
       logs.push({ file, place });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      if (options.explainLog) throw new UsageError(`The error log '${file}' cannot be read (${code}): give the path of nginx's error.log (see error_log in nginx -T).`);
+      if (options.explainLog)
+        throw new UsageError(
+          `The error log '${file}' cannot be read (${code}): give the path of nginx's error.log (see error_log in nginx -T).`,
+        );
       logs.push({ file, place, error: code });
     }
   }
@@ -142,7 +160,9 @@ async function readLogs(options: DoctorOptions, setup: NginxSetup | null): Promi
 export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
   const positional = options.sockets.map((s) => checkedPath(s, options.cwd));
   if (positional.length === 0 && !options.nginx && options.explainLog === undefined) {
-    throw new UsageError('Nothing to check: name the socket(s), e.g. sockvisor doctor /run/app/app.sock, or give --nginx to check the ones nginx is configured with, or --explain-log.');
+    throw new UsageError(
+      'Nothing to check: name the socket(s), e.g. sockvisor doctor /run/app/app.sock, or give --nginx to check the ones nginx is configured with, or --explain-log.',
+    );
   }
   const needNginx = options.nginx || options.explainLog === '';
   const read = needNginx ? await readNginxSetup(options.nginxOptions) : null;
@@ -180,7 +200,15 @@ export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
     const facts = gatherSocketFacts(path, who, confirm);
     const checks = judgeSocket(facts, { who, groupName, references });
     const sockvisor = await askHolder(path);
-    sockets.push({ path, ok: checks.every((c) => c.status !== 'fail'), references, log, checks, nginxWouldLog: expectedNginxError(facts, who), sockvisor });
+    sockets.push({
+      path,
+      ok: checks.every((c) => c.status !== 'fail'),
+      references,
+      log,
+      checks,
+      nginxWouldLog: expectedNginxError(facts, who),
+      sockvisor,
+    });
   }
 
   const report: DoctorReport = {

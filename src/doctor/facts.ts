@@ -10,9 +10,7 @@ import { checkPathTrust, systemAccounts, trustedUsers, type TrustProblem } from 
 export type EntryKind = 'socket' | 'file' | 'directory' | 'other';
 
 export type PathEntry =
-  | { kind: 'missing'; danglingLink?: string }
-  | { kind: 'unreadable'; code: string }
-  | { kind: EntryKind; ownership: FileOwnership };
+  { kind: 'missing'; danglingLink?: string } | { kind: 'unreadable'; code: string } | { kind: EntryKind; ownership: FileOwnership };
 
 export interface SocketFacts {
   path: string;

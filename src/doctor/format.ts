@@ -53,7 +53,8 @@ export function formatReport(report: DoctorReport): string {
     } else {
       const where = n.user?.place ? formatPlace(n.user.place) : "nginx's compiled-in default, no user directive";
       lines.push(`nginx: ${n.command}: workers run as ${n.user?.name ?? '?'}${n.user?.group ? `:${n.user.group}` : ''} (${where})`);
-      for (const u of n.unresolved) lines.push(`[??]   ${u.directive} ${u.value} at ${formatPlace(u)}: the target holds variables, known only per request`);
+      for (const u of n.unresolved)
+        lines.push(`[??]   ${u.directive} ${u.value} at ${formatPlace(u)}: the target holds variables, known only per request`);
     }
   }
   for (const log of report.logs ?? []) {

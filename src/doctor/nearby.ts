@@ -104,7 +104,8 @@ export function rankNearby(wanted: string, sockets: (ListeningSocket & { holder:
     let reason = '';
     if (dirname(socket.path) === dirname(wanted)) [score, reason] = [4, 'in the same folder'];
     else if (basename(socket.path) === basename(wanted)) [score, reason] = [3, 'the same name in another folder'];
-    else if (basename(dirname(socket.path)) === basename(dirname(wanted)) && likeName) [score, reason] = [2, 'a like name in a like-named folder'];
+    else if (basename(dirname(socket.path)) === basename(dirname(wanted)) && likeName)
+      [score, reason] = [2, 'a like name in a like-named folder'];
     if (score > 0) scored.push({ path: socket.path, holder: socket.holder, reason, score: score + (likeName ? 0.5 : 0) });
   }
   return scored
@@ -117,7 +118,12 @@ export function rankNearby(wanted: string, sockets: (ListeningSocket & { holder:
 export function findNearbySockets(wanted: string): NearbySocket[] {
   const listening = readListeningSockets();
   const wantedDir = dirname(wanted);
-  const candidates = listening.filter((s) => dirname(s.path) === wantedDir || basename(s.path) === basename(wanted) || basename(dirname(s.path)) === basename(wantedDir));
+  const candidates = listening.filter(
+    (s) => dirname(s.path) === wantedDir || basename(s.path) === basename(wanted) || basename(dirname(s.path)) === basename(wantedDir),
+  );
   const holders = readHolders(new Set(candidates.map((s) => s.inode)));
-  return rankNearby(wanted, candidates.map((s) => ({ ...s, holder: holders.get(s.inode) ?? null })));
+  return rankNearby(
+    wanted,
+    candidates.map((s) => ({ ...s, holder: holders.get(s.inode) ?? null })),
+  );
 }

@@ -129,7 +129,11 @@ export function userDirective(files: NginxConfigFile[]): { user: string; group?:
   for (const file of files) {
     const directive = file.directives.find((d) => d.name === 'user' && !d.block && d.args.length >= 1);
     if (directive) {
-      return { user: directive.args[0]!, ...(directive.args[1] ? { group: directive.args[1] } : {}), place: { file: directive.file, line: directive.line } };
+      return {
+        user: directive.args[0]!,
+        ...(directive.args[1] ? { group: directive.args[1] } : {}),
+        place: { file: directive.file, line: directive.line },
+      };
     }
   }
   return null;
@@ -182,7 +186,10 @@ export function passTarget(directive: string, value: string): { unix: string } |
  * the `server unix:...` lines of upstream blocks, with the *_pass directives that use each upstream.
  * Paths that contain variables cannot be checked and are returned apart.
  */
-export function findUnixUpstreams(files: NginxConfigFile[]): { upstreams: UnixUpstream[]; unresolved: (ConfigPlace & { directive: string; value: string })[] } {
+export function findUnixUpstreams(files: NginxConfigFile[]): {
+  upstreams: UnixUpstream[];
+  unresolved: (ConfigPlace & { directive: string; value: string })[];
+} {
   const passes: { directive: Directive; target: ReturnType<typeof passTarget> }[] = [];
   const upstreamServers: { name: string; server: Directive }[] = [];
   for (const file of files) {
@@ -200,8 +207,10 @@ export function findUnixUpstreams(files: NginxConfigFile[]): { upstreams: UnixUp
   const upstreams: UnixUpstream[] = [];
   const unresolved: (ConfigPlace & { directive: string; value: string })[] = [];
   for (const { directive, target } of passes) {
-    if ('unix' in target) upstreams.push({ path: target.unix, place: { file: directive.file, line: directive.line }, directive: directive.name });
-    if ('variable' in target) unresolved.push({ file: directive.file, line: directive.line, directive: directive.name, value: directive.args[0]! });
+    if ('unix' in target)
+      upstreams.push({ path: target.unix, place: { file: directive.file, line: directive.line }, directive: directive.name });
+    if ('variable' in target)
+      unresolved.push({ file: directive.file, line: directive.line, directive: directive.name, value: directive.args[0]! });
   }
   for (const { name, server } of upstreamServers) {
     const target = server.args[0]!;
@@ -209,7 +218,13 @@ export function findUnixUpstreams(files: NginxConfigFile[]): { upstreams: UnixUp
     const usedBy = passes
       .filter((p) => 'name' in p.target && p.target.name === name)
       .map((p) => ({ file: p.directive.file, line: p.directive.line, directive: p.directive.name }));
-    upstreams.push({ path: target.slice('unix:'.length), place: { file: server.file, line: server.line }, directive: 'server', upstream: name, usedBy });
+    upstreams.push({
+      path: target.slice('unix:'.length),
+      place: { file: server.file, line: server.line },
+      directive: 'server',
+      upstream: name,
+      usedBy,
+    });
   }
   return { upstreams, unresolved };
 }

@@ -25,7 +25,8 @@ export interface LogGroup {
   failures: FailureCount[];
 }
 
-const CONNECT_FAILED = /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) \[(\w+)\] [^:]*: (?:\*\d+ )?connect\(\) to unix:(.+?) failed \((\d+): ([^)]*)\)/;
+const CONNECT_FAILED =
+  /^(\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d) \[(\w+)\] [^:]*: (?:\*\d+ )?connect\(\) to unix:(.+?) failed \((\d+): ([^)]*)\)/;
 
 /** One error.log line, when it is a failed connect() to a unix socket. */
 export function parseErrorLogLine(line: string): ConnectFailure | null {

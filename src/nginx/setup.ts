@@ -61,7 +61,9 @@ async function runNginx(args: string[]): Promise<{ stdout: string; stderr: strin
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (e.code === 'ENOENT') {
-      throw new UsageError("nginx was not found in PATH, so --nginx and --explain-log without a FILE cannot read its configuration: run doctor where nginx is installed, or name the sockets (and the error.log FILE) yourself.");
+      throw new UsageError(
+        'nginx was not found in PATH, so --nginx and --explain-log without a FILE cannot read its configuration: run doctor where nginx is installed, or name the sockets (and the error.log FILE) yourself.',
+      );
     }
     return { stdout: e.stdout ?? '', stderr: e.stderr ?? String(e.message), failed: true };
   }
@@ -73,11 +75,16 @@ export async function readNginxSetup(options: NginxOptions): Promise<NginxSetup 
   const command = `nginx ${dumpArgs.join(' ')}`;
   const dump = await runNginx(dumpArgs);
   if (dump.failed) {
-    const emerg = (dump.stderr.split('\n').find((l) => /\[emerg\]/.test(l)) ?? dump.stderr.trim().split('\n')[0] ?? 'it failed').replace(/^nginx: /, '');
+    const emerg = (dump.stderr.split('\n').find((l) => /\[emerg\]/.test(l)) ?? dump.stderr.trim().split('\n')[0] ?? 'it failed').replace(
+      /^nginx: /,
+      '',
+    );
     // nginx -T tests the configuration by opening what nginx opens (pid file, logs): as another
     // user than root that fails on a sound configuration, and prints no dump.
     if (process.geteuid!() !== 0 && /\(13: Permission denied\)/.test(emerg)) {
-      throw new UsageError(`${command} cannot read nginx's configuration as a user other than root (${emerg}): run sockvisor doctor as root, or name the socket paths yourself.`);
+      throw new UsageError(
+        `${command} cannot read nginx's configuration as a user other than root (${emerg}): run sockvisor doctor as root, or name the socket paths yourself.`,
+      );
     }
     return { command, error: emerg };
   }
@@ -90,7 +97,10 @@ export async function readNginxSetup(options: NginxOptions): Promise<NginxSetup 
       { name: build.get('user') ?? 'nobody', group: build.get('group') ?? 'nogroup', place: null };
   const prefix = options.prefix ?? build.get('prefix') ?? '/usr/share/nginx';
   // Relative error_log paths are relative to nginx's prefix (ngx_conf_full_name).
-  const errorLogs: NginxSetup['errorLogs'] = errorLogFiles(files).map((l) => ({ path: isAbsolute(l.path) ? l.path : resolve(prefix, l.path), place: l.place }));
+  const errorLogs: NginxSetup['errorLogs'] = errorLogFiles(files).map((l) => ({
+    path: isAbsolute(l.path) ? l.path : resolve(prefix, l.path),
+    place: l.place,
+  }));
   const compiledLog = build.get('error-log-path');
   if (errorLogs.length === 0 && compiledLog && compiledLog !== 'stderr') {
     errorLogs.push({ path: isAbsolute(compiledLog) ? compiledLog : resolve(prefix, compiledLog), place: null });

@@ -25,14 +25,20 @@ export function preflightAnchor(socketPath: string): { dev: bigint; ino: bigint 
   if (!st) return null;
   const why = `sockvisor keeps a second name of the socket '${socketPath}' there, so that it can put the socket back if someone removes it`;
   if (!st.isSocket()) {
-    throw new UsageError(`'${anchor}' exists and is not a socket; ${why}, and never removes what it did not create: move it away, or choose another --socket path.`);
+    throw new UsageError(
+      `'${anchor}' exists and is not a socket; ${why}, and never removes what it did not create: move it away, or choose another --socket path.`,
+    );
   }
   const probe = probeListening(anchor);
   if (probe.state === 'live') {
-    throw new UsageError(`A server is listening on '${anchor}', the second name of a socket another sockvisor holds (${why}): stop that sockvisor first, or choose another --socket path.`);
+    throw new UsageError(
+      `A server is listening on '${anchor}', the second name of a socket another sockvisor holds (${why}): stop that sockvisor first, or choose another --socket path.`,
+    );
   }
   if (probe.state === 'unknown') {
-    throw new UsageError(`Cannot tell whether the socket '${anchor}' is still in use (connect failed with ${probe.code}); ${why}: remove it yourself if it is stale, or choose another --socket path.`);
+    throw new UsageError(
+      `Cannot tell whether the socket '${anchor}' is still in use (connect failed with ${probe.code}); ${why}: remove it yourself if it is stale, or choose another --socket path.`,
+    );
   }
   return { dev: st.dev, ino: st.ino };
 }

@@ -62,7 +62,9 @@ function createTcpListener(spec: TcpSocketSpec, backlog: number): HeldTcpSocket 
     return { kind: 'tcp', spec, fd: created.fd, port: created.port, backlog };
   } catch (error) {
     const e = error as NativeError;
-    throw new RunError(`Cannot listen on ${formatTcpAddress(spec)} (${e.syscall}: ${e.code}): ${tcpHintFor(e.code)}`, ExitCode.usage, { cause: error });
+    throw new RunError(`Cannot listen on ${formatTcpAddress(spec)} (${e.syscall}: ${e.code}): ${tcpHintFor(e.code)}`, ExitCode.usage, {
+      cause: error,
+    });
   }
 }
 

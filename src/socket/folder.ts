@@ -51,7 +51,10 @@ interface Step {
 }
 
 function components(path: string, own: boolean): Step[] {
-  return path.split('/').filter((name) => name !== '' && name !== '.').map((name) => ({ name, own }));
+  return path
+    .split('/')
+    .filter((name) => name !== '' && name !== '.')
+    .map((name) => ({ name, own }));
 }
 
 /**

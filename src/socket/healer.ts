@@ -106,7 +106,18 @@ export class SocketHealer {
   /** Gives each unix socket its anchor, watches their folders, and checks each once. */
   static start(held: HeldSocket[], options: HealerOptions): SocketHealer {
     const entries = held.flatMap((socket, index): Entry[] =>
-      socket.kind === 'unix' ? [{ index, socket, dir: dirname(socket.spec.path), folderWasLink: isSymlink(dirname(socket.spec.path)), anchored: false, problems: new Map() }] : [],
+      socket.kind === 'unix'
+        ? [
+            {
+              index,
+              socket,
+              dir: dirname(socket.spec.path),
+              folderWasLink: isSymlink(dirname(socket.spec.path)),
+              anchored: false,
+              problems: new Map(),
+            },
+          ]
+        : [],
     );
     const healer = new SocketHealer(entries, options);
     for (const entry of entries) {
@@ -145,7 +156,10 @@ export class SocketHealer {
       try {
         removeIfSameFile(anchorPath(socket.spec.path), socket, socket.links);
       } catch (error) {
-        this.#log.warn({ event: 'socket.anchor-left', path: anchorPath(socket.spec.path), err: error }, `could not remove ${anchorPath(socket.spec.path)} (${(error as NativeError).code})`);
+        this.#log.warn(
+          { event: 'socket.anchor-left', path: anchorPath(socket.spec.path), err: error },
+          `could not remove ${anchorPath(socket.spec.path)} (${(error as NativeError).code})`,
+        );
       }
     }
   }
@@ -164,7 +178,10 @@ export class SocketHealer {
     if (this.#closed || pacing.paced) return;
     const wait = pacing.pacer.take(performance.now());
     if (wait === 0) {
-      this.#settle(entry, this.#guarded(entry, () => this.#check(entry)));
+      this.#settle(
+        entry,
+        this.#guarded(entry, () => this.#check(entry)),
+      );
       return;
     }
     this.#watcher.pause(entry.dir);
@@ -229,11 +246,14 @@ export class SocketHealer {
     const at = this.#repairLog.nextDue();
     if (at === null || this.#closed || (this.#summary && this.#summary.at <= at)) return;
     if (this.#summary) clearTimeout(this.#summary.timer);
-    const timer = setTimeout(() => {
-      this.#summary = null;
-      this.#logSummaries(this.#repairLog.due(performance.now()));
-      this.#planSummaries();
-    }, Math.max(0, at - performance.now())).unref();
+    const timer = setTimeout(
+      () => {
+        this.#summary = null;
+        this.#logSummaries(this.#repairLog.due(performance.now()));
+        this.#planSummaries();
+      },
+      Math.max(0, at - performance.now()),
+    ).unref();
     this.#summary = { timer, at };
   }
 
@@ -251,7 +271,11 @@ export class SocketHealer {
     if (this.#closed || !this.#options.isActive()) return;
     // A folder someone replaced by a symlink leads elsewhere: no socket is put there (one lstat).
     if (!entry.folderWasLink && isSymlink(entry.dir)) {
-      this.#problem(entry, 'folder', `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, and sockvisor makes the folder again and puts its socket back (it looks again every 2 s at most)`);
+      this.#problem(
+        entry,
+        'folder',
+        `the folder ${entry.dir} of the socket ${entry.socket.spec.path} is now a symbolic link: sockvisor does not follow it (it was a folder); remove the link, and sockvisor makes the folder again and puts its socket back (it looks again every 2 s at most)`,
+      );
       return;
     }
     // Every change goes through the folder's descriptor, opened for this check without following
@@ -306,7 +330,11 @@ export class SocketHealer {
       // The watch goes on the very folder the descriptor holds, not on whatever the path leads to by now.
       this.#watcher.arm(dir, fstatSync(fd), `/proc/self/fd/${fd}`);
     } catch (error) {
-      this.#problem(entry, 'folder', `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice (ENOSPC: raise the sysctl fs.inotify.max_user_watches; EMFILE: fs.inotify.max_user_instances)`);
+      this.#problem(
+        entry,
+        'folder',
+        `cannot watch the folder ${dir} (${(error as NodeJS.ErrnoException).code}): if the socket ${path} is removed or changed, sockvisor will not notice (ENOSPC: raise the sysctl fs.inotify.max_user_watches; EMFILE: fs.inotify.max_user_instances)`,
+      );
       // The repair now is still worth making.
       return true;
     }
@@ -379,11 +407,15 @@ export class SocketHealer {
       if (code === 'EEXIST') return 'look-again';
       if (code === 'ENOTDIR' || error instanceof NewLinkError || (code === 'ENOENT' && isNamed(socket))) return 'folder-missing';
       // ENOENT: its last name went meanwhile; EPERM: fs.protected_hardlinks (someone else owns it now).
-      this.#log.warn({ event: 'socket.relink-failed', path, code }, `could not link the socket ${path} back (${code}): making a new one instead`);
+      this.#log.warn(
+        { event: 'socket.relink-failed', path, code },
+        `could not link the socket ${path} back (${code}): making a new one instead`,
+      );
       return this.#create(entry, folder, found);
     }
     entry.problems.delete('path');
-    const what = found.kind === 'missing' ? `someone removed the socket ${path}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
+    const what =
+      found.kind === 'missing' ? `someone removed the socket ${path}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
     this.#healed(
       entry,
       { event: 'socket.healed', path, action: 'relinked', found: found.kind, inode: Number(socket.ino) },
@@ -420,7 +452,10 @@ export class SocketHealer {
     entry.socket = fresh;
     entry.anchored = false;
     entry.problems.delete('path');
-    const what = found.kind === 'missing' ? `someone removed the socket ${path} and its second name ${anchorPath(path)}` : `someone put ${describeFinding(found)} at ${path} (replaced)`;
+    const what =
+      found.kind === 'missing'
+        ? `someone removed the socket ${path} and its second name ${anchorPath(path)}`
+        : `someone put ${describeFinding(found)} at ${path} (replaced)`;
     this.#healed(
       entry,
       { event: 'socket.healed', path, action: 'created', found: found.kind, inode: Number(fresh.ino), oldInode: Number(old.ino) },
@@ -442,7 +477,11 @@ export class SocketHealer {
       for (const step of steps) changeHeldFile(socket.pathFd, step);
     } catch (error) {
       const e = error as NativeError;
-      this.#problem(entry, 'path', `someone changed the socket ${path} to ${describeAttributes(found)} and it cannot be restored (${e.syscall}: ${e.code}): restore ${describePermissions(p)} by hand`);
+      this.#problem(
+        entry,
+        'path',
+        `someone changed the socket ${path} to ${describeAttributes(found)} and it cannot be restored (${e.syscall}: ${e.code}): restore ${describePermissions(p)} by hand`,
+      );
       return;
     }
     this.#healed(
@@ -470,7 +509,11 @@ export class SocketHealer {
       } catch (error) {
         const code = (error as NativeError).code;
         if (code !== 'EEXIST') {
-          this.#problem(entry, 'anchor', `cannot give the socket ${path} its second name ${anchor} (${code}): if the socket is removed, sockvisor makes a new one and hands the child over to it, instead of linking the same socket back`);
+          this.#problem(
+            entry,
+            'anchor',
+            `cannot give the socket ${path} its second name ${anchor} (${code}): if the socket is removed, sockvisor makes a new one and hands the child over to it, instead of linking the same socket back`,
+          );
         }
         return;
       }

@@ -23,7 +23,9 @@ export function resolveUser(value: string, option: string): UserEntry {
     // A bare uid with no passwd entry is still a valid owner (like chown 1234).
     return { name: value, uid: Number(value), gid: Number(value), home: '/', shell: '' };
   }
-  throw new UsageError(`The user '${value}' given to ${option} does not exist on this machine: check the name with 'getent passwd ${value}', or create the user.`);
+  throw new UsageError(
+    `The user '${value}' given to ${option} does not exist on this machine: check the name with 'getent passwd ${value}', or create the user.`,
+  );
 }
 
 /** Resolves a group name or gid; unknown groups are a usage error naming the option. */
@@ -31,7 +33,9 @@ export function resolveGroup(value: string, option: string): GroupEntry {
   const group = NUMERIC.test(value) ? lookupGroup(Number(value)) : lookupGroup(value);
   if (group) return group;
   if (NUMERIC.test(value)) return { name: value, gid: Number(value), members: [] };
-  throw new UsageError(`The group '${value}' given to ${option} does not exist on this machine: check the name with 'getent group ${value}', or create the group.`);
+  throw new UsageError(
+    `The group '${value}' given to ${option} does not exist on this machine: check the name with 'getent group ${value}', or create the group.`,
+  );
 }
 
 /** The full identity of a user: what a login (initgroups) would give it. */

@@ -103,4 +103,3 @@ export function walkPath(dir: string): PathWalk {
 export function searchedFolders(walk: PathWalk): (WalkStep & { kind: 'folder' })[] {
   return walk.steps.filter((s): s is WalkStep & { kind: 'folder' } => s.kind === 'folder');
 }
-

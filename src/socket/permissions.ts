@@ -121,6 +121,9 @@ export function fileMode(p: SocketPermissions): number {
 export function describePermissions(p: SocketPermissions): string {
   const base = `${formatMode(p.mode)} ${p.owner}:${p.group}`;
   if (!p.acl) return base;
-  const entries = p.acl.filter((e) => e.tag === 'user').map(formatAclEntry).join(',');
+  const entries = p.acl
+    .filter((e) => e.tag === 'user')
+    .map(formatAclEntry)
+    .join(',');
   return `${base} + ACL ${entries} (ls -l: ${formatMode(fileMode(p))}+)`;
 }

@@ -52,7 +52,9 @@ export function describeSocket(spec: SocketSpec): string {
  * describeSocket of a socket as held (HeldSocket in create.ts, typed here by shape: create.ts
  * imports this module): a TCP address with the port it listens on, the kernel's choice for port 0.
  */
-export function describeHeldSocket(socket: { kind: 'unix'; spec: UnixSocketSpec } | { kind: 'tcp'; spec: TcpSocketSpec; port: number }): string {
+export function describeHeldSocket(
+  socket: { kind: 'unix'; spec: UnixSocketSpec } | { kind: 'tcp'; spec: TcpSocketSpec; port: number },
+): string {
   return socket.kind === 'unix' ? socket.spec.path : formatTcpAddress({ ...socket.spec, port: socket.port });
 }
 
@@ -71,7 +73,8 @@ export function parseTcpAddress(value: string, option = '--socket'): TcpAddress 
     throw new UsageError(`The port in ${option} '${value}' is not between 0 and 65535: give a port like 8080.`);
   }
   if (bracketed) {
-    if (!isIPv6(host)) throw new UsageError(`The ${option} value '${value}' has no IPv6 address between the brackets: write it like [::1]:${port}.`);
+    if (!isIPv6(host))
+      throw new UsageError(`The ${option} value '${value}' has no IPv6 address between the brackets: write it like [::1]:${port}.`);
     return { family: 6, address: host, port };
   }
   if (host === '' || host === '*') return { family: 4, address: '0.0.0.0', port };

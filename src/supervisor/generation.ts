@@ -103,7 +103,10 @@ export class Generation {
   #onNotification(n: ChildNotification): void {
     this.#notifier = true;
     this.#clearSilenceTimer();
-    this.#log.debug({ event: 'child.notify', pid: this.pid, generation: this.number, fields: n.fields }, `child ${this.pid} notified ${Object.keys(n.fields).join(', ')}`);
+    this.#log.debug(
+      { event: 'child.notify', pid: this.pid, generation: this.number, fields: n.fields },
+      `child ${this.pid} notified ${Object.keys(n.fields).join(', ')}`,
+    );
     let statusChanged = false;
     if (n.status !== undefined && n.status !== this.#status) {
       this.#status = n.status;
@@ -114,7 +117,8 @@ export class Generation {
       statusChanged = true;
       this.#log.info({ event: 'child.reloading', pid: this.pid, generation: this.number }, `child ${this.pid} is reloading itself`);
     }
-    if (n.stopping) this.#log.info({ event: 'child.stopping', pid: this.pid, generation: this.number }, `child ${this.pid} says it is stopping`);
+    if (n.stopping)
+      this.#log.info({ event: 'child.stopping', pid: this.pid, generation: this.number }, `child ${this.pid} says it is stopping`);
     if (statusChanged) this.#events.onStatus(this);
     if (n.ready && !this.#ready) this.#markReady('notified');
   }

@@ -98,7 +98,7 @@ export function describe(entry: LogEntry, settings: LogSettings): LogLine {
         entry.how === 'notified'
           ? `child ${entry.pid} is ready (READY=1)`
           : `child ${entry.pid} counts as ready: it said nothing on NOTIFY_SOCKET for ${(settings.readyAfterMs ?? 0) / 1000} s ` +
-            '(--ready-after)',
+              '(--ready-after)',
       );
     case 'exited': {
       const { exit } = entry;

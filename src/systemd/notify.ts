@@ -65,7 +65,10 @@ export class SystemdNotifier {
         if (this.#last?.healthy && this.#last.phase !== 'stopping') this.#send('WATCHDOG=1');
       }, watchdogMs);
       this.#watchdog.unref();
-      logger.debug({ event: 'systemd.watchdog', intervalMs: watchdogMs }, `answering systemd's watchdog every ${watchdogMs} ms while the child is ready`);
+      logger.debug(
+        { event: 'systemd.watchdog', intervalMs: watchdogMs },
+        `answering systemd's watchdog every ${watchdogMs} ms while the child is ready`,
+      );
     }
   }
 
@@ -88,7 +91,11 @@ export class SystemdNotifier {
       return;
     }
     // Logged once per run of failures: a vanished socket should not flood the journal.
-    if (!this.#failed) this.#log.warn({ event: 'systemd.notify-failed', address: this.#address, error }, `could not notify systemd at ${this.#address} (${error})`);
+    if (!this.#failed)
+      this.#log.warn(
+        { event: 'systemd.notify-failed', address: this.#address, error },
+        `could not notify systemd at ${this.#address} (${error})`,
+      );
     this.#failed = true;
   }
 }

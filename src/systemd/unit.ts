@@ -100,7 +100,10 @@ export function sockvisorExecStart(cli: RunningCli): string[] {
   const systemdNode = which('node', cli.systemdPath ?? SYSTEMD_PATH);
   if (systemdNode !== undefined && realpathOrSelf(systemdNode) === node) {
     const launchers = [resolve(cli.script), ...cli.path.filter((dir) => dir.startsWith('/')).map((dir) => join(dir, 'sockvisor'))];
-    const launcher = launchers.find((candidate) => candidate !== script && which(basename(candidate), [dirname(candidate)]) !== undefined && realpathOrSelf(candidate) === script);
+    const launcher = launchers.find(
+      (candidate) =>
+        candidate !== script && which(basename(candidate), [dirname(candidate)]) !== undefined && realpathOrSelf(candidate) === script,
+    );
     if (launcher !== undefined) return [launcher];
   }
   return [cli.node, script];
@@ -158,7 +161,11 @@ export function templateUnit(execStart: string[]): string {
     `NotifyAccess=main`,
     `ExecStart=${words.join(' ')}`,
     `SyslogIdentifier=sockvisor-%i`,
-    ...serviceLines(stopS, `the default --stop-timeout (${DEFAULT_STOP_TIMEOUT_S} s) plus ${STOP_MARGIN_S} s: sockvisor's own SIGKILL comes first and it removes the socket.`, startS),
+    ...serviceLines(
+      stopS,
+      `the default --stop-timeout (${DEFAULT_STOP_TIMEOUT_S} s) plus ${STOP_MARGIN_S} s: sockvisor's own SIGKILL comes first and it removes the socket.`,
+      startS,
+    ),
     `RuntimeDirectory=sockvisor/%i`,
     `RuntimeDirectoryMode=0755`,
     ...RESTART_LINES,
@@ -177,7 +184,9 @@ export function systemdUnit(input: UnitInput): string {
   const startS = Math.max(SYSTEMD_START_TIMEOUT_S, Math.ceil(plan.handoverTimeoutMs / 1000) + 30);
   const runtime = runtimeDirectories(paths);
   const words = (list: string[]): string => list.map(quoteExecArg).join(' ');
-  const execStart = [words(input.execStart), words(['run', ...input.runArgs]), words(['--', plan.command.file, ...input.commandArgs])].join(' \\\n    ');
+  const execStart = [words(input.execStart), words(['run', ...input.runArgs]), words(['--', plan.command.file, ...input.commandArgs])].join(
+    ' \\\n    ',
+  );
   const env = Object.entries(input.env)
     .filter(([key, value]) => key.startsWith('SOCKVISOR_') && value !== undefined)
     .map(([key, value]) => `Environment=${quoteExecArg(`${key}=${value}`)}`);
@@ -196,7 +205,11 @@ export function systemdUnit(input: UnitInput): string {
     `ExecStart=${execStart}`,
     `WorkingDirectory=${quoteExecArg(plan.cwd)}`,
     ...env,
-    ...serviceLines(stopS, `--stop-timeout (${plan.stopTimeoutMs / 1000} s) plus ${STOP_MARGIN_S} s: sockvisor's own SIGKILL comes first and it removes the socket.`, startS),
+    ...serviceLines(
+      stopS,
+      `--stop-timeout (${plan.stopTimeoutMs / 1000} s) plus ${STOP_MARGIN_S} s: sockvisor's own SIGKILL comes first and it removes the socket.`,
+      startS,
+    ),
     ...(runtime.length > 0 ? [`RuntimeDirectory=${runtime.join(' ')}`, `RuntimeDirectoryMode=0755`] : []),
     ...RESTART_LINES,
     ``,

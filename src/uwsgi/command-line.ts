@@ -109,7 +109,9 @@ interface Token {
 function readToken(arg: string): Token | null {
   if (arg.startsWith('--') && arg.length > 2) {
     const eq = arg.indexOf('=');
-    return eq < 0 ? { name: arg.slice(2), short: false, attached: undefined } : { name: arg.slice(2, eq), short: false, attached: arg.slice(eq + 1) };
+    return eq < 0
+      ? { name: arg.slice(2), short: false, attached: undefined }
+      : { name: arg.slice(2, eq), short: false, attached: arg.slice(eq + 1) };
   }
   if (arg.startsWith('-') && arg.length > 1 && arg !== '-') {
     return { name: arg.slice(1, 2), short: true, attached: arg.length > 2 ? arg.slice(2) : undefined };
@@ -122,7 +124,11 @@ function readToken(arg: string): Token | null {
  * uid, gid, config files (--ini, --xml, ...), --set and --daemonize. `others` holds every other
  * `--key value` pair, only to resolve %(key) references in ini files.
  */
-export function scanUwsgiArgs(args: string[]): { options: UwsgiArg[]; others: UwsgiOtherArg[]; positional: { value: string; index: number }[] } {
+export function scanUwsgiArgs(args: string[]): {
+  options: UwsgiArg[];
+  others: UwsgiOtherArg[];
+  positional: { value: string; index: number }[];
+} {
   const options: UwsgiArg[] = [];
   const others: UwsgiOtherArg[] = [];
   const positional: { value: string; index: number }[] = [];
@@ -138,7 +144,11 @@ export function scanUwsgiArgs(args: string[]): { options: UwsgiArg[]; others: Uw
       options.push({ key: 'chmod-socket', option, value: token.attached, index: i, form: 'attached' });
       continue;
     }
-    const key = token.short ? SHORT_WITH_VALUE[token.name] : SOCKET_OPTION_SET.has(token.name) || VALUE_OPTIONS.has(token.name) ? token.name : undefined;
+    const key = token.short
+      ? SHORT_WITH_VALUE[token.name]
+      : SOCKET_OPTION_SET.has(token.name) || VALUE_OPTIONS.has(token.name)
+        ? token.name
+        : undefined;
     const next = args[i + 1];
     if (key === undefined) {
       if (token.short) continue;

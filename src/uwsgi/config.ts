@@ -64,7 +64,16 @@ const SOCKET_KEYS = new Set([...SOCKET_OPTIONS, 'chmod-socket', 'chown-socket', 
 const OTHER_LOADERS = new Set(['xml', 'xmlconfig', 'yaml', 'yml', 'json', 'js', 'sqlite', 'sqlite3', 'ldap', 'inherit']);
 const CONFIG_EXTENSIONS = new Set(['.ini', '.xml', '.yaml', '.yml', '.json', '.js', '.sqlite', '.ldap']);
 /** UWSGI_* variables uWSGI keeps for itself instead of reading as options (core/uwsgi.c, parse_sys_envs). */
-const INTERNAL_ENV = new Set(['RELOADS', 'ORIGINAL_PROC_NAME', 'VASSALS_DIR', 'EMPEROR_FD', 'EMPEROR_FD_CONFIG', 'EMPEROR_PROXY', 'BROODLORD_NUM', 'JAIL_PID']);
+const INTERNAL_ENV = new Set([
+  'RELOADS',
+  'ORIGINAL_PROC_NAME',
+  'VASSALS_DIR',
+  'EMPEROR_FD',
+  'EMPEROR_FD_CONFIG',
+  'EMPEROR_PROXY',
+  'BROODLORD_NUM',
+  'JAIL_PID',
+]);
 
 function refuseLoader(kind: string, where: string): never {
   throw new UsageError(
@@ -123,7 +132,9 @@ function readSubstitutedFile(name: string, option: UwsgiOption, cwd: string): st
   try {
     return readFileSync(resolve(cwd, name), 'utf8').replace(/\n$/, '');
   } catch (error) {
-    throw new UsageError(`Cannot read the file '${name}' that ${option.where} includes with @(${name}) (${(error as NodeJS.ErrnoException).code}): uWSGI could not either; check the path.`);
+    throw new UsageError(
+      `Cannot read the file '${name}' that ${option.where} includes with @(${name}) (${(error as NodeJS.ErrnoException).code}): uWSGI could not either; check the path.`,
+    );
   }
 }
 
@@ -151,7 +162,14 @@ export function readUwsgiConfig(args: string[], context: UwsgiConfigContext): Uw
   ].sort((a, b) => a.index - b.index);
   for (const item of items) {
     if ('other' in item && item.other) {
-      options.push({ key: item.other.key, value: item.other.value, origin: 'arg', where: "uWSGI's command line", unreadable: [], conditional: false });
+      options.push({
+        key: item.other.key,
+        value: item.other.value,
+        origin: 'arg',
+        where: "uWSGI's command line",
+        unreadable: [],
+        conditional: false,
+      });
       continue;
     }
     const arg = (item as { arg: UwsgiArg }).arg;
@@ -161,12 +179,29 @@ export function readUwsgiConfig(args: string[], context: UwsgiConfigContext): Uw
     if (arg.key === 'set' && arg.value !== undefined) {
       // --set KEY=VALUE sets an option (or a placeholder) as if given as --KEY VALUE.
       const eq = arg.value.indexOf('=');
-      if (eq > 0) options.push({ key: arg.value.slice(0, eq), value: arg.value.slice(eq + 1), origin: 'arg', where, arg, unreadable: [], conditional: false });
+      if (eq > 0)
+        options.push({
+          key: arg.value.slice(0, eq),
+          value: arg.value.slice(eq + 1),
+          origin: 'arg',
+          where,
+          arg,
+          unreadable: [],
+          conditional: false,
+        });
       continue;
     }
     if (arg.key === 'set-ph' || arg.key === 'set-placeholder') {
       const eq = arg.value!.indexOf('=');
-      if (eq > 0) options.push({ key: arg.value!.slice(0, eq), value: arg.value!.slice(eq + 1), origin: 'arg', where, unreadable: [], conditional: false });
+      if (eq > 0)
+        options.push({
+          key: arg.value!.slice(0, eq),
+          value: arg.value!.slice(eq + 1),
+          origin: 'arg',
+          where,
+          unreadable: [],
+          conditional: false,
+        });
       continue;
     }
     options.push({ key: arg.key, value: arg.value ?? '', origin: 'arg', where, arg, unreadable: [], conditional: false });
@@ -195,7 +230,9 @@ export function readUwsgiConfig(args: string[], context: UwsgiConfigContext): Uw
   for (const o of options) {
     if (!SOCKET_KEYS.has(o.key)) {
       if (o.origin === 'ini' && SOCKET_KEYS.has(o.key.replace(/_/g, '-'))) {
-        config.warnings.push(`${o.where}: uWSGI 2.0 ignores '${o.key}' (option names in ini files are written with dashes): write ${o.key.replace(/_/g, '-')}.`);
+        config.warnings.push(
+          `${o.where}: uWSGI 2.0 ignores '${o.key}' (option names in ini files are written with dashes): write ${o.key.replace(/_/g, '-')}.`,
+        );
       }
       continue;
     }
@@ -253,7 +290,9 @@ function checkAdoptable(o: UwsgiOption, cwd: string): UwsgiSocketTarget {
       );
     }
     if (target.path !== o.value) {
-      throw new UsageError(`${o.key} = ${o.value} (${o.where}) is not written the way uWSGI will compare it with the socket sockvisor holds: write ${o.key} = ${target.path}.`);
+      throw new UsageError(
+        `${o.key} = ${o.value} (${o.where}) is not written the way uWSGI will compare it with the socket sockvisor holds: write ${o.key} = ${target.path}.`,
+      );
     }
   } else if (target.kind === 'tcp' && uwsgiTcpName(target.address) !== o.value) {
     throw new UsageError(
@@ -296,7 +335,9 @@ export function confirmWithUwsgi(file: string, argv0: string, args: string[], co
   });
   if (result.error || result.status !== 0) {
     const why = result.error?.message ?? (result.stderr.trim().split('\n').pop() || `exit status ${result.status}`);
-    throw new UsageError(`uWSGI could not read its own configuration (${file} ${args.join(' ')} --get ...: ${why}): fix what it says, then start sockvisor again.`);
+    throw new UsageError(
+      `uWSGI could not read its own configuration (${file} ${args.join(' ')} --get ...: ${why}): fix what it says, then start sockvisor again.`,
+    );
   }
   const lines = result.stdout.split('\n').filter((line, i, all) => i < all.length - 1 || line !== '');
   for (let i = 0; i < present.length; i++) {
@@ -309,7 +350,12 @@ export function confirmWithUwsgi(file: string, argv0: string, args: string[], co
   }
   if (lines.length > present.length) {
     throw new UsageError(
-      `uWSGI's configuration names ${lines.slice(present.length).map((l) => `'${l}'`).join(', ')} in a way sockvisor could not read (e.g. a socket option given to uWSGI outside --ini, or computed): write the socket lines plainly in the ini file, or give the sockets with -s.`,
+      `uWSGI's configuration names ${lines
+        .slice(present.length)
+        .map((l) => `'${l}'`)
+        .join(
+          ', ',
+        )} in a way sockvisor could not read (e.g. a socket option given to uWSGI outside --ini, or computed): write the socket lines plainly in the ini file, or give the sockets with -s.`,
     );
   }
 }

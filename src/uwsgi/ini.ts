@@ -99,7 +99,8 @@ function replaceMagic(line: string, table: MagicTable, first: MagicTable): { tex
     }
     const next = line[++i]!;
     if (next === '%') text += '%';
-    else if (next === '(') text += '%('; // a reference, resolved later over all options
+    else if (next === '(')
+      text += '%('; // a reference, resolved later over all options
     else if (MAGIC_FILE_LETTERS.includes(next)) text += table[next] ?? '';
     else if (MAGIC_FILE_LETTERS.toUpperCase().includes(next) && /[A-Z]/.test(next)) text += first[next.toLowerCase()] ?? '';
     else unreadable.push(`%${next}`);
@@ -127,7 +128,10 @@ export function readIniFile(arg: string, context: IniReadContext, sink: IniOptio
     bytes = readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(`Cannot read uWSGI's configuration file '${path}' (${code}): check the path given to --ini, and that sockvisor's user may read it.`, { cause: error });
+    throw new UsageError(
+      `Cannot read uWSGI's configuration file '${path}' (${code}): check the path given to --ini, and that sockvisor's user may read it.`,
+      { cause: error },
+    );
   }
   const table = magicTable(file, arg.includes(':') ? arg.slice(arg.lastIndexOf(':') + 1) : '', context.cwd);
   const first = context.firstTable ?? table;

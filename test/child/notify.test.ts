@@ -4,7 +4,13 @@ import { isFromChild, parseNotification } from '../../src/child/notify.js';
 
 test("uWSGI's datagrams parse as sd_notify KEY=VALUE lines", () => {
   // Exactly what uWSGI 2.0.21 sends (core/notify.c), checked with a receiving socket.
-  assert.deepEqual(parseNotification('STATUS=initializing uWSGI\n'), { ready: false, reloading: false, stopping: false, status: 'initializing uWSGI', fields: { STATUS: 'initializing uWSGI' } });
+  assert.deepEqual(parseNotification('STATUS=initializing uWSGI\n'), {
+    ready: false,
+    reloading: false,
+    stopping: false,
+    status: 'initializing uWSGI',
+    fields: { STATUS: 'initializing uWSGI' },
+  });
   const ready = parseNotification('STATUS=uWSGI is ready\nREADY=1\n');
   assert.equal(ready.ready, true);
   assert.equal(ready.status, 'uWSGI is ready');

@@ -34,7 +34,10 @@ test('writes never block on a full pipe; every line arrives in order once the re
   const flushed = destination.flush(5000);
   assert.ok(await readLines(pipe, lines, () => lines.length >= 1000), `only ${lines.length} lines arrived`);
   assert.equal(await flushed, true);
-  assert.deepEqual(lines, Array.from({ length: 1000 }, (_, i) => `line ${i}`));
+  assert.deepEqual(
+    lines,
+    Array.from({ length: 1000 }, (_, i) => `line ${i}`),
+  );
 });
 
 test('past its bound it drops new lines, counts them, and reports the count once writing resumes', async () => {

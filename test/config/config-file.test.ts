@@ -52,7 +52,10 @@ test('JSON works the same, and one socket may be a plain string', () => {
 
 test('an unknown key, a wrong type or a value outside the choices is refused naming the key and the file', () => {
   const refuses = (name: string, text: string, pattern: RegExp): void => {
-    assert.throws(() => readConfigFile(file(name, text), dir), (e: Error) => e.name === 'UsageError' && pattern.test(e.message) && e.message.includes(join(dir, name)));
+    assert.throws(
+      () => readConfigFile(file(name, text), dir),
+      (e: Error) => e.name === 'UsageError' && pattern.test(e.message) && e.message.includes(join(dir, name)),
+    );
   };
   refuses('typo.toml', 'socket-mdoe = "0660"', /'socket-mdoe' is not an option of sockvisor: use one of socket, socket-mode/);
   refuses('octal.toml', 'socket-mode = 0o660', /socket-mode must be a string such as "0660" .*not the number 432/);

@@ -23,7 +23,11 @@ test('a duration up to what a timer can hold is kept to the millisecond', () => 
 
 test('a duration above 2^31-1 ms, negative, NaN or infinite is refused with the option and the limit named', () => {
   const refused = (options: Partial<RunOptions>, pattern: RegExp): void =>
-    assert.throws(() => plan(options), (e: Error) => e instanceof UsageError && pattern.test(e.message), JSON.stringify(options));
+    assert.throws(
+      () => plan(options),
+      (e: Error) => e instanceof UsageError && pattern.test(e.message),
+      JSON.stringify(options),
+    );
   const tooLong = /must be at most 2147483 seconds \(about 24\.8 days, the longest a timer can wait\)/;
   refused({ handoverTimeout: 3000000 }, new RegExp(`^--handover-timeout ${tooLong.source}, not '3000000'\\.$`));
   refused({ stopTimeout: 2147483.648 }, /^--stop-timeout must be at most 2147483 seconds/);

@@ -25,7 +25,10 @@ test('nothing under src/ that runs during supervision uses child_process (sockvi
   const users = sourceFiles(join(repoRoot, 'src'))
     .filter((file) => /from ['"](node:)?child_process['"]|require\(['"](node:)?child_process['"]\)/.test(readFileSync(file, 'utf8')))
     .map((file) => relative(repoRoot, file));
-  assert.deepEqual(users.filter((file) => !ALLOWED.includes(file)), []);
+  assert.deepEqual(
+    users.filter((file) => !ALLOWED.includes(file)),
+    [],
+  );
   // The exceptions stay out of the supervising code: nothing under src/supervisor, src/containment or src/run.ts imports them.
   const supervising = [
     ...sourceFiles(join(repoRoot, 'src', 'supervisor')),

@@ -33,7 +33,8 @@ function missing(): string | null {
       return `${tool} is not installed (apt-get install $(grep -v '^#' scripts/debian-packages.txt))`;
     }
   }
-  if (!existsSync('/sys/fs/cgroup/cgroup.controllers') && !existsSync('/sys/fs/cgroup/systemd')) return 'no cgroup hierarchy for systemd-nspawn';
+  if (!existsSync('/sys/fs/cgroup/cgroup.controllers') && !existsSync('/sys/fs/cgroup/systemd'))
+    return 'no cgroup hierarchy for systemd-nspawn';
   return null;
 }
 
@@ -83,11 +84,15 @@ function findLeader(nspawnPid: number): number {
 /** A shell command inside the container (all its namespaces), with a plain environment. */
 async function inside(command: string, timeoutMs = 60000): Promise<string> {
   try {
-    const { stdout } = await execFileAsync('nsenter', ['-t', String(leader), '-a', '--', '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'sh', '-c', command], {
-      encoding: 'utf8',
-      timeout: timeoutMs,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    const { stdout } = await execFileAsync(
+      'nsenter',
+      ['-t', String(leader), '-a', '--', '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8', 'sh', '-c', command],
+      {
+        encoding: 'utf8',
+        timeout: timeoutMs,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
     return stdout;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -119,17 +124,39 @@ async function boot(): Promise<number> {
   const env = { ...process.env };
   // Not this process's service manager's business (were it run under systemd).
   delete env.NOTIFY_SOCKET;
-  const child = spawn('sh', ['-c', `exec systemd-nspawn -D "$1" --machine="$2" --register=no --keep-unit --boot --console=passive >"$3" 2>&1`, 'sh', merged, `sockvisor-distro-${process.pid}`, log], {
-    stdio: 'ignore',
-    env,
-  });
+  const child = spawn(
+    'sh',
+    [
+      '-c',
+      `exec systemd-nspawn -D "$1" --machine="$2" --register=no --keep-unit --boot --console=passive >"$3" 2>&1`,
+      'sh',
+      merged,
+      `sockvisor-distro-${process.pid}`,
+      log,
+    ],
+    {
+      stdio: 'ignore',
+      env,
+    },
+  );
   nspawn = child;
   nspawnExit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  leader = await until('the container\'s systemd to start', async () => (child.exitCode === null ? findLeader(child.pid!) || undefined : Promise.reject(new Error(`systemd-nspawn exited ${child.exitCode}: ${readFileSync(log, 'utf8')}`))), 30000);
-  const state = await until('the container to finish booting', async () => {
-    const s = (await inside('systemctl is-system-running || true')).trim();
-    return s === 'running' || s === 'degraded' ? s : undefined;
-  }, 90000);
+  leader = await until(
+    "the container's systemd to start",
+    async () =>
+      child.exitCode === null
+        ? findLeader(child.pid!) || undefined
+        : Promise.reject(new Error(`systemd-nspawn exited ${child.exitCode}: ${readFileSync(log, 'utf8')}`)),
+    30000,
+  );
+  const state = await until(
+    'the container to finish booting',
+    async () => {
+      const s = (await inside('systemctl is-system-running || true')).trim();
+      return s === 'running' || s === 'degraded' ? s : undefined;
+    },
+    90000,
+  );
   if (state === 'degraded') throw new Error(`the container booted degraded:\n${await inside('systemctl --failed --no-legend || true')}`);
   return performance.now() - t0;
 }
@@ -157,7 +184,10 @@ const inode = async (path: string): Promise<number> => Number((await inside(`sta
 /** The uWSGI master: the child of sockvisor that is not sockvisor-guard. */
 async function uwsgiMaster(unit: string): Promise<number> {
   const main = await mainPid(unit);
-  const rows = (await inside(`ps -o pid=,comm= --ppid ${main} || true`)).trim().split('\n').map((l) => l.trim().split(/\s+/));
+  const rows = (await inside(`ps -o pid=,comm= --ppid ${main} || true`))
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
   const master = rows.find(([, comm]) => comm !== undefined && comm.startsWith('uwsgi'));
   if (!master) throw new Error(`no uWSGI child of sockvisor (pid ${main}): ${rows.map((r) => r.join(' ')).join('; ')}`);
   return Number(master[0]);
@@ -188,7 +218,10 @@ function appConfig(name: string): string {
 
 function nginxSite(): string {
   return Object.entries(ports)
-    .map(([name, port]) => `server {\n  listen 127.0.0.1:${port};\n  location / {\n    include uwsgi_params;\n    uwsgi_pass unix:/run/sockvisor/${name}/${name}.sock;\n  }\n}\n`)
+    .map(
+      ([name, port]) =>
+        `server {\n  listen 127.0.0.1:${port};\n  location / {\n    include uwsgi_params;\n    uwsgi_pass unix:/run/sockvisor/${name}/${name}.sock;\n  }\n}\n`,
+    )
     .join('');
 }
 
@@ -220,7 +253,10 @@ before(async () => {
   let deb = process.env.SOCKVISOR_DISTRO_DEB;
   if (!deb) {
     const out = join(dir, 'deb');
-    deb = quietly(process.execPath, [join(repoRoot, 'scripts', 'package-deb.mjs'), '--out', out]).trim().split('\n').pop()!;
+    deb = quietly(process.execPath, [join(repoRoot, 'scripts', 'package-deb.mjs'), '--out', out])
+      .trim()
+      .split('\n')
+      .pop()!;
   }
   const tDeb = performance.now() - t0 - tRootfs;
   prepared = `rootfs ${rootfs} ready in ${(tRootfs / 1000).toFixed(1)} s; ${deb} ${process.env.SOCKVISOR_DISTRO_DEB ? 'given' : 'built'} in ${(tDeb / 1000).toFixed(1)} s`;
@@ -228,7 +264,14 @@ before(async () => {
   // The overlay: the cached rootfs below, this run's changes above; both boots of the test use it.
   for (const sub of ['upper', 'work', 'root']) mkdirSync(join(dir, sub));
   merged = join(dir, 'root');
-  execFileSync('mount', ['-t', 'overlay', 'sockvisor-distro', '-o', `lowerdir=${rootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, merged]);
+  execFileSync('mount', [
+    '-t',
+    'overlay',
+    'sockvisor-distro',
+    '-o',
+    `lowerdir=${rootfs},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
+    merged,
+  ]);
   copyFileSync(deb, join(merged, 'root', 'sockvisor.deb'));
   ports.shop = await freePort();
   ports.blog = await freePort();
@@ -251,185 +294,230 @@ after(async () => {
   }
 });
 
-test('Debian bookworm under real systemd: sockvisor from its .deb on Debian\'s own nodejs, one config file per app', { skip: skip ? 'SOCKVISOR_SKIP_DISTRO=1: the distro test was skipped on purpose' : false }, async (t) => {
-  // The checks build on each other: after a failure the rest are skipped, saying why (and the
-  // test has failed already), rather than waiting out their timeouts on a broken container.
-  let failedStep = '';
-  const step = async (name: string, fn: (t: TestContext) => Promise<void>): Promise<void> => {
-    await t.test(name, { skip: failedStep ? `'${failedStep}' failed` : false }, async (st) => {
-      try {
-        await fn(st);
-      } catch (error) {
-        failedStep = name;
-        throw error;
-      }
+test(
+  "Debian bookworm under real systemd: sockvisor from its .deb on Debian's own nodejs, one config file per app",
+  { skip: skip ? 'SOCKVISOR_SKIP_DISTRO=1: the distro test was skipped on purpose' : false },
+  async (t) => {
+    // The checks build on each other: after a failure the rest are skipped, saying why (and the
+    // test has failed already), rather than waiting out their timeouts on a broken container.
+    let failedStep = '';
+    const step = async (name: string, fn: (t: TestContext) => Promise<void>): Promise<void> => {
+      await t.test(name, { skip: failedStep ? `'${failedStep}' failed` : false }, async (st) => {
+        try {
+          await fn(st);
+        } catch (error) {
+          failedStep = name;
+          throw error;
+        }
+      });
+    };
+    const figure = (t: TestContext, text: string): void => t.diagnostic(text);
+
+    await step('the container boots with systemd as PID 1', async (t) => {
+      const ms = await boot();
+      assert.equal((await inside('ps -o comm= -p 1')).trim(), 'systemd');
+      figure(t, prepared);
+      figure(t, `booted in ${(ms / 1000).toFixed(1)} s, systemd ${(await inside('systemctl --version | head -n1')).trim()}`);
     });
-  };
-  const figure = (t: TestContext, text: string): void => t.diagnostic(text);
 
-  await step('the container boots with systemd as PID 1', async (t) => {
-    const ms = await boot();
-    assert.equal((await inside('ps -o comm= -p 1')).trim(), 'systemd');
-    figure(t, prepared);
-    figure(t, `booted in ${(ms / 1000).toFixed(1)} s, systemd ${(await inside('systemctl --version | head -n1')).trim()}`);
-  });
+    await step("apt installs the .deb with nothing but Debian's packages, and the CLI runs on Debian's nodejs 18", async (t) => {
+      const t0 = performance.now();
+      const out = await inside('apt-get install -y --no-install-recommends /root/sockvisor.deb 2>&1', 180000);
+      const installed = /NEW packages will be installed:\n((?: .*\n)+)/.exec(out)?.[1]?.trim().split(/\s+/) ?? [];
+      assert.deepEqual(installed, ['sockvisor'], `apt installed more than sockvisor, or nothing:\n${out}`);
+      const node = (await inside('node --version')).trim();
+      assert.match(node, /^v18\./, "this is meant to run on Debian 12's own nodejs 18");
+      assert.match(await inside("dpkg-query -W -f '${Version}' nodejs"), /deb12/);
+      assert.equal((await inside('sockvisor --version')).trim(), version);
+      // Every module loads on Node 18, the pretty logs (pino-pretty) and the native guard included.
+      const run = await inside(
+        "mkdir -p /run/try && sockvisor --log-format pretty -s /run/try/try.sock --restart never -- sh -c 'test -S /run/try/try.sock && echo LISTEN_FDS=$LISTEN_FDS' 2>&1",
+      );
+      assert.match(run, /^LISTEN_FDS=1$/m, run);
+      // The unit shipped is the one the installed command prints, starting the installed command.
+      const shipped = readFileSync(join(merged, 'lib/systemd/system/sockvisor@.service'), 'utf8');
+      assert.equal(await inside('sockvisor systemd-unit --template'), shipped);
+      assert.match(shipped, /^ExecStart=\/usr\/bin\/sockvisor run --config \/etc\/sockvisor\/%i\.toml$/m);
+      assert.match(await inside('sockvisor systemd-unit -s /run/x/x.sock -- uwsgi --master'), /^ExecStart=\/usr\/bin\/sockvisor \\$/m);
+      figure(t, `installed in ${((performance.now() - t0) / 1000).toFixed(1)} s; node ${node}, sockvisor ${version}`);
+    });
 
-  await step('apt installs the .deb with nothing but Debian\'s packages, and the CLI runs on Debian\'s nodejs 18', async (t) => {
-    const t0 = performance.now();
-    const out = await inside('apt-get install -y --no-install-recommends /root/sockvisor.deb 2>&1', 180000);
-    const installed = /NEW packages will be installed:\n((?: .*\n)+)/.exec(out)?.[1]?.trim().split(/\s+/) ?? [];
-    assert.deepEqual(installed, ['sockvisor'], `apt installed more than sockvisor, or nothing:\n${out}`);
-    const node = (await inside('node --version')).trim();
-    assert.match(node, /^v18\./, 'this is meant to run on Debian 12\'s own nodejs 18');
-    assert.match(await inside('dpkg-query -W -f \'${Version}\' nodejs'), /deb12/);
-    assert.equal((await inside('sockvisor --version')).trim(), version);
-    // Every module loads on Node 18, the pretty logs (pino-pretty) and the native guard included.
-    const run = await inside('mkdir -p /run/try && sockvisor --log-format pretty -s /run/try/try.sock --restart never -- sh -c \'test -S /run/try/try.sock && echo LISTEN_FDS=$LISTEN_FDS\' 2>&1');
-    assert.match(run, /^LISTEN_FDS=1$/m, run);
-    // The unit shipped is the one the installed command prints, starting the installed command.
-    const shipped = readFileSync(join(merged, 'lib/systemd/system/sockvisor@.service'), 'utf8');
-    assert.equal(await inside('sockvisor systemd-unit --template'), shipped);
-    assert.match(shipped, /^ExecStart=\/usr\/bin\/sockvisor run --config \/etc\/sockvisor\/%i\.toml$/m);
-    assert.match(await inside('sockvisor systemd-unit -s /run/x/x.sock -- uwsgi --master'), /^ExecStart=\/usr\/bin\/sockvisor \\$/m);
-    figure(t, `installed in ${((performance.now() - t0) / 1000).toFixed(1)} s; node ${node}, sockvisor ${version}`);
-  });
+    await step('systemctl enable --now sockvisor@shop returns once the app serves (Type=notify); status shows STATUS=', async (t) => {
+      put('srv/app/app.py', WSGI_APP);
+      put('etc/sockvisor/shop.toml', appConfig('shop'));
+      put('etc/nginx/sites-enabled/sockvisor', nginxSite());
+      await inside('systemctl restart nginx');
+      const t0 = performance.now();
+      await inside('systemctl enable --now sockvisor@shop 2>&1');
+      const ms = performance.now() - t0;
+      // No retry: Type=notify means the socket is served the moment systemctl returns.
+      const first = await httpGet(ports.shop, '/');
+      assert.equal(first.status, 200, first.body);
+      assert.match(first.body, /^shop \d+ \/$/);
+      const status = await inside('systemctl status --no-pager --lines=0 sockvisor@shop || true');
+      assert.match(status, /Status: "ready: pid \d+, generation 1, 0 restarts/, status);
+      assert.match(await inside('readlink /proc/$(systemctl show -p MainPID --value sockvisor@shop)/exe'), /^\/usr\/bin\/node/);
+      // The journal names the app, not node.
+      const journal = await until(
+        'journal lines tagged sockvisor-shop',
+        async () => {
+          const j = await inside('journalctl -u sockvisor@shop -o short --no-pager | grep -c "sockvisor-shop\\[" || true');
+          return Number(j.trim()) > 0 ? j.trim() : undefined;
+        },
+        10000,
+      );
+      figure(t, `start took ${(ms / 1000).toFixed(2)} s; first request 200; ${journal} journal line(s) tagged sockvisor-shop`);
+    });
 
-  await step('systemctl enable --now sockvisor@shop returns once the app serves (Type=notify); status shows STATUS=', async (t) => {
-    put('srv/app/app.py', WSGI_APP);
-    put('etc/sockvisor/shop.toml', appConfig('shop'));
-    put('etc/nginx/sites-enabled/sockvisor', nginxSite());
-    await inside('systemctl restart nginx');
-    const t0 = performance.now();
-    await inside('systemctl enable --now sockvisor@shop 2>&1');
-    const ms = performance.now() - t0;
-    // No retry: Type=notify means the socket is served the moment systemctl returns.
-    const first = await httpGet(ports.shop, '/');
-    assert.equal(first.status, 200, first.body);
-    assert.match(first.body, /^shop \d+ \/$/);
-    const status = await inside('systemctl status --no-pager --lines=0 sockvisor@shop || true');
-    assert.match(status, /Status: "ready: pid \d+, generation 1, 0 restarts/, status);
-    assert.match(await inside('readlink /proc/$(systemctl show -p MainPID --value sockvisor@shop)/exe'), /^\/usr\/bin\/node/);
-    // The journal names the app, not node.
-    const journal = await until('journal lines tagged sockvisor-shop', async () => {
-      const j = await inside('journalctl -u sockvisor@shop -o short --no-pager | grep -c "sockvisor-shop\\[" || true');
-      return Number(j.trim()) > 0 ? j.trim() : undefined;
-    }, 10000);
-    figure(t, `start took ${(ms / 1000).toFixed(2)} s; first request 200; ${journal} journal line(s) tagged sockvisor-shop`);
-  });
+    await step('nginx, its workers running as www-data, answers 200 through the socket sockvisor holds', async (t) => {
+      const users = (await inside('ps -o user= --ppid $(cat /run/nginx.pid)'))
+        .trim()
+        .split('\n')
+        .map((u) => u.trim());
+      assert.ok(users.length > 0 && users.every((u) => u === 'www-data'), `nginx workers run as ${users.join(', ')}`);
+      const stat = (await inside('stat -c "%U:%G %a" /run/sockvisor/shop/shop.sock')).trim();
+      assert.equal(stat, 'root:www-data 660');
+      // sockvisor doctor, on Node 18 too: nginx's user reaches the socket.
+      await inside('sockvisor doctor /run/sockvisor/shop/shop.sock');
+      const results = await Promise.all(Array.from({ length: 20 }, () => httpGet(ports.shop, '/')));
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(20).fill(200),
+      );
+      figure(t, `20/20 requests 200 as www-data; socket ${stat}; sockvisor doctor passes`);
+    });
 
-  await step('nginx, its workers running as www-data, answers 200 through the socket sockvisor holds', async (t) => {
-    const users = (await inside('ps -o user= --ppid $(cat /run/nginx.pid)')).trim().split('\n').map((u) => u.trim());
-    assert.ok(users.length > 0 && users.every((u) => u === 'www-data'), `nginx workers run as ${users.join(', ')}`);
-    const stat = (await inside('stat -c "%U:%G %a" /run/sockvisor/shop/shop.sock')).trim();
-    assert.equal(stat, 'root:www-data 660');
-    // sockvisor doctor, on Node 18 too: nginx's user reaches the socket.
-    await inside('sockvisor doctor /run/sockvisor/shop/shop.sock');
-    const results = await Promise.all(Array.from({ length: 20 }, () => httpGet(ports.shop, '/')));
-    assert.deepEqual(results.map((r) => r.status), Array(20).fill(200));
-    figure(t, `20/20 requests 200 as www-data; socket ${stat}; sockvisor doctor passes`);
-  });
+    await step("kill -9 of the uWSGI master loses no request and keeps the socket's inode", async (t) => {
+      const before = await inode('/run/sockvisor/shop/shop.sock');
+      const master = await uwsgiMaster('sockvisor@shop');
+      const load = loadLoop(ports.shop);
+      await sleep(1000);
+      await inside(`kill -9 ${master}`);
+      const next = await until(
+        'a new uWSGI master',
+        async () => {
+          const pid = await uwsgiMaster('sockvisor@shop');
+          return pid !== master ? pid : undefined;
+        },
+        20000,
+      );
+      await until(
+        'sockvisor to report the new master ready',
+        async () => ((await statusText('sockvisor@shop')).startsWith(`ready: pid ${next},`) ? true : undefined),
+        20000,
+      );
+      await sleep(1000);
+      const { total, failed } = summary(await load.stop());
+      assert.deepEqual(failed, [], `${failed.length} of ${total} requests failed`);
+      assert.equal(await inode('/run/sockvisor/shop/shop.sock'), before, 'the socket was made anew');
+      figure(t, `master ${master} -> ${next}: ${total - failed.length}/${total} requests 200, inode ${before} kept`);
+    });
 
-  await step('kill -9 of the uWSGI master loses no request and keeps the socket\'s inode', async (t) => {
-    const before = await inode('/run/sockvisor/shop/shop.sock');
-    const master = await uwsgiMaster('sockvisor@shop');
-    const load = loadLoop(ports.shop);
-    await sleep(1000);
-    await inside(`kill -9 ${master}`);
-    const next = await until('a new uWSGI master', async () => {
-      const pid = await uwsgiMaster('sockvisor@shop');
-      return pid !== master ? pid : undefined;
-    }, 20000);
-    await until('sockvisor to report the new master ready', async () => ((await statusText('sockvisor@shop')).startsWith(`ready: pid ${next},`) ? true : undefined), 20000);
-    await sleep(1000);
-    const { total, failed } = summary(await load.stop());
-    assert.deepEqual(failed, [], `${failed.length} of ${total} requests failed`);
-    assert.equal(await inode('/run/sockvisor/shop/shop.sock'), before, 'the socket was made anew');
-    figure(t, `master ${master} -> ${next}: ${total - failed.length}/${total} requests 200, inode ${before} kept`);
-  });
+    await step('systemctl reload under a request loop fails nothing and lets an in-flight slow request finish', async (t) => {
+      const master = await uwsgiMaster('sockvisor@shop');
+      const load = loadLoop(ports.shop);
+      const slowStart = performance.now();
+      const slow = httpGet(ports.shop, '/slow', 30000).then((r) => ({ ...r, at: performance.now() }));
+      await sleep(500);
+      const t0 = performance.now();
+      await inside('systemctl reload sockvisor@shop');
+      await until(
+        'the handover to finish',
+        async () => {
+          const status = await statusText('sockvisor@shop');
+          return status.startsWith('ready: pid ') && !status.startsWith(`ready: pid ${master},`) ? true : undefined;
+        },
+        60000,
+      );
+      const handedOver = performance.now();
+      const ms = handedOver - t0;
+      const slowResult = await slow;
+      // Begun before the reload, answered after the new child took over: the old one finished it.
+      assert.ok(slowResult.at > handedOver, 'the slow request was answered before the handover finished: it proves nothing');
+      await until('the old master to be gone', async () => (existsSync(`/proc/${master}`) ? undefined : true), 30000).catch(
+        () => undefined,
+      );
+      await sleep(1000);
+      const { total, failed } = summary(await load.stop());
+      assert.equal(slowResult.status, 200, slowResult.body);
+      assert.match(slowResult.body, /^shop \d+ \/slow$/);
+      assert.deepEqual(failed, [], `${failed.length} of ${total} requests failed`);
+      assert.notEqual(await uwsgiMaster('sockvisor@shop'), master);
+      figure(
+        t,
+        `handover in ${(ms / 1000).toFixed(2)} s; ${total - failed.length}/${total} requests 200; the 3 s request in flight answered 200 after ${((slowResult.at - slowStart) / 1000).toFixed(1)} s`,
+      );
+    });
 
-  await step('systemctl reload under a request loop fails nothing and lets an in-flight slow request finish', async (t) => {
-    const master = await uwsgiMaster('sockvisor@shop');
-    const load = loadLoop(ports.shop);
-    const slowStart = performance.now();
-    const slow = httpGet(ports.shop, '/slow', 30000).then((r) => ({ ...r, at: performance.now() }));
-    await sleep(500);
-    const t0 = performance.now();
-    await inside('systemctl reload sockvisor@shop');
-    await until('the handover to finish', async () => {
-      const status = await statusText('sockvisor@shop');
-      return status.startsWith('ready: pid ') && !status.startsWith(`ready: pid ${master},`) ? true : undefined;
-    }, 60000);
-    const handedOver = performance.now();
-    const ms = handedOver - t0;
-    const slowResult = await slow;
-    // Begun before the reload, answered after the new child took over: the old one finished it.
-    assert.ok(slowResult.at > handedOver, 'the slow request was answered before the handover finished: it proves nothing');
-    await until('the old master to be gone', async () => (existsSync(`/proc/${master}`) ? undefined : true), 30000).catch(() => undefined);
-    await sleep(1000);
-    const { total, failed } = summary(await load.stop());
-    assert.equal(slowResult.status, 200, slowResult.body);
-    assert.match(slowResult.body, /^shop \d+ \/slow$/);
-    assert.deepEqual(failed, [], `${failed.length} of ${total} requests failed`);
-    assert.notEqual(await uwsgiMaster('sockvisor@shop'), master);
-    figure(t, `handover in ${(ms / 1000).toFixed(2)} s; ${total - failed.length}/${total} requests 200; the 3 s request in flight answered 200 after ${((slowResult.at - slowStart) / 1000).toFixed(1)} s`);
-  });
+    await step('WatchdogSec=8 keeps it active; a SIGSTOPped sockvisor is killed and restarted by systemd', async (t) => {
+      put('etc/systemd/system/sockvisor@shop.service.d/watchdog.conf', '[Service]\nWatchdogSec=8\n');
+      await inside('systemctl daemon-reload && systemctl restart sockvisor@shop');
+      const main = await mainPid('sockvisor@shop');
+      await sleep(20000);
+      assert.equal((await inside('systemctl is-active sockvisor@shop || true')).trim(), 'active');
+      assert.equal(await mainPid('sockvisor@shop'), main, 'the watchdog fired although sockvisor answered it');
+      assert.equal((await httpGet(ports.shop, '/')).status, 200);
+      const t0 = performance.now();
+      await inside(`kill -STOP ${main}`);
+      const next = await until(
+        'systemd to restart the stopped sockvisor',
+        async () => {
+          const pid = await mainPid('sockvisor@shop');
+          const active = (await inside('systemctl is-active sockvisor@shop || true')).trim();
+          return pid !== main && pid > 0 && active === 'active' ? pid : undefined;
+        },
+        90000,
+      );
+      const ms = performance.now() - t0;
+      const journal = await inside('journalctl -u sockvisor@shop --no-pager -o cat | grep -i "watchdog timeout" || true');
+      assert.match(journal, /[Ww]atchdog timeout/, 'systemd did not log a watchdog timeout');
+      assert.equal((await httpGet(ports.shop, '/')).status, 200);
+      figure(t, `20 s active under WatchdogSec=8; SIGSTOPped pid ${main} replaced by ${next} after ${(ms / 1000).toFixed(1)} s`);
+    });
 
-  await step('WatchdogSec=8 keeps it active; a SIGSTOPped sockvisor is killed and restarted by systemd', async (t) => {
-    put('etc/systemd/system/sockvisor@shop.service.d/watchdog.conf', '[Service]\nWatchdogSec=8\n');
-    await inside('systemctl daemon-reload && systemctl restart sockvisor@shop');
-    const main = await mainPid('sockvisor@shop');
-    await sleep(20000);
-    assert.equal((await inside('systemctl is-active sockvisor@shop || true')).trim(), 'active');
-    assert.equal(await mainPid('sockvisor@shop'), main, 'the watchdog fired although sockvisor answered it');
-    assert.equal((await httpGet(ports.shop, '/')).status, 200);
-    const t0 = performance.now();
-    await inside(`kill -STOP ${main}`);
-    const next = await until('systemd to restart the stopped sockvisor', async () => {
-      const pid = await mainPid('sockvisor@shop');
-      const active = (await inside('systemctl is-active sockvisor@shop || true')).trim();
-      return pid !== main && pid > 0 && active === 'active' ? pid : undefined;
-    }, 90000);
-    const ms = performance.now() - t0;
-    const journal = await inside('journalctl -u sockvisor@shop --no-pager -o cat | grep -i "watchdog timeout" || true');
-    assert.match(journal, /[Ww]atchdog timeout/, 'systemd did not log a watchdog timeout');
-    assert.equal((await httpGet(ports.shop, '/')).status, 200);
-    figure(t, `20 s active under WatchdogSec=8; SIGSTOPped pid ${main} replaced by ${next} after ${(ms / 1000).toFixed(1)} s`);
-  });
+    await step('a second app is one more config file: sockvisor@blog beside sockvisor@shop', async (t) => {
+      put('etc/sockvisor/blog.toml', appConfig('blog'));
+      const t0 = performance.now();
+      await inside('systemctl enable --now sockvisor@blog 2>&1');
+      const ms = performance.now() - t0;
+      const [shop, blog] = await Promise.all([httpGet(ports.shop, '/'), httpGet(ports.blog, '/')]);
+      assert.match(shop.body, /^shop /);
+      assert.match(blog.body, /^blog /);
+      assert.notEqual(await mainPid('sockvisor@shop'), await mainPid('sockvisor@blog'));
+      figure(t, `sockvisor@blog started in ${(ms / 1000).toFixed(2)} s; both answer 200 with their own app`);
+    });
 
-  await step('a second app is one more config file: sockvisor@blog beside sockvisor@shop', async (t) => {
-    put('etc/sockvisor/blog.toml', appConfig('blog'));
-    const t0 = performance.now();
-    await inside('systemctl enable --now sockvisor@blog 2>&1');
-    const ms = performance.now() - t0;
-    const [shop, blog] = await Promise.all([httpGet(ports.shop, '/'), httpGet(ports.blog, '/')]);
-    assert.match(shop.body, /^shop /);
-    assert.match(blog.body, /^blog /);
-    assert.notEqual(await mainPid('sockvisor@shop'), await mainPid('sockvisor@blog'));
-    figure(t, `sockvisor@blog started in ${(ms / 1000).toFixed(2)} s; both answer 200 with their own app`);
-  });
+    await step('systemctl stop leaves no socket and no process', async (t) => {
+      const main = await mainPid('sockvisor@blog');
+      const t0 = performance.now();
+      await inside('systemctl stop sockvisor@blog');
+      const ms = performance.now() - t0;
+      assert.equal(existsSync(join(merged, 'run/sockvisor/blog')), false, '/run/sockvisor/blog is left');
+      assert.equal((await inside('systemctl show -p MainPID --value sockvisor@blog')).trim(), '0');
+      const left = (await inside('ps -eo pid=,args= | grep -e "APP=blog" -e "^ *' + main + ' " | grep -v grep || true')).trim();
+      assert.equal(left, '', `processes left: ${left}`);
+      assert.equal((await httpGet(ports.shop, '/')).status, 200, 'stopping blog disturbed shop');
+      figure(t, `stopped in ${(ms / 1000).toFixed(2)} s; no socket, no process left; shop still 200`);
+    });
 
-  await step('systemctl stop leaves no socket and no process', async (t) => {
-    const main = await mainPid('sockvisor@blog');
-    const t0 = performance.now();
-    await inside('systemctl stop sockvisor@blog');
-    const ms = performance.now() - t0;
-    assert.equal(existsSync(join(merged, 'run/sockvisor/blog')), false, '/run/sockvisor/blog is left');
-    assert.equal((await inside('systemctl show -p MainPID --value sockvisor@blog')).trim(), '0');
-    const left = (await inside('ps -eo pid=,args= | grep -e "APP=blog" -e "^ *' + main + ' " | grep -v grep || true')).trim();
-    assert.equal(left, '', `processes left: ${left}`);
-    assert.equal((await httpGet(ports.shop, '/')).status, 200, 'stopping blog disturbed shop');
-    figure(t, `stopped in ${(ms / 1000).toFixed(2)} s; no socket, no process left; shop still 200`);
-  });
-
-  await step('after a reboot of the container the enabled units serve again', async (t) => {
-    const code = await shutdown('reboot');
-    // nspawn exits 133 when its container reboots (systemd-nspawn@.service restarts it then).
-    assert.equal(code, 133, `systemd-nspawn exited ${code}, not 133 (reboot)`);
-    const t0 = performance.now();
-    await boot();
-    const shop = await until('shop to serve', async () => ((await httpGet(ports.shop, '/', 5000)).status === 200 ? true : undefined), 60000);
-    const blog = await until('blog to serve', async () => ((await httpGet(ports.blog, '/', 5000)).status === 200 ? true : undefined), 60000);
-    assert.ok(shop && blog);
-    figure(t, `both apps 200 ${((performance.now() - t0) / 1000).toFixed(1)} s after boot`);
-  });
-});
+    await step('after a reboot of the container the enabled units serve again', async (t) => {
+      const code = await shutdown('reboot');
+      // nspawn exits 133 when its container reboots (systemd-nspawn@.service restarts it then).
+      assert.equal(code, 133, `systemd-nspawn exited ${code}, not 133 (reboot)`);
+      const t0 = performance.now();
+      await boot();
+      const shop = await until(
+        'shop to serve',
+        async () => ((await httpGet(ports.shop, '/', 5000)).status === 200 ? true : undefined),
+        60000,
+      );
+      const blog = await until(
+        'blog to serve',
+        async () => ((await httpGet(ports.blog, '/', 5000)).status === 200 ? true : undefined),
+        60000,
+      );
+      assert.ok(shop && blog);
+      figure(t, `both apps 200 ${((performance.now() - t0) / 1000).toFixed(1)} s after boot`);
+    });
+  },
+);

@@ -59,7 +59,10 @@ test('the option table of docs/usage.md is exactly the one the options write', (
 test('the check reads a table that disagrees as disagreeing (a missing option, a changed default)', () => {
   const table = [OPTIONS_BEGIN, ...optionTableLines(), OPTIONS_END].join('\n');
   assert.deepEqual(tableRows(table), optionRows());
-  const withoutBacklog = table.split('\n').filter((line) => !line.includes('--socket-backlog')).join('\n');
+  const withoutBacklog = table
+    .split('\n')
+    .filter((line) => !line.includes('--socket-backlog'))
+    .join('\n');
   assert.ok(!tableRows(withoutBacklog).some((r) => r.option === 'socket-backlog'));
   const slower = table.replace(/(--stop-timeout S.*\| )`10` \|/, '$1`20` |');
   assert.equal(tableRows(slower).find((r) => r.option === 'stop-timeout')?.default, '20');

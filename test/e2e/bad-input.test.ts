@@ -64,8 +64,14 @@ async function refuses(
 
 test('an unknown socket owner, socket group or child user is refused before any folder or socket is made', async () => {
   const path = join(dir, 'new', 'sub', 'app.sock');
-  await refuses(['-s', path, '--socket-owner', 'nosuchuser', '--', 'sleep', '9'], /user 'nosuchuser' given to --socket-owner does not exist/);
-  await refuses(['-s', path, '--socket-group', 'nosuchgroup', '--', 'sleep', '9'], /group 'nosuchgroup' given to --socket-group does not exist/);
+  await refuses(
+    ['-s', path, '--socket-owner', 'nosuchuser', '--', 'sleep', '9'],
+    /user 'nosuchuser' given to --socket-owner does not exist/,
+  );
+  await refuses(
+    ['-s', path, '--socket-group', 'nosuchgroup', '--', 'sleep', '9'],
+    /group 'nosuchgroup' given to --socket-group does not exist/,
+  );
   await refuses(['-s', path, '--user', 'nosuchuser', '--', 'sleep', '9'], /user 'nosuchuser' given to --user does not exist/);
   assert.equal(existsSync(join(dir, 'new')), false, 'a parent folder was created');
 });
@@ -138,10 +144,14 @@ test('an unprivileged user cannot give the socket to another owner', async () =>
   const own = join(dir, `own-${user.name}`);
   mkdirSync(own);
   chownSync(own, user.uid, user.gid);
-  await refuses(['-s', join(own, 'app.sock'), '--socket-owner', 'root', '--', 'sleep', '9'], /Only root can give the socket to another user/, {
-    uid: user.uid,
-    gid: user.gid,
-  });
+  await refuses(
+    ['-s', join(own, 'app.sock'), '--socket-owner', 'root', '--', 'sleep', '9'],
+    /Only root can give the socket to another user/,
+    {
+      uid: user.uid,
+      gid: user.gid,
+    },
+  );
   await refuses(['-s', join(own, 'app.sock'), '--socket-group', 'www-data', '--', 'sleep', '9'], /not a member of group 'www-data'/, {
     uid: user.uid,
     gid: user.gid,
@@ -259,7 +269,10 @@ test('a U+FFFD really in the path is valid UTF-8: the socket is made under exact
     await sv.waitFor((r) => r.event === 'child.ready');
     assert.ok(lstatSync(path).isSocket());
     const names = readdirSync(dir, { encoding: 'buffer' }).filter((n) => n.subarray(0, 5).equals(Buffer.from('real-')));
-    assert.deepEqual(names.map((n) => n.toString('hex')), [Buffer.from('real-\u{fffd}.sock').toString('hex')]);
+    assert.deepEqual(
+      names.map((n) => n.toString('hex')),
+      [Buffer.from('real-\u{fffd}.sock').toString('hex')],
+    );
   } finally {
     await sv.stop();
   }

@@ -23,7 +23,10 @@ test('the child holds exactly fds 0-3, fd 3 is the socket, and LISTEN_PID is its
   const sv = startSockvisor(['-s', `web=${path}`, '--', 'sleep', '1000']);
   const pid = await childPid(sv);
   const fds = openFds(pid);
-  assert.deepEqual([...fds.keys()].sort((a, b) => a - b), [0, 1, 2, 3]);
+  assert.deepEqual(
+    [...fds.keys()].sort((a, b) => a - b),
+    [0, 1, 2, 3],
+  );
   assert.match(fds.get(3)!, /^socket:\[\d+\]$/);
   const env = environOf(pid);
   assert.equal(env.LISTEN_PID, String(pid));

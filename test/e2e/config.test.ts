@@ -43,7 +43,9 @@ command = ["sleep", "1000"]
   await childPid(env);
   assert.equal(statSync(join(dir, 'web.sock')).mode & 0o777, 0o640);
   await env.stop('SIGTERM');
-  const cli = startSockvisor(['--config', file, '--socket-mode', '0620', '-s', join(dir, 'cli.sock'), '--', 'sleep', '999'], { env: { SOCKVISOR_SOCKET_MODE: '0640' } });
+  const cli = startSockvisor(['--config', file, '--socket-mode', '0620', '-s', join(dir, 'cli.sock'), '--', 'sleep', '999'], {
+    env: { SOCKVISOR_SOCKET_MODE: '0640' },
+  });
   const cliPid = await childPid(cli);
   assert.equal(statSync(join(dir, 'cli.sock')).mode & 0o777, 0o620);
   assert.deepEqual(cli.records.find((r) => r.event === 'child.started')?.argv, ['sleep', '999']);

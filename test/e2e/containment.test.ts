@@ -119,10 +119,19 @@ test('kill -9 of the uWSGI master: its busy worker is gone within 2 s, reaped, a
   const answer = await httpGetUnix(path, '/');
   assert.equal(answer.status, 200, 'the new uWSGI does not serve');
   assertServedBy(answer.body, next, [master, ...workers]);
-  assert.ok(await waitUntil(() => workers.every((pid) => !isAlive(pid)), 2000), `worker(s) of the killed master still alive: ${workers.filter(isAlive).join(', ')}`);
+  assert.ok(
+    await waitUntil(() => workers.every((pid) => !isAlive(pid)), 2000),
+    `worker(s) of the killed master still alive: ${workers.filter(isAlive).join(', ')}`,
+  );
   // Re-parented to sockvisor (a child subreaper) and reaped there: no zombie is left either.
-  assert.ok(await waitUntil(() => zombieChildrenOf(sv.pid).length === 0, 1000), `zombies left under sockvisor: ${zombieChildrenOf(sv.pid).join(', ')}`);
-  assert.deepEqual(childrenOf(sv.pid).filter((pid) => workers.includes(pid)), []);
+  assert.ok(
+    await waitUntil(() => zombieChildrenOf(sv.pid).length === 0, 1000),
+    `zombies left under sockvisor: ${zombieChildrenOf(sv.pid).join(', ')}`,
+  );
+  assert.deepEqual(
+    childrenOf(sv.pid).filter((pid) => workers.includes(pid)),
+    [],
+  );
   assert.ok(isAlive(next));
 });
 
@@ -135,23 +144,39 @@ for (const namespace of ['pid1', 'below-pid1'] as const) {
     const self = await sv.sockvisorPid();
     // Pids in the log are the namespace's own; from here the master is sockvisor's uWSGI child.
     let master = 0;
-    assert.ok(await waitUntil(() => (master = childrenOf(self).find((pid) => workersOf(pid).length >= 1) ?? 0) > 0, 10000), 'no uWSGI master with a worker');
+    assert.ok(
+      await waitUntil(() => (master = childrenOf(self).find((pid) => workersOf(pid).length >= 1) ?? 0) > 0, 10000),
+      'no uWSGI master with a worker',
+    );
     await waitForBusyWorker(path, master);
     const worker = workersOf(master)[0]!;
     process.kill(master, 'SIGKILL');
-    assert.ok(await waitUntil(() => parentOf(worker) === self, 1000), `the orphaned worker went to ${parentOf(worker)}, not to sockvisor ${self}`);
+    assert.ok(
+      await waitUntil(() => parentOf(worker) === self, 1000),
+      `the orphaned worker went to ${parentOf(worker)}, not to sockvisor ${self}`,
+    );
     // Killed after the grace period, then reaped: not even a zombie is left.
-    assert.ok(await waitUntil(() => !existsInProc(worker), 3000), `worker ${worker} is still there (${isAlive(worker) ? 'alive' : 'a zombie'})`);
+    assert.ok(
+      await waitUntil(() => !existsInProc(worker), 3000),
+      `worker ${worker} is still there (${isAlive(worker) ? 'alive' : 'a zombie'})`,
+    );
     const nextLocal = await childPid(sv, localMaster);
     const answer = await httpGetUnix(path, '/');
     assert.equal(answer.status, 200);
     // The app names its master as the namespace sees it, as the log does.
     assert.match(answer.body, new RegExp(`^hello from uWSGI pid ${nextLocal} \\(worker \\d+\\)`), 'not answered by the new master');
-    if (namespace === 'pid1') assert.ok(sv.records.some((r) => r.event === 'supervisor.pid1'), 'no record of running as PID 1');
+    if (namespace === 'pid1')
+      assert.ok(
+        sv.records.some((r) => r.event === 'supervisor.pid1'),
+        'no record of running as PID 1',
+      );
     process.kill(self, 'SIGTERM');
     const { code } = await sv.exited;
     assert.equal(code, 0);
-    assert.ok(sv.records.some((r) => r.event === 'child.exited' && r.signal === null), 'uWSGI did not exit by itself on the stop signal');
+    assert.ok(
+      sv.records.some((r) => r.event === 'child.exited' && r.signal === null),
+      'uWSGI did not exit by itself on the stop signal',
+    );
   });
 }
 

@@ -125,7 +125,11 @@ test("the seed's four failures: doctor --nginx and --explain-log agree with ngin
   assert.equal(report.confirmedByConnect, true);
   for (const path of [perm, homed, lost, stale]) {
     const socket = socketOf(report, path);
-    assert.deepEqual(socket.nginxWouldLog && [socket.nginxWouldLog.errno], [...logged.get(path)!], `doctor and error.log disagree on ${path}`);
+    assert.deepEqual(
+      socket.nginxWouldLog && [socket.nginxWouldLog.errno],
+      [...logged.get(path)!],
+      `doctor and error.log disagree on ${path}`,
+    );
   }
 
   // Each named with its file and line, through the include and the upstream.
@@ -135,30 +139,48 @@ test("the seed's four failures: doctor --nginx and --explain-log agree with ngin
     [['server', join(nginx.prefix, 'upstreams.conf'), 3, 'perm_app']],
   );
   assert.equal(permReport.references[0]!.usedBy![0]!.file, nginx.conf);
-  assert.deepEqual(failed(permReport).map((c) => c.id), ['writable', 'connect-as']);
+  assert.deepEqual(
+    failed(permReport).map((c) => c.id),
+    ['writable', 'connect-as'],
+  );
   assert.match(failed(permReport)[0]!.detail!, /0755 root:root, as other .*r-x/);
 
   const homeReport = socketOf(report, homed);
-  assert.deepEqual(homeReport.references.map((r) => [r.directive, r.file, r.line]), [['uwsgi_pass', join(nginx.prefix, 'home.conf'), 3]]);
+  assert.deepEqual(
+    homeReport.references.map((r) => [r.directive, r.file, r.line]),
+    [['uwsgi_pass', join(nginx.prefix, 'home.conf'), 3]],
+  );
   const folders = failed(homeReport)[0]!;
   assert.equal(folders.id, 'folders');
   assert.match(folders.detail!, new RegExp(`'${home}' \\(0700 root:root\\) blocks it`));
 
   const lostReport = socketOf(report, lost);
-  assert.deepEqual(failed(lostReport).map((c) => c.id), ['exists']);
+  assert.deepEqual(
+    failed(lostReport).map((c) => c.id),
+    ['exists'],
+  );
   const lostFix = failed(lostReport)[0]!.fixes[0]!.text;
   assert.match(lostFix, new RegExp(`did you mean '${held}' \\(in the same folder, listening, held by sockvisor pid ${heldSv.pid}\\)`));
   assert.ok(lostFix.includes(`${nginx.conf}:`), `the fix does not name nginx's file and line: ${lostFix}`);
 
-  assert.deepEqual(failed(socketOf(report, stale)).map((c) => c.id), ['listening']);
+  assert.deepEqual(
+    failed(socketOf(report, stale)).map((c) => c.id),
+    ['listening'],
+  );
 
   // --explain-log finds nginx's error_log through nginx -T, and explains each group.
   const explained = await doctorJson(['--explain-log', ...nginxArgs]);
   assert.equal(explained.code, 1);
-  assert.deepEqual(explained.report.logs?.map((l) => l.file), [join(nginx.prefix, 'error.log')]);
+  assert.deepEqual(
+    explained.report.logs?.map((l) => l.file),
+    [join(nginx.prefix, 'error.log')],
+  );
   for (const path of [perm, homed, lost, stale]) {
     const socket = socketOf(explained.report, path);
-    assert.deepEqual(socket.log.map((f) => f.errno), [...logged.get(path)!]);
+    assert.deepEqual(
+      socket.log.map((f) => f.errno),
+      [...logged.get(path)!],
+    );
     assert.equal(socket.nginxWouldLog?.errno, socket.log[0]!.errno);
   }
   const text = await runCli(['doctor', '--explain-log', ...nginxArgs]);
@@ -178,7 +200,15 @@ test("the seed's four failures: doctor --nginx and --explain-log agree with ngin
     }
   };
   const after = await healed();
-  assert.equal(after.ok, true, JSON.stringify(after.sockets.filter((s) => !s.ok), null, 2));
+  assert.equal(
+    after.ok,
+    true,
+    JSON.stringify(
+      after.sockets.filter((s) => !s.ok),
+      null,
+      2,
+    ),
+  );
   for (const location of ['/perm/', '/home/', '/lost/', '/stale/']) {
     const response = await httpGet(nginx.port, location);
     assert.equal(response.status, 200, `GET ${location} after the fix`);
@@ -208,10 +238,18 @@ test('bad usage exits 2 with one sentence (also as JSON); a broken nginx configu
   // --explain-log FILE: a log given by hand, without nginx -T.
   const logFile = join(dir, 'old-error.log');
   const gone = join(dir, 'gone.sock');
-  writeFileSync(logFile, `2024/05/01 12:00:00 [crit] 9#9: *1 connect() to unix:${gone} failed (2: No such file or directory) while connecting to upstream\n`.repeat(3));
+  writeFileSync(
+    logFile,
+    `2024/05/01 12:00:00 [crit] 9#9: *1 connect() to unix:${gone} failed (2: No such file or directory) while connecting to upstream\n`.repeat(
+      3,
+    ),
+  );
   const explained = await doctorJson(['--explain-log', logFile]);
   assert.equal(explained.code, 1);
-  assert.deepEqual(explained.report.sockets.map((s) => [s.path, s.log.map((f) => [f.errno, f.count]), s.nginxWouldLog?.errno]), [[gone, [[2, 3]], 2]]);
+  assert.deepEqual(
+    explained.report.sockets.map((s) => [s.path, s.log.map((f) => [f.errno, f.count]), s.nginxWouldLog?.errno]),
+    [[gone, [[2, 3]], 2]],
+  );
 
   const file = join(dir, 'left-behind.sock');
   writeFileSync(file, '');
@@ -233,12 +271,24 @@ test("--as UID --groups GID: ids that exist only in another container (nginx's 1
   try {
     const alone = await doctorJson([path, '--as', String(uid)]);
     assert.equal(alone.code, 1);
-    assert.deepEqual(failed(alone.report.sockets[0]!).map((c) => c.id), ['writable', 'connect-as']);
-    assert.deepEqual(alone.report.user.groups.map((g) => g.gid), [uid]);
+    assert.deepEqual(
+      failed(alone.report.sockets[0]!).map((c) => c.id),
+      ['writable', 'connect-as'],
+    );
+    assert.deepEqual(
+      alone.report.user.groups.map((g) => g.gid),
+      [uid],
+    );
 
     const grouped = await doctorJson([path, '--as', String(uid), '--groups', String(gid)]);
     assert.equal(grouped.code, 0, JSON.stringify(grouped.report.sockets[0]!.checks));
-    assert.deepEqual(grouped.report.user.groups.map((g) => [g.gid, g.name]), [[uid, String(uid)], [gid, String(gid)]]);
+    assert.deepEqual(
+      grouped.report.user.groups.map((g) => [g.gid, g.name]),
+      [
+        [uid, String(uid)],
+        [gid, String(gid)],
+      ],
+    );
     assert.equal(grouped.report.confirmedByConnect, true);
     assert.match(grouped.report.user.source, /--as, groups from --groups/);
 

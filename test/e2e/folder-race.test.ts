@@ -4,7 +4,18 @@
 // runs real uWSGI as that same user (the child's user: a folder it may write stays allowed at start).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, lstatSync, mkdirSync, readdirSync, renameSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { openFds, waitUntil } from '../helpers/proc.js';
@@ -151,7 +162,7 @@ test(layoutTitle, async (t) => {
   await sv.waitFor((r) => r.event === 'socket.watched');
   const held = lstatSync(path).ino;
   unlinkSync(path);
-  await sv.waitFor(healed('relinked'), 2000, 'the socket to be linked back through the layout\'s symlink');
+  await sv.waitFor(healed('relinked'), 2000, "the socket to be linked back through the layout's symlink");
   assert.equal(lstatSync(join(real, 'app.sock')).ino, held);
 
   // The link pointed at another folder (someone who may write its folder): not followed.
@@ -161,7 +172,10 @@ test(layoutTitle, async (t) => {
   renameSync(`${link}.new`, link);
   unlinkSync(join(real, 'app.sock')); // a change in the folder watched: sockvisor looks
   const refused = await sv.waitFor((r) => r.event === 'socket.heal-refused', 2000, 'a refusal to follow the new link');
-  assert.match(refused.msg, /is a symbolic link that was not there when sockvisor started \(or now leads elsewhere\): sockvisor does not follow it/);
+  assert.match(
+    refused.msg,
+    /is a symbolic link that was not there when sockvisor started \(or now leads elsewhere\): sockvisor does not follow it/,
+  );
   assert.match(refused.msg, /sockvisor puts its socket back \(it looks again every 2 s at most\)$/);
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(readdirSync(victim), []);

@@ -36,7 +36,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('SIGHUP hands over to a new uWSGI (1 s import, --uid): every request 200, none slower than 1 s, the one in flight finishes on the old one', async () => {
   const path = join(dir, 'app.sock');
-  const sv = startSockvisor(['-s', path, '--socket-owner', 'root:www-data', '--', UWSGI, ...uwsgiArgs(['--processes', '2', '--uid', appUser.name, '--gid', appUser.name])], { env: { SLOW_IMPORT: '1' } });
+  const sv = startSockvisor(
+    [
+      '-s',
+      path,
+      '--socket-owner',
+      'root:www-data',
+      '--',
+      UWSGI,
+      ...uwsgiArgs(['--processes', '2', '--uid', appUser.name, '--gid', appUser.name]),
+    ],
+    { env: { SLOW_IMPORT: '1' } },
+  );
   const oldPid = await childPid(sv);
   await sv.waitFor((r) => r.event === 'child.ready' && r.pid === oldPid, 15000, 'the first uWSGI to say READY=1');
   const inode = statSync(path).ino;
@@ -63,12 +74,15 @@ test('SIGHUP hands over to a new uWSGI (1 s import, --uid): every request 200, n
   assert.deepEqual(bad, [], `non-2xx during the handover`);
   const worst = Math.max(...results.map((r) => r.latencyMs));
   assert.ok(worst < 1000, `a request took ${Math.round(worst)} ms: the app's import showed through`);
-  assert.ok(results.some((r) => r.body.includes(`pid ${oldPid} `)) && results.at(-1)!.body.includes(`pid ${newPid} `), 'the load did not move from the old to the new uWSGI');
+  assert.ok(
+    results.some((r) => r.body.includes(`pid ${oldPid} `)) && results.at(-1)!.body.includes(`pid ${newPid} `),
+    'the load did not move from the old to the new uWSGI',
+  );
   // Drained, not killed: SIGPWR is uWSGI's graceful shutdown through the hook sockvisor adds, which
   // works after --uid drops privileges (a master FIFO would not).
   assert.equal(events(sv, 'child.drain-signal')[0]!.signal, 'SIGPWR');
   assert.equal(oldExit.code, 0);
-  assert.deepEqual(events(sv, 'child.restart'), [], 'the old uWSGI\'s exit reached the restart policy');
+  assert.deepEqual(events(sv, 'child.restart'), [], "the old uWSGI's exit reached the restart policy");
   assert.equal(statSync(path).ino, inode, 'the socket file changed');
   assert.doesNotMatch(await nginx.errorLogText(), /failed|upstream prematurely closed/);
   assert.equal((await httpGet(nginx.port, '/')).body.includes(`pid ${newPid} `), true);
@@ -106,7 +120,8 @@ test('a new child that is not ready in time, or exits, is dropped with the reaso
   await assertServing(path, oldPid, 'while the new child was not ready');
   const timeout = await sv.waitFor((r) => r.event === 'handover.failed');
   assert.equal(timeout.reason, 'timeout');
-  const stopped = `new child of generation 2 was not ready within 1 s \\(--handover-timeout\\) and is being stopped; ` +
+  const stopped =
+    `new child of generation 2 was not ready within 1 s \\(--handover-timeout\\) and is being stopped; ` +
     `the current child ${oldPid} keeps serving`;
   assert.match(timeout.msg, new RegExp(stopped));
   assert.ok(await waitGone(hung, 5000), 'the new child that never got ready was not stopped');
@@ -159,7 +174,11 @@ test('readiness: READY=1 forged by another user is ignored; a silent child is re
   const address = environOf(pid).NOTIFY_SOCKET!;
   assert.match(address, /^@sockvisor\/\d+\/g1\/[0-9a-f]{16}$/);
   const { execFileSync } = await import('node:child_process');
-  execFileSync('/usr/bin/python3', ['-c', `import socket\nsocket.socket(socket.AF_UNIX,socket.SOCK_DGRAM).sendto(b'READY=1','\\0${address.slice(1)}')`], { uid: appUser.uid, gid: appUser.gid });
+  execFileSync(
+    '/usr/bin/python3',
+    ['-c', `import socket\nsocket.socket(socket.AF_UNIX,socket.SOCK_DGRAM).sendto(b'READY=1','\\0${address.slice(1)}')`],
+    { uid: appUser.uid, gid: appUser.gid },
+  );
   const rejected = await sv.waitFor((r) => r.event === 'notify.rejected');
   assert.equal(rejected.senderUid, appUser.uid);
   await sleep(200);

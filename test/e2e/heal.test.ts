@@ -4,7 +4,23 @@
 // missing are timed by spinning on lstat from the test's thread while a worker thread keeps
 // requesting.
 import assert from 'node:assert/strict';
-import { type Stats, chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, linkSync } from 'node:fs';
+import {
+  type Stats,
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  linkSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, afterEach, before, test, type TestContext } from 'node:test';
@@ -14,7 +30,15 @@ import { startLoadThread, type LoadRecord, type LoadThread } from '../helpers/lo
 import { startNginx, stopAllNginx } from '../helpers/nginx.js';
 import { notifierCommand, setNotifierMode } from '../helpers/notifier.js';
 import { identify, processGroupMembers, waitUntil } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, runSockvisor, startSockvisor, stopAllSockvisors, type LogRecord, type SockvisorProcess } from '../helpers/sockvisor.js';
+import {
+  assertNothingLeft,
+  childPid,
+  runSockvisor,
+  startSockvisor,
+  stopAllSockvisors,
+  type LogRecord,
+  type SockvisorProcess,
+} from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 import { makeUnixSocket } from '../helpers/unix-socket.js';
 import { UWSGI, uwsgiArgs } from '../helpers/uwsgi.js';
@@ -128,15 +152,29 @@ function checkRequests(
   for (const r of failed) {
     const where = `a request from ${ms(r.start)} ms to ${ms(r.end)} ms got ${r.status} (${r.body.slice(0, 80)})`;
     assert.equal(r.status, 502, `${where}: only nginx's 502 for a socket missing or denied is excused`);
-    assert.ok(gaps.some((g) => r.start <= g.backAt && r.end >= g.goneAt), `${where} outside the gaps while the path was missing`);
+    assert.ok(
+      gaps.some((g) => r.start <= g.backAt && r.end >= g.goneAt),
+      `${where} outside the gaps while the path was missing`,
+    );
   }
   // One connect() line per 502 (nginx tries its one server once), and nothing else went wrong.
   const errors = nginxErrors(errorLog);
-  assert.deepEqual(errors.filter((l) => !excusedConnect.test(l)), [], 'nginx logged another error than a missing or denied socket');
+  assert.deepEqual(
+    errors.filter((l) => !excusedConnect.test(l)),
+    [],
+    'nginx logged another error than a missing or denied socket',
+  );
   const logged = `${failed.length} requests failed but nginx logged ${errors.length} refused connect()s:\n${errors.join('\n')}`;
   assert.equal(errors.length, failed.length, logged);
   const kinds = [...new Set(gaps.map((g) => g.what))];
-  const said = kinds.map((kind) => checkGaps(kind, gaps.filter((g) => g.what === kind), failed, bounds[kind]));
+  const said = kinds.map((kind) =>
+    checkGaps(
+      kind,
+      gaps.filter((g) => g.what === kind),
+      failed,
+      bounds[kind],
+    ),
+  );
   const slowest = Math.max(...records.map((r) => r.end - r.start));
   t.diagnostic(
     `${what}: socket unreachable after ${said.join('; ')}; ${records.length} requests through nginx, ` +
@@ -160,7 +198,10 @@ test('rm of the socket: the same inode is linked back at once; chmod 777 and cho
   assert.equal(lstatSync(anchorOf(path)).ino, held.ino, 'the anchor is not a second name of the socket');
   // /proc/net/unix lists the bound name only, so doctor's nearby-socket listing never shows the anchor.
   // (The run's control socket next to it is a socket of its own, listening: see docs/operations.md.)
-  const listed = readListeningSockets().filter((s) => s.path.startsWith(join(dir, 'app'))).map((s) => s.path).sort();
+  const listed = readListeningSockets()
+    .filter((s) => s.path.startsWith(join(dir, 'app')))
+    .map((s) => s.path)
+    .sort();
   assert.deepEqual(listed, [join(dir, 'app', '.app.sock.sockvisor.ctl'), path]);
 
   const load = startLoadThread(port, 4);
@@ -173,7 +214,11 @@ test('rm of the socket: the same inode is linked back at once; chmod 777 and cho
     await sleep(30);
   }
   chmodSync(path, 0o777);
-  const chmodded = await sv.waitFor((r) => healed('permissions-restored')(r) && r.found === '0777 root:www-data', 2000, 'the chmod to be undone');
+  const chmodded = await sv.waitFor(
+    (r) => healed('permissions-restored')(r) && r.found === '0777 root:www-data',
+    2000,
+    'the chmod to be undone',
+  );
   assert.equal(chmodded.level, 40);
   assert.match(chmodded.msg, /someone changed the socket .*app\.sock: found 0777 root:www-data, restored 0660 root:www-data$/);
   // Given to nobody:nogroup, the socket locks nginx's www-data out until it is restored: a gap too.
@@ -198,11 +243,18 @@ test('rm of the socket: the same inode is linked back at once; chmod 777 and cho
   const relinked = sv.records.filter(healed('relinked'));
   // 20 in about a second: the first told at once, the others in one summary.
   assert.ok(relinked.length <= 3, `${relinked.length} lines for 20 repairs`);
-  assert.match(relinked[0]!.msg, /someone removed the socket .*app\.sock: linked the same socket back \(inode \d+, kept by its second name .*\.app\.sock\.sockvisor\)/);
+  assert.match(
+    relinked[0]!.msg,
+    /someone removed the socket .*app\.sock: linked the same socket back \(inode \d+, kept by its second name .*\.app\.sock\.sockvisor\)/,
+  );
   assert.equal(relinked[0]!.level, 40);
   assert.deepEqual(identify(path), held, 'not the same socket file, mode and owner after the repairs');
   assert.equal(lstatSync(anchorOf(path)).ino, held.ino);
-  assert.deepEqual(sv.records.filter((r) => r.event === 'child.started').map((r) => r.pid), [pid], 'the child was replaced: the same socket needs none');
+  assert.deepEqual(
+    sv.records.filter((r) => r.event === 'child.started').map((r) => r.pid),
+    [pid],
+    'the child was replaced: the same socket needs none',
+  );
   assert.ok(records.length > 100, `only ${records.length} requests were made`);
   // The only failures: 502s for the path missing, or www-data denied while the socket was nobody's, each
   // within a gap; the path back as fast as docs/usage.md says, with margin for a loaded 2-core machine.
@@ -227,11 +279,22 @@ test('rm of both the socket and its anchor, then of the whole folder: a new sock
     const goneAt = load.now();
     remove();
     process.kill(sv.pid, 'SIGCONT');
-    gaps.push({ what: gaps.length === 0 ? 'rm of socket and anchor' : 'rm -r of the folder', goneAt, backAt: spinUntilBack(path, load, goneAt) });
+    gaps.push({
+      what: gaps.length === 0 ? 'rm of socket and anchor' : 'rm -r of the folder',
+      goneAt,
+      backAt: spinUntilBack(path, load, goneAt),
+    });
     const newPid = await childPid(sv, oldPid);
     await sv.waitFor((r) => r.event === 'handover.done' && r.pid === newPid, 15000, 'the handover to the child on the new socket');
     await sv.waitFor((r) => r.event === 'child.exited' && r.pid === oldPid, 15000, 'the old uWSGI to finish and exit');
-    await sv.waitFor((r) => r.event === 'socket.closed-old' && r.inode !== undefined && sv.records.filter((x) => x.event === 'socket.closed-old').length === gaps.length, 5000, 'the old socket to be closed');
+    await sv.waitFor(
+      (r) =>
+        r.event === 'socket.closed-old' &&
+        r.inode !== undefined &&
+        sv.records.filter((x) => x.event === 'socket.closed-old').length === gaps.length,
+      5000,
+      'the old socket to be closed',
+    );
     assert.ok(await waitUntil(() => processGroupMembers(oldPid).length === 0, 3000), `the old uWSGI ${oldPid} left processes behind`);
     oldPid = newPid;
   }
@@ -241,7 +304,10 @@ test('rm of both the socket and its anchor, then of the whole folder: a new sock
   await waitRepairs(sv, 'created', 2);
   assert.equal(repairsOf(sv, 'created'), 2);
   const created = sv.records.filter(healed('created'));
-  assert.match(created[0]!.msg, /someone removed the socket .*app\.sock and its second name .*: made a new socket there \(0660 root:www-data, inode \d+\); a new child takes over on it/);
+  assert.match(
+    created[0]!.msg,
+    /someone removed the socket .*app\.sock and its second name .*: made a new socket there \(0660 root:www-data, inode \d+\); a new child takes over on it/,
+  );
   assert.ok(sv.records.some(healed('folder-made')), 'no warning that the folder was made again');
   assert.equal(statSync(folder).mode & 0o7777, 0o755);
   const now = identify(path);
@@ -254,8 +320,16 @@ test('rm of both the socket and its anchor, then of the whole folder: a new sock
   checkRequests(t, records, gaps, await errorLog(), 'new socket and handover');
   const afterRepair = records.filter((r) => r.start > gaps[1]!.backAt);
   assert.ok(afterRepair.length > 0, 'no request was made after the last repair');
-  assert.deepEqual(afterRepair.filter((r) => r.status !== 200), [], 'a request after the last repair failed');
-  assert.deepEqual(sv.records.filter((r) => r.event === 'child.restart'), [], 'a handover, not a restart');
+  assert.deepEqual(
+    afterRepair.filter((r) => r.status !== 200),
+    [],
+    'a request after the last repair failed',
+  );
+  assert.deepEqual(
+    sv.records.filter((r) => r.event === 'child.restart'),
+    [],
+    'a handover, not a restart',
+  );
 });
 
 test('a new child on the new socket not ready in time: the handover is tried again 1 s later, and the old socket closed only once it succeeds', async () => {
@@ -275,11 +349,20 @@ test('a new child on the new socket not ready in time: the handover is tried aga
   const retry = await sv.waitFor((r) => r.event === 'handover.retry', 2000, 'a retry to be planned');
   assert.equal(retry.level, 40);
   assert.equal(retry.delayMs, 1000);
-  assert.match(retry.msg, new RegExp(`the child ${oldPid} still serves a socket that is no longer at its path \\(the socket .*app\\.sock was made anew\\): trying the handover again in 1 s`));
-  assert.equal(sv.records.some((r) => r.event === 'socket.closed-old'), false, 'the old socket was closed while its child still served it');
+  assert.match(
+    retry.msg,
+    new RegExp(
+      `the child ${oldPid} still serves a socket that is no longer at its path \\(the socket .*app\\.sock was made anew\\): trying the handover again in 1 s`,
+    ),
+  );
+  assert.equal(
+    sv.records.some((r) => r.event === 'socket.closed-old'),
+    false,
+    'the old socket was closed while its child still served it',
+  );
   setNotifierMode(control, 'ready');
   const done = await sv.waitFor((r) => r.event === 'handover.done', 5000, 'the second handover');
-  assert.ok(done.time as number >= (failed.time as number) + 900, 'the retry came sooner than 1 s');
+  assert.ok((done.time as number) >= (failed.time as number) + 900, 'the retry came sooner than 1 s');
   await sv.waitFor((r) => r.event === 'socket.closed-old', 5000, 'the old socket to be closed');
   assert.equal(sv.records.filter((r) => r.event === 'child.started').length, 3);
 });
@@ -289,7 +372,8 @@ test('a regular file, a symlink or a live socket put at the path is left untouch
   const sv = startSockvisor(['-s', path, '--ready-after', '0.1', '--', 'sleep', '1000']);
   await sv.waitFor((r) => r.event === 'socket.watched');
   const held = identify(path);
-  const refused = (what: RegExp) => sv.waitFor((r) => r.event === 'socket.heal-refused' && what.test(r.msg), 2000, `an error about ${what}`);
+  const refused = (what: RegExp) =>
+    sv.waitFor((r) => r.event === 'socket.heal-refused' && what.test(r.msg), 2000, `an error about ${what}`);
   const relinkedAgain = async () => {
     unlinkSync(path);
     await waitBack(path, held.ino, 'moved away');
@@ -374,7 +458,10 @@ test('at start: the stale anchor of a killed sockvisor is replaced; anything els
   writeFileSync(anchorOf(path), 'mine\n');
   const refused = await runSockvisor(['-s', path, '--', 'sleep', '1000']);
   assert.equal(refused.code, 2);
-  assert.match(refused.stderr, /'.*\.app\.sock\.sockvisor' exists and is not a socket; sockvisor keeps a second name of the socket '.*app\.sock' there, .* move it away, or choose another --socket path\./);
+  assert.match(
+    refused.stderr,
+    /'.*\.app\.sock\.sockvisor' exists and is not a socket; sockvisor keeps a second name of the socket '.*app\.sock' there, .* move it away, or choose another --socket path\./,
+  );
   assert.equal(existsSync(path), false);
   assert.equal(readFileSync(anchorOf(path), 'utf8'), 'mine\n');
 });

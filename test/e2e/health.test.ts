@@ -142,14 +142,19 @@ test('with the health check on, a healthy uWSGI is probed and never replaced', a
   const oks = sv.records.filter((r) => r.event === 'health.ok' && r.pid === master).length;
   assert.ok(oks >= 4, `only ${oks} health checks answered in 4 s`);
   const unhealthy = new Set(['health.failed', 'health.replace', 'supervisor.reload']);
-  assert.deepEqual(sv.records.filter((r) => unhealthy.has(r.event ?? '')), []);
+  assert.deepEqual(
+    sv.records.filter((r) => unhealthy.has(r.event ?? '')),
+    [],
+  );
   assert.equal(sv.records.filter((r) => r.event === 'child.started').length, 1);
   assert.ok(isAlive(master));
 });
 
 /** Recv-Q and Send-Q of the listening socket at path, as `ss -xl` prints them. */
 function ssQueue(path: string): { queued: number; backlog: number } {
-  const line = execFileSync('ss', ['-xlnH'], { encoding: 'utf8' }).split('\n').find((l) => l.split(/\s+/).includes(path));
+  const line = execFileSync('ss', ['-xlnH'], { encoding: 'utf8' })
+    .split('\n')
+    .find((l) => l.split(/\s+/).includes(path));
   assert.ok(line, `ss -xl does not list ${path}`);
   const [, , recvQ, sendQ] = line.trim().split(/\s+/);
   return { queued: Number(recvQ), backlog: Number(sendQ) };
@@ -200,7 +205,10 @@ test('a probe sockvisor has no permission to make is not counted against the chi
     assert.match(unusable.msg, /could not reach child \d+ \(connect failed \(EACCES\)\): not counted against it/);
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(sv.records.filter((r) => r.event === 'health.unusable').length, 1, 'said once');
-    assert.deepEqual(sv.records.filter((r) => r.event === 'health.replace' || r.event === 'health.failed'), []);
+    assert.deepEqual(
+      sv.records.filter((r) => r.event === 'health.replace' || r.event === 'health.failed'),
+      [],
+    );
     await sv.stop();
   } finally {
     removeTestUser(user);

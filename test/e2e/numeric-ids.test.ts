@@ -54,8 +54,17 @@ test('--socket-owner UID:GID, --socket-allow UID, --user UID, none named: the so
   const [owner, group, nginxUid, appUid, stranger] = unnamedIds(4100, 5);
   const path = join(dir, 'numeric.sock');
   const sv = startSockvisor([
-    '--socket-owner', `${owner}:${group}`, '--socket-allow', String(nginxUid), '--user', String(appUid),
-    '-s', path, '--', UWSGI, ...uwsgiArgs(['--http-socket', path]),
+    '--socket-owner',
+    `${owner}:${group}`,
+    '--socket-allow',
+    String(nginxUid),
+    '--user',
+    String(appUid),
+    '-s',
+    path,
+    '--',
+    UWSGI,
+    ...uwsgiArgs(['--http-socket', path]),
   ]);
   const master = await childPid(sv);
   await sv.waitFor((r) => r.event === 'child.ready', 15000, 'uWSGI to be ready');

@@ -234,7 +234,11 @@ test("sane layouts start without a word about trust: www-data's folder (Debian's
     const sv = startSockvisor(args);
     await sv.waitFor((r) => r.event === 'child.ready', 20000, `uWSGI to be ready (${args[1]})`);
     const trustWarnings = sv.records.filter((r) => r.event === 'config.warning' && /can be written by|symbolic link/.test(r.msg));
-    assert.deepEqual(trustWarnings.map((r) => r.msg), [], args[1]);
+    assert.deepEqual(
+      trustWarnings.map((r) => r.msg),
+      [],
+      args[1],
+    );
     await sv.stop();
   }
 });

@@ -108,7 +108,8 @@ if [ -d /etc/nginx ]; then mount --bind "$6" /etc/nginx; fi`,
   // The emptyDir as the kubelet makes it is refused: anyone in the pod could rename a socket over sockvisor's.
   const refused = await runAppSide();
   assert.equal(refused.code, 2);
-  const folder = `The folder '${socketDir}' \\(2777 root:${socketGroup}\\), which would hold the socket '${socketPath}', ` +
+  const folder =
+    `The folder '${socketDir}' \\(2777 root:${socketGroup}\\), which would hold the socket '${socketPath}', ` +
     'can be written by every user';
   assert.match(refused.stderr, new RegExp(folder));
   // The example's init container, run as the kubelet would: in the app image's namespace, before the app container.
@@ -193,7 +194,10 @@ test("200 through nginx; kill -9 of uWSGI loses no request, the app side's PID 1
   const { stdout: acl } = await run('getfacl', ['-n', '-p', hostSocket]);
   assert.match(acl, new RegExp(`^user:${nginxUid}:rw-$`, 'm'));
   // The app image has no nginx: sockvisor warns about nobody (no guessed www-data that is not the sidecar's user).
-  assert.deepEqual(sv.records.filter((r) => r.event === 'config.warning').map((r) => r.msg), []);
+  assert.deepEqual(
+    sv.records.filter((r) => r.event === 'config.warning').map((r) => r.msg),
+    [],
+  );
 
   // The sidecar's workers run as 101, and without the fsGroup: nginx's master (root) set their
   // groups from its own /etc/group (initgroups). The ACL entry is what lets them in.

@@ -84,5 +84,8 @@ test('pitfall: a chmod made by hand is lost when uWSGI restarts; behind sockviso
   const held = statSync(path);
   for (let i = 0; i < 3; i++) pid = await killAndRequest(sv, pid, () => httpGet(nginx.port, '/'));
   const after = statSync(path);
-  assert.deepEqual([after.ino, after.mode, after.uid, after.gid, after.birthtimeMs], [held.ino, held.mode, held.uid, held.gid, held.birthtimeMs]);
+  assert.deepEqual(
+    [after.ino, after.mode, after.uid, after.gid, after.birthtimeMs],
+    [held.ino, held.mode, held.uid, held.gid, held.birthtimeMs],
+  );
 });

@@ -8,7 +8,16 @@ import { after, afterEach, before, test } from 'node:test';
 import { httpGet, httpGetUnix } from '../helpers/http.js';
 import { freePort } from '../helpers/nginx.js';
 import { environOf, processGroupMembers, waitGone } from '../helpers/proc.js';
-import { assertNothingLeft, childPid, killAndRequest, repoRoot, runSockvisor, startSockvisor, stopAllSockvisors, type SockvisorProcess } from '../helpers/sockvisor.js';
+import {
+  assertNothingLeft,
+  childPid,
+  killAndRequest,
+  repoRoot,
+  runSockvisor,
+  startSockvisor,
+  stopAllSockvisors,
+  type SockvisorProcess,
+} from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 /** Debian's Python, which has gunicorn and uvicorn (python3 in PATH may be another one). */
@@ -48,43 +57,65 @@ async function survivesKill9(sv: SockvisorProcess, path: string, expected: RegEx
   assert.equal(existsSync(path), false);
 }
 
-test('gunicorn adopts the held unix socket from LISTEN_FDS (no --bind) and serves through kill -9', { skip: !existsSync(GUNICORN) && 'Debian package gunicorn not installed' }, async () => {
-  const path = join(dir, 'gunicorn.sock');
-  const sv = startSockvisor(['-s', path, '--', GUNICORN, '--workers', '1', '--chdir', join(repoRoot, 'examples'), 'app:application']);
-  assert.equal(environOf(await childPid(sv)).LISTEN_FDS, '1');
-  await survivesKill9(sv, path, /hello from uWSGI pid/); // examples/app.py names uWSGI whatever serves it
-});
+test(
+  'gunicorn adopts the held unix socket from LISTEN_FDS (no --bind) and serves through kill -9',
+  { skip: !existsSync(GUNICORN) && 'Debian package gunicorn not installed' },
+  async () => {
+    const path = join(dir, 'gunicorn.sock');
+    const sv = startSockvisor(['-s', path, '--', GUNICORN, '--workers', '1', '--chdir', join(repoRoot, 'examples'), 'app:application']);
+    assert.equal(environOf(await childPid(sv)).LISTEN_FDS, '1');
+    await survivesKill9(sv, path, /hello from uWSGI pid/); // examples/app.py names uWSGI whatever serves it
+  },
+);
 
-test('gunicorn --bind fd://{fd} serves on a held TCP socket, and leaves no worker behind after kill -9; on a unix socket it is refused (gunicorn would unlink it)', { skip: !existsSync(GUNICORN) && 'Debian package gunicorn not installed' }, async () => {
-  const port = await freePort();
-  const gunicorn = [GUNICORN, '--bind', 'fd://{fd}', '--workers', '1', '--chdir', join(repoRoot, 'examples'), 'app:application'];
-  const sv = startSockvisor(['-s', `127.0.0.1:${port}`, '--', ...gunicorn]);
-  let pid = await childPid(sv);
-  const argv = sv.records.find((r) => r.event === 'child.started')!.argv as string[];
-  assert.equal(argv[argv.indexOf('--bind') + 1], 'fd://3');
-  // Told its socket on the command line, gunicorn does not get LISTEN_FDS too: it would adopt fd 3
-  // twice, closing it after the first (gunicorn/sock.py), and die with EBADF.
-  assert.equal(environOf(pid).LISTEN_FDS, undefined);
-  assert.equal((await httpGet(port)).status, 200);
-  const workers = processGroupMembers(pid).filter((p) => p !== pid);
-  assert.ok(workers.length > 0);
-  process.kill(pid, 'SIGKILL');
-  pid = await childPid(sv, pid);
-  // Stopped within the orphans' grace time: the killed master's idle worker (it checks for its
-  // master only between requests, or every 15 s; no request here, which it might take) must not
-  // outlive sockvisor.
-  assert.equal((await sv.stop('SIGTERM')).code, 0);
-  for (const worker of workers) assert.ok(await waitGone(worker, 2000), `gunicorn worker ${worker} outlived sockvisor`);
+test(
+  'gunicorn --bind fd://{fd} serves on a held TCP socket, and leaves no worker behind after kill -9; on a unix socket it is refused (gunicorn would unlink it)',
+  { skip: !existsSync(GUNICORN) && 'Debian package gunicorn not installed' },
+  async () => {
+    const port = await freePort();
+    const gunicorn = [GUNICORN, '--bind', 'fd://{fd}', '--workers', '1', '--chdir', join(repoRoot, 'examples'), 'app:application'];
+    const sv = startSockvisor(['-s', `127.0.0.1:${port}`, '--', ...gunicorn]);
+    let pid = await childPid(sv);
+    const argv = sv.records.find((r) => r.event === 'child.started')!.argv as string[];
+    assert.equal(argv[argv.indexOf('--bind') + 1], 'fd://3');
+    // Told its socket on the command line, gunicorn does not get LISTEN_FDS too: it would adopt fd 3
+    // twice, closing it after the first (gunicorn/sock.py), and die with EBADF.
+    assert.equal(environOf(pid).LISTEN_FDS, undefined);
+    assert.equal((await httpGet(port)).status, 200);
+    const workers = processGroupMembers(pid).filter((p) => p !== pid);
+    assert.ok(workers.length > 0);
+    process.kill(pid, 'SIGKILL');
+    pid = await childPid(sv, pid);
+    // Stopped within the orphans' grace time: the killed master's idle worker (it checks for its
+    // master only between requests, or every 15 s; no request here, which it might take) must not
+    // outlive sockvisor.
+    assert.equal((await sv.stop('SIGTERM')).code, 0);
+    for (const worker of workers) assert.ok(await waitGone(worker, 2000), `gunicorn worker ${worker} outlived sockvisor`);
 
-  const refused = await runSockvisor(['-s', join(dir, 'bind.sock'), '--', ...gunicorn]);
-  assert.equal(refused.code, 2);
-  assert.match(refused.stderr, /makes gunicorn remove that file whenever it exits.*drop the --bind/);
-  assert.equal(existsSync(join(dir, 'bind.sock')), false);
-});
+    const refused = await runSockvisor(['-s', join(dir, 'bind.sock'), '--', ...gunicorn]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /makes gunicorn remove that file whenever it exits.*drop the --bind/);
+    assert.equal(existsSync(join(dir, 'bind.sock')), false);
+  },
+);
 
 test('uvicorn --fd {fd} serves on the held socket through kill -9', async () => {
   const path = join(dir, 'uvicorn.sock');
-  const sv = startSockvisor(['-s', path, '--', PYTHON, '-m', 'uvicorn', '--fd', '{fd}', '--lifespan', 'off', '--app-dir', FIXTURES, 'asgi_app:app']);
+  const sv = startSockvisor([
+    '-s',
+    path,
+    '--',
+    PYTHON,
+    '-m',
+    'uvicorn',
+    '--fd',
+    '{fd}',
+    '--lifespan',
+    'off',
+    '--app-dir',
+    FIXTURES,
+    'asgi_app:app',
+  ]);
   await survivesKill9(sv, path, /hello from uvicorn pid \d+/);
 });
 

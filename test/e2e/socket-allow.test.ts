@@ -36,7 +36,8 @@ after(async () => {
 
 /** connect() to path as a user, in a process of that user: null when it connects, else the errno name. */
 function connectAsUser(path: string, user: { uid: number; gid: number }): string | null {
-  const script = 'import socket,sys,errno\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect(sys.argv[1]); print("ok")\nexcept OSError as e:\n  print(errno.errorcode[e.errno])';
+  const script =
+    'import socket,sys,errno\ns=socket.socket(socket.AF_UNIX)\ntry:\n  s.connect(sys.argv[1]); print("ok")\nexcept OSError as e:\n  print(errno.errorcode[e.errno])';
   const out = spawnSync('/usr/bin/python3', ['-c', script, path], { uid: user.uid, gid: user.gid, encoding: 'utf8' }).stdout.trim();
   return out === 'ok' ? null : out;
 }
@@ -76,7 +77,10 @@ test('--socket-allow www-data as an unprivileged user: socket 0600 + ACL, nginx 
   // doctor says the same: www-data through its ACL entry, the stranger not at all.
   const ok = await runCli(['doctor', path]);
   assert.equal(ok.code, 0, ok.stdout);
-  assert.match(ok.stdout, /\[ok\] {3}www-data may write the socket: 0660\+ (\S+) \(ACL user:www-data:rw-,group::---,mask::rw-\), through the ACL entry user:www-data:rw- \(mask rw-\): rw-/);
+  assert.match(
+    ok.stdout,
+    /\[ok\] {3}www-data may write the socket: 0660\+ (\S+) \(ACL user:www-data:rw-,group::---,mask::rw-\), through the ACL entry user:www-data:rw- \(mask rw-\): rw-/,
+  );
   const refused = await runCli(['doctor', path, '--as', stranger.name]);
   assert.equal(refused.code, 1);
   assert.match(refused.stdout, new RegExp(`\\[FAIL\\] ${stranger.name} may write the socket: .* as other .*: ---`));
@@ -87,13 +91,18 @@ test('--socket-allow www-data as an unprivileged user: socket 0600 + ACL, nginx 
 });
 
 test(
-  ramfs ? '--socket-allow on a file system without ACL support: exit 2 naming it, and nothing is created' : '--socket-allow without ACL support (skipped: this machine does not let the test mount a ramfs)',
+  ramfs
+    ? '--socket-allow on a file system without ACL support: exit 2 naming it, and nothing is created'
+    : '--socket-allow without ACL support (skipped: this machine does not let the test mount a ramfs)',
   { skip: ramfs === null },
   async () => {
     const path = join(ramfs!, 'new', 'app.sock');
     const result = await runSockvisor(['-s', path, '--socket-allow', 'www-data', '--', UWSGI, ...uwsgiArgs()]);
     assert.equal(result.code, 2, result.stderr);
-    assert.match(result.stderr, new RegExp(`The file system of '${ramfs}' \\(ramfs\\) has no POSIX ACL support, so --socket-allow cannot let anyone into '${path}'`));
+    assert.match(
+      result.stderr,
+      new RegExp(`The file system of '${ramfs}' \\(ramfs\\) has no POSIX ACL support, so --socket-allow cannot let anyone into '${path}'`),
+    );
     assert.deepEqual(readdirSync(ramfs!), [], 'something was created');
     assert.ok(lstatSync(ramfs!).isDirectory());
   },

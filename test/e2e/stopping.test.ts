@@ -40,7 +40,18 @@ async function timedStop(sv: SockvisorProcess, signal: NodeJS.Signals = 'SIGTERM
 
 test('a child ignoring SIGINT is SIGKILLed with its whole process group after --stop-timeout', async () => {
   // The shell and both sleeps ignore INT (an ignored signal stays ignored across fork and exec).
-  const sv = startSockvisor(['-s', join(dir, 'ignore-int.sock'), '--stop-signal', 'SIGINT', '--stop-timeout', '1', '--', 'sh', '-c', "trap '' INT; sleep 1000 & sleep 1000 & wait"]);
+  const sv = startSockvisor([
+    '-s',
+    join(dir, 'ignore-int.sock'),
+    '--stop-signal',
+    'SIGINT',
+    '--stop-timeout',
+    '1',
+    '--',
+    'sh',
+    '-c',
+    "trap '' INT; sleep 1000 & sleep 1000 & wait",
+  ]);
   const pid = await childPid(sv);
   assert.ok(await waitUntil(() => processGroupMembers(pid).length >= 3, 5000), 'the shell started no grandchildren');
   const { code, elapsedMs } = await timedStop(sv, 'SIGTERM');
@@ -96,14 +107,17 @@ test('job signals (USR1, USR2, TTIN, TTOU, WINCH) reach the child; SIGQUIT stops
   assert.ok(await waitUntil(() => lines().includes('ready'), 5000), 'the child script did not start');
   for (const name of ['SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU', 'SIGWINCH'] as const) {
     process.kill(sv.pid, name);
-    assert.ok(await waitUntil(() => lines().includes(name.slice(3)), 3000), `${name} did not reach the child; it saw: ${lines().join(', ')}`);
+    assert.ok(
+      await waitUntil(() => lines().includes(name.slice(3)), 3000),
+      `${name} did not reach the child; it saw: ${lines().join(', ')}`,
+    );
   }
   const { code } = await timedStop(sv, 'SIGQUIT');
   assert.equal(code, 0);
   assert.equal(lines().at(-1), 'TERM', 'the child did not get the stop signal (SIGTERM for a non-uWSGI command)');
 });
 
-test('a stop right after kill -9 of the uWSGI master also ends the old master\'s busy worker, without waiting out its grace', async () => {
+test("a stop right after kill -9 of the uWSGI master also ends the old master's busy worker, without waiting out its grace", async () => {
   const path = join(dir, 'orphan-stop.sock');
   const { sv, master, worker } = await startUwsgi(path);
   httpGetUnix(path, '/sleep?s=30', 35000).catch(() => undefined);

@@ -46,9 +46,15 @@ test('Type=notify: READY=1 when the child is ready, STATUS lines, RELOADING=1 ar
     };
     const first = await childPid(sv);
     const ready = await until('READY=1', (d) => d.text.includes('READY=1'));
-    assert.ok(got.slice(0, ready).every((d) => !d.text.includes('WATCHDOG=1')), 'the watchdog was answered before the child was ready');
+    assert.ok(
+      got.slice(0, ready).every((d) => !d.text.includes('WATCHDOG=1')),
+      'the watchdog was answered before the child was ready',
+    );
     assert.match(got[ready]!.text, new RegExp(`^READY=1\nSTATUS=ready: pid ${first}, generation 1, 0 restarts; child: serving$`));
-    assert.ok(got.every((d) => d.pid === sv.pid), 'a message did not come from sockvisor itself (NotifyAccess=main)');
+    assert.ok(
+      got.every((d) => d.pid === sv.pid),
+      'a message did not come from sockvisor itself (NotifyAccess=main)',
+    );
     // The child has a NOTIFY_SOCKET of its own and no watchdog: sockvisor's belong to sockvisor.
     const env = environOf(first);
     assert.match(env.NOTIFY_SOCKET!, /^@sockvisor\//);
@@ -60,11 +66,19 @@ test('Type=notify: READY=1 when the child is ready, STATUS lines, RELOADING=1 ar
     const killedAt = performance.now();
     process.kill(first, 'SIGKILL');
     const second = await childPid(sv, first);
-    const readyAgain = await until('READY=1 after the restart', (d) => d.text.startsWith('READY=1') && d.text.includes(`pid ${second},`), ready + 1);
+    const readyAgain = await until(
+      'READY=1 after the restart',
+      (d) => d.text.startsWith('READY=1') && d.text.includes(`pid ${second},`),
+      ready + 1,
+    );
     assert.match(got[readyAgain]!.text, /generation 2, 1 restart;/);
     const readyAt = got[readyAgain]!.at;
     const pingsWhileDown = got.filter((d) => d.text === 'WATCHDOG=1' && d.at > killedAt + 50 && d.at < readyAt);
-    assert.deepEqual(pingsWhileDown.map((d) => d.text), [], 'the watchdog was answered while no child was ready');
+    assert.deepEqual(
+      pingsWhileDown.map((d) => d.text),
+      [],
+      'the watchdog was answered while no child was ready',
+    );
 
     // A handover: RELOADING=1 with the monotonic clock, then READY=1 from the new child.
     setNotifierMode(control, 'slow:0.3');

@@ -52,7 +52,10 @@ test("uwsgi --ini app.ini: the ini's socket, chmod-socket, chown-socket, uid and
   ]);
   const sv = startSockvisor(['--', UWSGI, '--ini', ini]);
   const created = await sv.waitFor((r) => r.event === 'socket.created');
-  assert.deepEqual({ path: created.path, mode: created.mode, owner: created.owner, group: created.group }, { path, mode: '0020', owner: appUser.name, group: 'www-data' });
+  assert.deepEqual(
+    { path: created.path, mode: created.mode, owner: created.owner, group: created.group },
+    { path, mode: '0020', owner: appUser.name, group: 'www-data' },
+  );
   const nginx = await startNginx({ socketPath: path });
   let pid = await childPid(sv);
   assert.equal((await httpGet(nginx.port)).status, 200);
@@ -81,7 +84,14 @@ test("uwsgi --ini app.ini: the ini's socket, chmod-socket, chown-socket, uid and
 test("--ini FILE:SECTION, a uwsgi socket for nginx and an HTTP health socket on TCP, both held and passed with the ini's own options, through kill -9", async () => {
   const path = join(dir, 'prod', 'app.sock');
   const port = await freePort();
-  const ini = writeIni('multi.ini', ['[uwsgi]', 'socket = /nonexistent/never-read.sock', '[prod]', ...APP_LINES, `socket = ${path}`, `http-socket = 127.0.0.1:${port}`]);
+  const ini = writeIni('multi.ini', [
+    '[uwsgi]',
+    'socket = /nonexistent/never-read.sock',
+    '[prod]',
+    ...APP_LINES,
+    `socket = ${path}`,
+    `http-socket = 127.0.0.1:${port}`,
+  ]);
   const sv = startSockvisor(['-s', `app=${path}`, '-s', `health=127.0.0.1:${port}`, '--', UWSGI, '--ini', `${ini}:prod`]);
   const nginx = await startNginx({ socketPath: path });
   let pid = await childPid(sv);
@@ -108,12 +118,23 @@ test(
     const runDirs = ['/run/uwsgi', '/run/uwsgi/app'].filter((d) => !existsSync(d));
     const appDir = `/run/uwsgi/app/${name}`;
     mkdirSync(join(dir, 'apps-enabled'), { recursive: true });
-    const ini = writeIni(`apps-enabled/${name}.ini`, ['[uwsgi]', 'plugins = python3', `wsgi-file = ${APP}`, 'processes = 1', 'need-app = true']);
-    const sv = startSockvisor(['--', UWSGI, '--ini', DEBIAN_DEFAULT, '--ini', ini], { env: { UWSGI_DEB_CONFNAMESPACE: 'app', UWSGI_DEB_CONFNAME: name } });
+    const ini = writeIni(`apps-enabled/${name}.ini`, [
+      '[uwsgi]',
+      'plugins = python3',
+      `wsgi-file = ${APP}`,
+      'processes = 1',
+      'need-app = true',
+    ]);
+    const sv = startSockvisor(['--', UWSGI, '--ini', DEBIAN_DEFAULT, '--ini', ini], {
+      env: { UWSGI_DEB_CONFNAMESPACE: 'app', UWSGI_DEB_CONFNAME: name },
+    });
     try {
       const path = `${appDir}/socket`;
       const created = await sv.waitFor((r) => r.event === 'socket.created');
-      assert.deepEqual({ path: created.path, mode: created.mode, owner: created.owner, group: created.group }, { path, mode: '0660', owner: 'www-data', group: 'www-data' });
+      assert.deepEqual(
+        { path: created.path, mode: created.mode, owner: created.owner, group: created.group },
+        { path, mode: '0660', owner: 'www-data', group: 'www-data' },
+      );
       const nginx = await startNginx({ socketPath: path });
       const pid = await childPid(sv);
       assert.equal((await httpGet(nginx.port)).status, 200);

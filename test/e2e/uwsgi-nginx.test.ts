@@ -83,7 +83,10 @@ test('an unprivileged user (no sudo) runs sockvisor with a 0666 socket in a fold
   const sv = startSockvisor(['-s', path, '--socket-mode', '0666', '--', UWSGI, ...uwsgiArgs()], { uid: appUser.uid, gid: appUser.gid });
   const created = await sv.waitFor((r) => r.event === 'socket.created');
   assert.equal(created.owner, appUser.name);
-  assert.ok(sv.records.some((r) => r.event === 'config.warning' && /every local user/.test(r.msg)), 'no warning about a world-writable socket');
+  assert.ok(
+    sv.records.some((r) => r.event === 'config.warning' && /every local user/.test(r.msg)),
+    'no warning about a world-writable socket',
+  );
   const nginx = await startNginx({ socketPath: path });
   let pid = await childPid(sv);
   assert.equal((await httpGet(nginx.port, '/')).status, 200);
@@ -96,7 +99,7 @@ test('an unprivileged user (no sudo) runs sockvisor with a 0666 socket in a fold
   assert.equal(code, 0);
 });
 
-test('as root with no owner given, the socket goes to nginx\'s group and nginx gets 200', async () => {
+test("as root with no owner given, the socket goes to nginx's group and nginx gets 200", async () => {
   const path = join(dir, 'default-group.sock');
   const sv = startSockvisor(['-s', path, '--', UWSGI, ...uwsgiArgs()]);
   const created = await sv.waitFor((r) => r.event === 'socket.created');

@@ -44,7 +44,10 @@ async function composeConfig(file: string): Promise<{ ok: boolean; said: string 
 
 test('the Kubernetes manifests validate against the Kubernetes schemas, and the validator does refuse a wrong one', () => {
   const example = readPodExample();
-  assert.deepEqual(example.manifests.map((m) => m.kind), ['ConfigMap', 'Deployment', 'Service']);
+  assert.deepEqual(
+    example.manifests.map((m) => m.kind),
+    ['ConfigMap', 'Deployment', 'Service'],
+  );
   for (const manifest of example.manifests) {
     assert.doesNotThrow(() => validateManifest(manifest), `${manifest.kind} ${manifest.metadata.name}`);
   }
@@ -57,7 +60,7 @@ test('the Kubernetes manifests validate against the Kubernetes schemas, and the 
   assert.throws(() => validateManifest(noPort), /port/);
 });
 
-test("the compose file is valid for docker-compose, which also refuses a typo and an undeclared volume", async () => {
+test('the compose file is valid for docker-compose, which also refuses a typo and an undeclared volume', async () => {
   const checked = await composeConfig(composeYaml);
   assert.ok(checked.ok, `docker-compose config refused ${composeYaml}: ${checked.said}`);
   const dir = await makeTempDir('sockvisor-compose-');
@@ -131,7 +134,10 @@ test("the examples agree: socket path, nginx's uwsgi_pass, the volume, fsGroup, 
     [kubernetesYaml, [0, example.appUid, example.allowUid, example.socketGroup]],
     [composeYaml, [0, example.appUid, example.allowUid, example.socketGroup]],
   ] as const) {
-    const comments = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim().startsWith('#')).join('\n');
+    const comments = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim().startsWith('#'))
+      .join('\n');
     for (const id of ids) assert.match(comments, new RegExp(`\\b${id}\\b`), `${file} does not explain the id ${id} in a comment`);
   }
 });

@@ -16,7 +16,12 @@ export function httpGetUnix(socketPath: string, path = '/', timeoutMs = 15000): 
   return get({ socketPath }, path, timeoutMs, socketPath);
 }
 
-function get(target: { host: string; port: number } | { socketPath: string }, path: string, timeoutMs: number, where: string): Promise<HttpResult> {
+function get(
+  target: { host: string; port: number } | { socketPath: string },
+  path: string,
+  timeoutMs: number,
+  where: string,
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = request({ ...target, path, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
@@ -66,4 +71,3 @@ export function loadLoop(port: number): { results: TimedResult[]; stop: () => Pr
     },
   };
 }
-

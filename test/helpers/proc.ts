@@ -17,7 +17,13 @@ function statOf(pid: number | string): Stat | null {
     // The command name is in parentheses and may itself hold ') ', so cut at the last one.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is stat(5)'s field 3 (state): utime and stime, its fields 14 and 15, are 11 and 12.
-    return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), utime: Number(fields[11]), stime: Number(fields[12]) };
+    return {
+      state: fields[0] ?? '',
+      ppid: Number(fields[1]),
+      pgrp: Number(fields[2]),
+      utime: Number(fields[11]),
+      stime: Number(fields[12]),
+    };
   } catch {
     return null;
   }
@@ -128,7 +134,9 @@ export async function waitUntil(predicate: () => boolean, timeoutMs = 10000): Pr
  */
 export function statusField(pid: number, name: string): number | null {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${name}:`));
     return line ? Number(line.split(/\s+/)[1]) : null;
   } catch {
     return null;

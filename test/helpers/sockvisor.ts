@@ -173,12 +173,20 @@ export function startSockvisor(
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; log so far:\n${records.map((r) => `${r.event ?? ''} ${r.msg}`).join('\n')}\n${otherLines.slice(-20).join('\n')}`));
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${what}; log so far:\n${records.map((r) => `${r.event ?? ''} ${r.msg}`).join('\n')}\n${otherLines.slice(-20).join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         const onExit = (): void => {
           if (!check()) {
             cleanup();
-            reject(new Error(`sockvisor exited while waiting for ${what}; log:\n${records.map((r) => `${r.event ?? ''} ${r.msg}`).join('\n')}\n${otherLines.slice(-20).join('\n')}`));
+            reject(
+              new Error(
+                `sockvisor exited while waiting for ${what}; log:\n${records.map((r) => `${r.event ?? ''} ${r.msg}`).join('\n')}\n${otherLines.slice(-20).join('\n')}`,
+              ),
+            );
           }
         };
         const wake = (): void => void check();
@@ -197,7 +205,9 @@ export function startSockvisor(
       const end = Date.now() + timeoutMs;
       while (matching().length < count) {
         if (Date.now() > end || proc.exitCode !== null || proc.signalCode !== null) {
-          throw new Error(`waited for ${count} line(s) matching ${pattern}, saw ${matching().length}; output:\n${otherLines.slice(-30).join('\n')}`);
+          throw new Error(
+            `waited for ${count} line(s) matching ${pattern}, saw ${matching().length}; output:\n${otherLines.slice(-30).join('\n')}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -292,7 +302,11 @@ export async function killAndRequest(
   const answered = answeringPids(first.body);
   const known = [...killed, next, ...processGroupMembers(next)];
   const neither = `the request right after kill -9 was answered by neither ${pid}'s group nor the next child ${next}: ${first.body}`;
-  assert.deepEqual(answered.filter((p) => !known.includes(p)), [], neither);
+  assert.deepEqual(
+    answered.filter((p) => !known.includes(p)),
+    [],
+    neither,
+  );
   await groupGone();
   const second = await request();
   assert.equal(second.status, 200, `request once the killed child ${pid}'s group was gone got ${second.status}`);
@@ -351,12 +365,20 @@ export async function assertNothingLeft(timeoutMs = 3000): Promise<void> {
 }
 
 /** Runs a sockvisor command that ends by itself (doctor, nginx-snippet): exit code, stdout and stderr. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
       [cliPath, ...args],
-      { env: { ...process.env, ...options.env }, cwd: options.cwd ?? repoRoot, timeout: 60000, ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}) },
+      {
+        env: { ...process.env, ...options.env },
+        cwd: options.cwd ?? repoRoot,
+        timeout: 60000,
+        ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}),
+      },
       (error, stdout, stderr) => resolvePromise({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

@@ -39,7 +39,12 @@ function getfacl(path: string): string[] {
 }
 
 function createAclSocket(path: string, gid: number, mode: number, allowUids: number[]): { fd: number } {
-  const acl = toNativeAcl(socketAcl(mode, allowUids.map((uid) => ({ uid, name: String(uid) }))));
+  const acl = toNativeAcl(
+    socketAcl(
+      mode,
+      allowUids.map((uid) => ({ uid, name: String(uid) })),
+    ),
+  );
   return makeUnixSocket({ path, uid: 0, gid, mode, backlog: 64, acl });
 }
 
@@ -101,7 +106,9 @@ test("the socket's group racing connect() against 300 ACL socket creations (0600
 });
 
 test(
-  ramfs ? 'on a file system without ACL support creation fails with EOPNOTSUPP from setxattr and leaves no file' : 'EOPNOTSUPP (skipped: this machine does not let the test mount a ramfs)',
+  ramfs
+    ? 'on a file system without ACL support creation fails with EOPNOTSUPP from setxattr and leaves no file'
+    : 'EOPNOTSUPP (skipped: this machine does not let the test mount a ramfs)',
   { skip: ramfs === null },
   () => {
     const path = join(ramfs!, 'noacl.sock');

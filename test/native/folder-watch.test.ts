@@ -30,9 +30,12 @@ test('create, chmod, rename and remove are reported by name; 1,000 writes to a f
   const folder = join(dir, 'a');
   mkdirSync(folder);
   writeFileSync(join(folder, 'app.log'), '');
-  assert.deepEqual(await reported(folder, () => {
-    for (let i = 0; i < 1000; i++) appendFileSync(join(folder, 'app.log'), 'a request\n');
-  }), []);
+  assert.deepEqual(
+    await reported(folder, () => {
+      for (let i = 0; i < 1000; i++) appendFileSync(join(folder, 'app.log'), 'a request\n');
+    }),
+    [],
+  );
   assert.deepEqual(await reported(folder, () => writeFileSync(join(folder, 'x'), '')), ['x']);
   assert.deepEqual(await reported(folder, () => chmodSync(join(folder, 'x'), 0o600)), ['x']);
   assert.deepEqual(await reported(folder, () => renameSync(join(folder, 'x'), join(folder, 'y'))), ['x', 'y']);

@@ -6,15 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, fstatSync, lstatSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import {
-  changeHeldFile,
-  closeFd,
-  connectAs,
-  linkHeldFile,
-  openFolder,
-  probeUnixSocket,
-  readAcl,
-} from '../../src/native.js';
+import { changeHeldFile, closeFd, connectAs, linkHeldFile, openFolder, probeUnixSocket, readAcl } from '../../src/native.js';
 import { socketAcl, toNativeAcl } from '../../src/socket/acl.js';
 import { permissionSteps } from '../../src/socket/repair-plan.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
@@ -27,9 +19,20 @@ before(async () => {
 });
 after(cleanupTempDirs);
 
-function held(name: string, acl?: ReturnType<typeof toNativeAcl>): { path: string; fd: number; pathFd: number; ino: bigint; close(): void } {
+function held(
+  name: string,
+  acl?: ReturnType<typeof toNativeAcl>,
+): { path: string; fd: number; pathFd: number; ino: bigint; close(): void } {
   const path = join(dir, name);
-  const created = makeUnixSocket({ path, uid: 0, gid: 33, mode: acl ? 0o600 : 0o660, backlog: 8, keepPathFd: true, ...(acl ? { acl } : {}) });
+  const created = makeUnixSocket({
+    path,
+    uid: 0,
+    gid: 33,
+    mode: acl ? 0o600 : 0o660,
+    backlog: 8,
+    keepPathFd: true,
+    ...(acl ? { acl } : {}),
+  });
   return {
     path,
     fd: created.fd,
@@ -90,11 +93,17 @@ test('changes go to the held inode, never to a symlink put at its path', () => {
 test('an ACL socket chmodded 777, stripped (setfacl -b) or extended (setfacl -m) is restored exactly, www-data in and nobody out', () => {
   const wantedAcl = toNativeAcl(socketAcl(0o600, [{ uid: 33, name: 'www-data' }]));
   const s = held('acl.sock', wantedAcl);
-  const getfacl = (): string[] => execFileSync('getfacl', ['--omit-header', '--numeric', '--absolute-names', s.path], { encoding: 'utf8' }).trim().split('\n');
+  const getfacl = (): string[] =>
+    execFileSync('getfacl', ['--omit-header', '--numeric', '--absolute-names', s.path], { encoding: 'utf8' }).trim().split('\n');
   const expected = getfacl();
   const wanted = { mode: 0o660, uid: 0, gid: 33, acl: wantedAcl };
   try {
-    for (const tamper of [['chmod', '777'], ['setfacl', '-b'], ['setfacl', '-m', 'u:65534:rw'], ['chown', '65534:65534']]) {
+    for (const tamper of [
+      ['chmod', '777'],
+      ['setfacl', '-b'],
+      ['setfacl', '-m', 'u:65534:rw'],
+      ['chown', '65534:65534'],
+    ]) {
       execFileSync(tamper[0]!, [...tamper.slice(1), s.path]);
       const st = fstatSync(s.pathFd);
       const found = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, acl: readAcl(`/proc/self/fd/${s.pathFd}`) };

@@ -44,7 +44,10 @@ test('a datagram arrives with the sender pid, uid and process group the kernel r
   try {
     assert.equal(sendNotify(r.address, 'READY=1\nSTATUS=hi'), null);
     const d = await r.next();
-    assert.deepEqual({ text: d.text, pid: d.pid, uid: d.uid, pgid: d.pgid, truncated: d.truncated }, { text: 'READY=1\nSTATUS=hi', pid: process.pid, uid: process.getuid!(), pgid: pgrpOf(process.pid), truncated: false });
+    assert.deepEqual(
+      { text: d.text, pid: d.pid, uid: d.uid, pgid: d.pgid, truncated: d.truncated },
+      { text: 'READY=1\nSTATUS=hi', pid: process.pid, uid: process.getuid!(), pgid: pgrpOf(process.pid), truncated: false },
+    );
   } finally {
     r.close();
   }

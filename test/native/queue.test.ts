@@ -52,7 +52,13 @@ test('the queue of a socket nobody accepts on counts every pending connect, as s
   }
 });
 
-test('a descriptor that is no listening socket is an error shaped like Node\'s', () => {
-  assert.throws(() => unixListenQueue(0x7ffffff0), (e: NativeError) => e.code === 'EBADF' && e.syscall === 'fstat');
-  assert.throws(() => unixListenQueue(1), (e: NativeError) => e.code === 'ENOTSOCK' || e.code === 'EINVAL');
+test("a descriptor that is no listening socket is an error shaped like Node's", () => {
+  assert.throws(
+    () => unixListenQueue(0x7ffffff0),
+    (e: NativeError) => e.code === 'EBADF' && e.syscall === 'fstat',
+  );
+  assert.throws(
+    () => unixListenQueue(1),
+    (e: NativeError) => e.code === 'ENOTSOCK' || e.code === 'EINVAL',
+  );
 });

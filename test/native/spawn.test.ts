@@ -34,8 +34,15 @@ function watched(child: SpawnedProcess): { exited: Promise<NativeExit>; kill(): 
 
 /** The values of a `Name:` line of /proc/PID/status (Uid and Gid: real, effective, saved, fs). */
 function statusValues(pid: number, name: string): number[] {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
-  return (line ?? '').slice(name.length + 1).trim().split(/\s+/).filter(Boolean).map(Number);
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
+  return (line ?? '')
+    .slice(name.length + 1)
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
 }
 
 test('the child runs with exactly the uid, gid and supplementary groups asked for', async () => {
@@ -45,7 +52,10 @@ test('the child runs with exactly the uid, gid and supplementary groups asked fo
     // spawn returns once execve succeeded: the credentials were taken by then.
     assert.deepEqual(statusValues(child.pid, 'Uid'), [user.uid, user.uid, user.uid, user.uid]);
     assert.deepEqual(statusValues(child.pid, 'Gid'), [user.gid, user.gid, user.gid, user.gid]);
-    assert.deepEqual(statusValues(child.pid, 'Groups').sort((a, b) => a - b), [33, user.gid].sort((a, b) => a - b));
+    assert.deepEqual(
+      statusValues(child.pid, 'Groups').sort((a, b) => a - b),
+      [33, user.gid].sort((a, b) => a - b),
+    );
   } finally {
     kill();
   }

@@ -66,7 +66,11 @@ test('a port in use fails like Node: code, errno, syscall, address and port', ()
     assert.throws(
       () => createTcpSocket({ family: 4, address: '127.0.0.1', port: taken.port, backlog: 16 }),
       (error: NativeError & { address: string; port: number }) =>
-        error.code === 'EADDRINUSE' && error.syscall === 'bind' && error.errno < 0 && error.address === '127.0.0.1' && error.port === taken.port,
+        error.code === 'EADDRINUSE' &&
+        error.syscall === 'bind' &&
+        error.errno < 0 &&
+        error.address === '127.0.0.1' &&
+        error.port === taken.port,
     );
   } finally {
     closeFd(taken.fd);

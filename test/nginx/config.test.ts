@@ -33,9 +33,18 @@ upstream backend {
 
 test('nginx -T output splits into files, and every directive keeps its own file and line', () => {
   const files = parseNginxDump(DUMP);
-  assert.deepEqual(files.map((f) => f.path), ['/etc/nginx/nginx.conf', '/etc/nginx/conf.d/up.conf']);
+  assert.deepEqual(
+    files.map((f) => f.path),
+    ['/etc/nginx/nginx.conf', '/etc/nginx/conf.d/up.conf'],
+  );
   assert.deepEqual(userDirective(files), { user: 'www-data', group: 'web', place: { file: '/etc/nginx/nginx.conf', line: 1 } });
-  assert.deepEqual(errorLogFiles(files).map((l) => [l.path, l.place.line]), [['logs/error.log', 2], ['/var/log/nginx/t.log', 15]]);
+  assert.deepEqual(
+    errorLogFiles(files).map((l) => [l.path, l.place.line]),
+    [
+      ['logs/error.log', 2],
+      ['/var/log/nginx/t.log', 15],
+    ],
+  );
   const map = files[0]!.directives[2]!.block![1]!;
   assert.deepEqual([map.name, map.block![0]!.args], ['map', ['a;b{']], 'quotes keep ; and { inside a value');
 });
@@ -52,8 +61,15 @@ test('unix sockets are found in *_pass directives and upstream servers, with who
       ['/run/app/b c.sock', 'server', 'up.conf', 3, 'backend'],
     ],
   );
-  assert.deepEqual(upstreams[3]!.usedBy, [{ file: '/etc/nginx/nginx.conf', line: 8, directive: 'uwsgi_pass' }], 'the directive starts on its first line');
-  assert.deepEqual(unresolved.map((u) => [u.value, u.line]), [['unix:/run/$host.sock', 14]]);
+  assert.deepEqual(
+    upstreams[3]!.usedBy,
+    [{ file: '/etc/nginx/nginx.conf', line: 8, directive: 'uwsgi_pass' }],
+    'the directive starts on its first line',
+  );
+  assert.deepEqual(
+    unresolved.map((u) => [u.value, u.line]),
+    [['unix:/run/$host.sock', 14]],
+  );
 });
 
 test('pass targets: schemes, the proxy_pass URI after the path, upstream names, variables', () => {
@@ -70,9 +86,15 @@ test('nginx-snippet: the location block, quoted where nginx would split the path
     nginxSnippet({ path: '/run/app/app.sock', location: '/', protocol: 'uwsgi', params: 'uwsgi_params' }),
     'location / {\n    include uwsgi_params;\n    uwsgi_pass unix:/run/app/app.sock;\n}\n',
   );
-  assert.match(nginxSnippet({ path: '/run/a b.sock', location: '/api/', protocol: 'http', params: 'x' }), /^location \/api\/ \{\n {4}proxy_pass "http:\/\/unix:\/run\/a b.sock:";\n/);
+  assert.match(
+    nginxSnippet({ path: '/run/a b.sock', location: '/api/', protocol: 'http', params: 'x' }),
+    /^location \/api\/ \{\n {4}proxy_pass "http:\/\/unix:\/run\/a b.sock:";\n/,
+  );
   // What the snippet writes, nginx's tokenizer (ours) reads back as the same path.
   const text = nginxSnippet({ path: '/run/we"ird;x.sock', location: '/', protocol: 'uwsgi', params: 'uwsgi_params' });
-  assert.deepEqual(findUnixUpstreams([{ path: 's', directives: parseNginxConfig(text, 's') }]).upstreams.map((u) => u.path), ['/run/we"ird;x.sock']);
+  assert.deepEqual(
+    findUnixUpstreams([{ path: 's', directives: parseNginxConfig(text, 's') }]).upstreams.map((u) => u.path),
+    ['/run/we"ird;x.sock'],
+  );
   assert.equal(nginxQuote('plain'), 'plain');
 });

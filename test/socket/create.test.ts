@@ -18,18 +18,29 @@ after(cleanupTempDirs);
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
 test(
-  ramfs ? 'an ACL that cannot be set (ramfs: EOPNOTSUPP) fails with the sentence naming the file system; no file, no descriptor left' : 'ACL refused (skipped: no ramfs mount here)',
+  ramfs
+    ? 'an ACL that cannot be set (ramfs: EOPNOTSUPP) fails with the sentence naming the file system; no file, no descriptor left'
+    : 'ACL refused (skipped: no ramfs mount here)',
   { skip: ramfs === null },
   () => {
     const path = join(ramfs!, 'app.sock');
     const allow = [{ uid: 33, name: 'www-data' }];
-    const permissions: SocketPermissions = { mode: 0o600, uid: 0, gid: 0, owner: 'root', group: 'root', allow, acl: socketAcl(0o600, allow) };
+    const permissions: SocketPermissions = {
+      mode: 0o600,
+      uid: 0,
+      gid: 0,
+      owner: 'root',
+      group: 'root',
+      allow,
+      acl: socketAcl(0o600, allow),
+    };
     const folder = openFolder(null, ramfs!);
     const before = openFds();
     try {
       assert.throws(
         () => createUnixListener({ kind: 'unix', name: 'app', path }, permissions, 8, { folder, links: new Map() }),
-        (e: unknown) => e instanceof RunError && e.exitCode === ExitCode.usage && /has no POSIX ACL support.*--socket-allow/.test(e.message),
+        (e: unknown) =>
+          e instanceof RunError && e.exitCode === ExitCode.usage && /has no POSIX ACL support.*--socket-allow/.test(e.message),
       );
       assert.deepEqual(readdirSync(ramfs!), [], 'the half-made socket was left');
       assert.equal(openFds(), before, 'a descriptor of the half-made socket was left open');

@@ -18,7 +18,7 @@ after(cleanupTempDirs);
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
-test('the layout\'s symlinks at start are followed later; one that appears or changes later is refused, nothing made through it', () => {
+test("the layout's symlinks at start are followed later; one that appears or changes later is refused, nothing made through it", () => {
   mkdirSync(join(dir, 'real', 'app'), { recursive: true });
   symlinkSync('real', join(dir, 'layout'));
   const links: FolderLinks = new Map();
@@ -33,11 +33,14 @@ test('the layout\'s symlinks at start are followed later; one that appears or ch
   renameSync(join(dir, 'real', 'app'), join(dir, 'real', 'app.old'));
   symlinkSync(join(dir, 'victim'), join(dir, 'real', 'app'));
   const made: MadeDir[] = [];
-  assert.throws(() => openFolderPath(join(dir, 'layout', 'app'), links, { made }), (error: unknown) => {
-    assert.ok(error instanceof NewLinkError);
-    assert.equal(error.link, join(dir, 'real', 'app'));
-    return true;
-  });
+  assert.throws(
+    () => openFolderPath(join(dir, 'layout', 'app'), links, { made }),
+    (error: unknown) => {
+      assert.ok(error instanceof NewLinkError);
+      assert.equal(error.link, join(dir, 'real', 'app'));
+      return true;
+    },
+  );
   assert.deepEqual(made, []);
   assert.equal(statSync(join(dir, 'victim')).mode & 0o7777, 0o700);
 
@@ -55,7 +58,10 @@ test('missing folders of the path are made 0755 whatever the umask, outermost fi
   } finally {
     process.umask(old);
   }
-  assert.deepEqual(made.map((d) => d.path), [join(dir, 'a'), join(dir, 'a', 'b'), join(dir, 'a', 'b', 'c')]);
+  assert.deepEqual(
+    made.map((d) => d.path),
+    [join(dir, 'a'), join(dir, 'a', 'b'), join(dir, 'a', 'b', 'c')],
+  );
   for (const d of made) {
     const st = statSync(d.path, { bigint: true });
     assert.deepEqual([Number(st.mode & 0o7777n), st.ino], [0o755, d.ino]);

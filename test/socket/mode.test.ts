@@ -21,7 +21,10 @@ test('symbolic modes start from nothing and apply clauses in order', () => {
 });
 
 test('decimal-looking, over-0777 and malformed modes are refused with a sentence naming the value', () => {
-  assert.throws(() => parseMode('999'), (e: unknown) => e instanceof UsageError && /'999'.*never read as decimal/.test(e.message));
+  assert.throws(
+    () => parseMode('999'),
+    (e: unknown) => e instanceof UsageError && /'999'.*never read as decimal/.test(e.message),
+  );
   assert.throws(() => parseMode('4755'), /bits above 0777/);
   assert.throws(() => parseMode('1777'), /bits above 0777/);
   assert.throws(() => parseMode('rw'), /'rw'/);

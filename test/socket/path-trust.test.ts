@@ -25,8 +25,7 @@ const people: Record<number, Identity> = {
 
 /** Group 500 "staff" lists mallory; group 600 is eve's primary group only (no member list); 700 holds app alone. */
 const accounts: Accounts = {
-  membersOf: (gid) =>
-    Object.values(people).filter((p) => p.gid === gid || p.groups.includes(gid) || (gid === 700 && p.uid === APP)),
+  membersOf: (gid) => Object.values(people).filter((p) => p.gid === gid || p.groups.includes(gid) || (gid === 700 && p.uid === APP)),
   user: (uid) => people[uid] ?? null,
 };
 
@@ -114,10 +113,16 @@ test('POSIX ACLs: a user: or group: entry with w counts, through the mask; a mas
   const user = [{ tag: 'user' as const, id: MALLORY, perm: 7, name: 'mallory' }];
   const withMask = (mask: number, entries: AclEntry[]): FileOwnership => own(ROOT, 0, 0o705 | (mask << 3), acl(mask, entries));
   const writers = untrustedWriters(withMask(7, user), context());
-  assert.deepEqual(writers.map((w) => `${w.who}: ${w.how}`), ['mallory: the ACL entry user:mallory']);
+  assert.deepEqual(
+    writers.map((w) => `${w.who}: ${w.how}`),
+    ['mallory: the ACL entry user:mallory'],
+  );
   assert.deepEqual(untrustedWriters(withMask(5, user), context()), [], 'the mask r-x leaves the entry no w');
   const group = [{ tag: 'group' as const, id: 500, perm: 7, name: 'staff' }];
-  assert.deepEqual(untrustedWriters(withMask(7, group), context()).map((w) => w.who), ['mallory']);
+  assert.deepEqual(
+    untrustedWriters(withMask(7, group), context()).map((w) => w.who),
+    ['mallory'],
+  );
   // An entry for a trusted user (nginx's) is no threat.
   assert.deepEqual(untrustedWriters(withMask(7, [{ tag: 'user', id: WWW, perm: 7, name: 'www-data' }]), context()), []);
 });
@@ -127,8 +132,8 @@ test('finding 2(b): the socket directly in a sticky world-writable folder: refus
   assert.deepEqual(verdicts('/tmp/app.sock', w, context(true)), ['refuse /tmp']);
   const [warning] = judgePathTrust('/tmp/app.sock', w, context(false));
   assert.equal(warning!.severity, 'warn');
-  const fix = "whoever binds the name first gets nginx's requests; put the socket in a folder of its own, e.g. /run/NAME/ or " +
-    '$XDG_RUNTIME_DIR/.';
+  const fix =
+    "whoever binds the name first gets nginx's requests; put the socket in a folder of its own, e.g. /run/NAME/ or " + '$XDG_RUNTIME_DIR/.';
   assert.ok(warning!.sentence.includes('sticky bit') && warning!.sentence.endsWith(fix), warning!.sentence);
 });
 
@@ -149,7 +154,10 @@ test('finding 2(c): a symbolic link on the way owned by mallory is refused, nami
   assert.equal(problems[0]!.path, '/tmp/link');
   const start = "The symbolic link '/tmp/link' (-> /root/x) on the way to the socket '/tmp/link/app.sock' is owned by mallory";
   assert.ok(problems[0]!.sentence.startsWith(`${start}, who is not trusted`), problems[0]!.sentence);
-  assert.deepEqual(problems.map((p) => p.severity), ['refuse']);
+  assert.deepEqual(
+    problems.map((p) => p.severity),
+    ['refuse'],
+  );
   const roots = walk(rootDir('/'), rootDir('/tmp', 0o1777), link('/tmp/link', '/root/x', ROOT), ...behind);
   assert.deepEqual(verdicts('/tmp/link/app.sock', roots), []);
 });

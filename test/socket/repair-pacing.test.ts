@@ -12,13 +12,19 @@ test('timed re-checks: 200 ms, doubling to 2 s, and from 200 ms again once the p
   assert.deepEqual([backoff.next(), backoff.next()], [200, 400]);
   // A cap that is not a power of two of the first delay is reached, not passed.
   const odd = new Backoff(150, 1000);
-  assert.deepEqual(Array.from({ length: 5 }, () => odd.next()), [150, 300, 600, 1000, 1000]);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => odd.next()),
+    [150, 300, 600, 1000, 1000],
+  );
 });
 
 test('checks: a burst at once after a quiet time, then one per 1/rate; a wait spends nothing', () => {
   const pacer = new CheckPacer(0, 5, 100);
   // Five events at the same instant: all checked at once.
-  assert.deepEqual(Array.from({ length: 5 }, () => pacer.take(0)), [0, 0, 0, 0, 0]);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => pacer.take(0)),
+    [0, 0, 0, 0, 0],
+  );
   // The sixth waits 10 ms (100 per second), however often it asks meanwhile.
   assert.equal(pacer.take(0), 10);
   assert.equal(pacer.take(0), 10);

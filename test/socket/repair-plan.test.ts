@@ -33,7 +33,11 @@ test('a live socket, a socket that cannot be probed, a file, a folder or a symli
 
 const ROOT_WWW = { uid: 0, gid: 33 };
 const NOBODY = { uid: 65534, gid: 65534 };
-const attrs = (mode: number, owner: { uid: number; gid: number }, acl: NativeAclEntry[] | null = null): FileAttributes => ({ mode, ...owner, acl });
+const attrs = (mode: number, owner: { uid: number; gid: number }, acl: NativeAclEntry[] | null = null): FileAttributes => ({
+  mode,
+  ...owner,
+  acl,
+});
 
 test('nothing changed: nothing to do', () => {
   assert.deepEqual(permissionSteps(attrs(0o660, ROOT_WWW), attrs(0o660, ROOT_WWW)), []);
@@ -111,7 +115,8 @@ function checkRepair(found: FileAttributes, wanted: FileAttributes): void {
   for (const step of permissionSteps(found, wanted)) {
     const next = apply(state, step);
     for (const p of principals) {
-      if (mayWrite(next, p)) assert.ok(mayWrite(state, p) || mayWrite(wanted, p), `${JSON.stringify(step)} from ${JSON.stringify(state)} lets uid ${p.uid} in`);
+      if (mayWrite(next, p))
+        assert.ok(mayWrite(state, p) || mayWrite(wanted, p), `${JSON.stringify(step)} from ${JSON.stringify(state)} lets uid ${p.uid} in`);
     }
     state = next;
   }
@@ -150,10 +155,18 @@ test('an ACL changed by chmod 777 is set back by one chmod; one removed or exten
   const stripped = attrs(0o660, owners[0]!);
   assert.deepEqual(permissionSteps(stripped, wanted), [{ acl: wanted.acl!.map((e) => ({ ...e, perm: 0 })) }, { acl: wanted.acl }]);
   checkRepair(stripped, wanted);
-  assert.deepEqual(permissionSteps(attrs(0o660, NOBODY), wanted), [{ acl: wanted.acl!.map((e) => ({ ...e, perm: 0 })) }, { uid: 1000, gid: 33 }, { acl: wanted.acl }]);
+  assert.deepEqual(permissionSteps(attrs(0o660, NOBODY), wanted), [
+    { acl: wanted.acl!.map((e) => ({ ...e, perm: 0 })) },
+    { uid: 1000, gid: 33 },
+    { acl: wanted.acl },
+  ]);
 
   // setfacl -m u:65534:rw: an entry nobody asked for.
-  const extended = attrs(0o660, owners[0]!, [...allowAcl(6, 0, 6, 0).slice(0, 2), { tag: USER, perm: 6, id: 65534 }, ...allowAcl(6, 0, 6, 0).slice(2)]);
+  const extended = attrs(0o660, owners[0]!, [
+    ...allowAcl(6, 0, 6, 0).slice(0, 2),
+    { tag: USER, perm: 6, id: 65534 },
+    ...allowAcl(6, 0, 6, 0).slice(2),
+  ]);
   checkRepair(extended, wanted);
   // chmod 606 clears the mask: the kernel then ignores the ACL, and www-data's entry (rw-, masked to
   // ---) no longer keeps it out: it gets the mode's other bits, rw-. The repair is judged by that rule.
@@ -183,7 +196,14 @@ test('an ACL on a socket that should have none is removed, and the mode set', ()
   ]);
   assert.deepEqual(permissionSteps(added, wanted), [{ acl: null }]);
   checkRepair(added, wanted);
-  checkRepair({ ...added, mode: 0o777, acl: added.acl!.map((e) => (e.tag === OTHER || e.tag === MASK || e.tag === USER_OBJ ? { ...e, perm: 7 } : e)) }, wanted);
+  checkRepair(
+    {
+      ...added,
+      mode: 0o777,
+      acl: added.acl!.map((e) => (e.tag === OTHER || e.tag === MASK || e.tag === USER_OBJ ? { ...e, perm: 7 } : e)),
+    },
+    wanted,
+  );
   // chmod 606 on it: no group bits, so the kernel ignores the ACL and uid 65534's entry with it.
   checkRepair(apply(added, { mode: 0o606 }), wanted);
   checkRepair({ ...apply(added, { mode: 0o604 }), ...NOBODY }, wanted);

@@ -40,7 +40,10 @@ test('TCP addresses: IPv4, [IPv6], :PORT and *:PORT for every IPv4 interface, lo
 });
 
 test('a host name, a bad port or a bad IPv6 address is refused with the fix; ./name:80 is a file', () => {
-  assert.throws(() => parseSocketSpecs(['example.com:80'], '/'), /names the host 'example\.com'.*give the address, e\.g\. 127\.0\.0\.1:80.*\.\/example\.com:80/);
+  assert.throws(
+    () => parseSocketSpecs(['example.com:80'], '/'),
+    /names the host 'example\.com'.*give the address, e\.g\. 127\.0\.0\.1:80.*\.\/example\.com:80/,
+  );
   assert.throws(() => parseSocketSpecs(['127.0.0.1:70000'], '/'), /not between 0 and 65535/);
   assert.throws(() => parseSocketSpecs(['[nope]:80'], '/'), /no IPv6 address between the brackets/);
   assert.deepEqual(parseSocketSpecs(['./example.com:80'], '/srv'), [{ kind: 'unix', name: 'socket', path: '/srv/example.com:80' }]);

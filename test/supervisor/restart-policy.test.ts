@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decideRestart, defaultRestartPolicy, noStreak, validateRestartOptions, type RestartPolicyOptions } from '../../src/supervisor/restart-policy.js';
+import {
+  decideRestart,
+  defaultRestartPolicy,
+  noStreak,
+  validateRestartOptions,
+  type RestartPolicyOptions,
+} from '../../src/supervisor/restart-policy.js';
 import type { ExitFacts } from '../../src/supervisor/restart-policy.js';
 
 /** decideRestart with its streak carried from one exit to the next, as the lifecycle does. */
@@ -45,7 +51,10 @@ test('quick exits for longer than giveUpAfter give up, counting from the start o
 });
 
 test('--restart never exits after any exit; on-failure only after a clean one', () => {
-  assert.deepEqual(new RestartPolicy({ ...defaultRestartPolicy, mode: 'never' }).decide({ code: 1, signal: null, uptimeMs: 9e9 }, 0), { action: 'exit', reason: 'never' });
+  assert.deepEqual(new RestartPolicy({ ...defaultRestartPolicy, mode: 'never' }).decide({ code: 1, signal: null, uptimeMs: 9e9 }, 0), {
+    action: 'exit',
+    reason: 'never',
+  });
   const onFailure = new RestartPolicy({ ...defaultRestartPolicy, mode: 'on-failure' });
   assert.deepEqual(onFailure.decide({ code: 0, signal: null, uptimeMs: 9e9 }, 0), { action: 'exit', reason: 'clean-exit' });
   assert.equal(onFailure.decide({ code: null, signal: 15, uptimeMs: 9e9 }, 0).action, 'restart');

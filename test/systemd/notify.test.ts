@@ -12,14 +12,20 @@ test('READY=1 when the child is first ready, RELOADING=1 with MONOTONIC_USEC dur
   assert.equal(notifyMessage(base, ready, now), 'READY=1\nSTATUS=ready: pid 10, generation 1, 0 restarts; child: uWSGI is ready');
   assert.equal(notifyMessage(ready, ready, now), null, 'nothing changed: nothing sent');
   const reloading = { ...ready, phase: 'reloading' as const };
-  assert.equal(notifyMessage(ready, reloading, now), 'RELOADING=1\nMONOTONIC_USEC=123456789\nSTATUS=reloading: pid 10, generation 1, 0 restarts; child: uWSGI is ready');
+  assert.equal(
+    notifyMessage(ready, reloading, now),
+    'RELOADING=1\nMONOTONIC_USEC=123456789\nSTATUS=reloading: pid 10, generation 1, 0 restarts; child: uWSGI is ready',
+  );
   const after = { ...ready, pid: 11, generation: 2 };
   assert.match(notifyMessage(reloading, after, now)!, /^READY=1\nSTATUS=ready: pid 11, generation 2/);
   assert.equal(notifyMessage(after, { ...after, phase: 'stopping' }, now), 'STOPPING=1\nSTATUS=stopping');
 });
 
 test('restarts are counted in STATUS; no child is said plainly', () => {
-  assert.equal(describeStatus({ ...base, phase: 'restarting', pid: null, generation: null, restarts: 1 }), 'restarting: no child running, 1 restart');
+  assert.equal(
+    describeStatus({ ...base, phase: 'restarting', pid: null, generation: null, restarts: 1 }),
+    'restarting: no child running, 1 restart',
+  );
 });
 
 test('the watchdog is answered at half of WATCHDOG_USEC, only when meant for this process', () => {

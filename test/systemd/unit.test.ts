@@ -28,7 +28,11 @@ function unitFor(runArgs: string[], options: Parameters<typeof planRun>[0], env:
 
 /** The value of a directive of the unit (the last one, as systemd reads them), or undefined. */
 function directive(unit: string, key: string): string | undefined {
-  return unit.split('\n').filter((l) => l.startsWith(`${key}=`)).at(-1)?.slice(key.length + 1);
+  return unit
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .at(-1)
+    ?.slice(key.length + 1);
 }
 
 /** A time span of systemd.time(7) in seconds: a bare number, or numbers with s/min/h units. */
@@ -44,7 +48,7 @@ function seconds(span: string | undefined): number {
   return total;
 }
 
-test('a uWSGI unit: Type=notify, reload by SIGHUP, KillMode=mixed, stop timeout above sockvisor\'s, /run folder made', () => {
+test("a uWSGI unit: Type=notify, reload by SIGHUP, KillMode=mixed, stop timeout above sockvisor's, /run folder made", () => {
   const unit = unitFor(['-s', '/run/app/app.sock', '--stop-timeout', '20'], {
     socket: ['/run/app/app.sock'],
     stopTimeout: 20,
@@ -62,11 +66,20 @@ test('a uWSGI unit: Type=notify, reload by SIGHUP, KillMode=mixed, stop timeout 
   const stop = directive(unit, 'TimeoutStopSec');
   assert.ok(seconds(stop) >= 21, `TimeoutStopSec=${stop} leaves sockvisor's --stop-timeout 20 no time`);
   // COMMAND resolved to a full path (systemd's PATH is not the shell's), its arguments as typed.
-  assert.match(unit, new RegExp(`ExecStart=/usr/bin/node /opt/sockvisor/dist/src/cli/sockvisor.js \\\\\\n    run -s /run/app/app.sock --stop-timeout 20 \\\\\\n    -- ${UWSGI} --master --wsgi-file app.py\\n`));
+  assert.match(
+    unit,
+    new RegExp(
+      `ExecStart=/usr/bin/node /opt/sockvisor/dist/src/cli/sockvisor.js \\\\\\n    run -s /run/app/app.sock --stop-timeout 20 \\\\\\n    -- ${UWSGI} --master --wsgi-file app.py\\n`,
+    ),
+  );
 });
 
 test('the start timeout covers a long handover timeout; SOCKVISOR_* variables are kept', () => {
-  const unit = unitFor(['--handover-timeout', '120'], { socket: ['/tmp/x.sock'], handoverTimeout: 120, command: ['sleep', '1000'] }, { SOCKVISOR_SOCKET_MODE: '0660', HOME: '/root' });
+  const unit = unitFor(
+    ['--handover-timeout', '120'],
+    { socket: ['/tmp/x.sock'], handoverTimeout: 120, command: ['sleep', '1000'] },
+    { SOCKVISOR_SOCKET_MODE: '0660', HOME: '/root' },
+  );
   // A new child may take up to --handover-timeout (120 s) to be ready: systemd must not give up first.
   const start = directive(unit, 'TimeoutStartSec');
   assert.ok(seconds(start) > 120, `TimeoutStartSec=${start} is not above --handover-timeout 120`);
@@ -84,7 +97,10 @@ test('ExecStart words are escaped for systemd: $ and % doubled, spaces and quote
 });
 
 test('runtime folders are the socket folders under /run (and /var/run)', () => {
-  assert.deepEqual(runtimeDirectories(['/run/app/a.sock', '/run/app/b.sock', '/var/run/uwsgi/x/c.sock', '/run/top.sock', '/srv/d.sock']), ['app', 'uwsgi/x']);
+  assert.deepEqual(runtimeDirectories(['/run/app/a.sock', '/run/app/b.sock', '/var/run/uwsgi/x/c.sock', '/run/top.sock', '/srv/d.sock']), [
+    'app',
+    'uwsgi/x',
+  ]);
 });
 
 const ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
@@ -140,7 +156,10 @@ test('the template unit runs /etc/sockvisor/%i.toml with the installed command, 
     assert.ok(lines.includes(expected), `missing '${expected}' in:\n${unit}`);
   }
   // %i stays a specifier; other words are escaped as usual.
-  assert.match(templateUnit(['/opt/my node/bin/node', '/opt/s/main.js']), /^ExecStart="\/opt\/my node\/bin\/node" \/opt\/s\/main\.js run --config \/etc\/sockvisor\/%i\.toml$/m);
+  assert.match(
+    templateUnit(['/opt/my node/bin/node', '/opt/s/main.js']),
+    /^ExecStart="\/opt\/my node\/bin\/node" \/opt\/s\/main\.js run --config \/etc\/sockvisor\/%i\.toml$/m,
+  );
 });
 
 test('ExecStart is the installed command when it leads to the running script and systemd finds this node; else node and the script', async () => {
@@ -160,12 +179,18 @@ test('ExecStart is the installed command when it leads to the running script and
     assert.deepEqual(sockvisorExecStart({ script, node: process.execPath, path: ['relative', bin], systemdPath: [sysBin] }), [launcher]);
     // No launcher, or systemd would start another node (nvm outside its PATH): the absolute pair.
     assert.deepEqual(sockvisorExecStart({ script, node: process.execPath, path: [], systemdPath: [sysBin] }), [process.execPath, script]);
-    assert.deepEqual(sockvisorExecStart({ script: launcher, node: process.execPath, path: [], systemdPath: [join(dir, 'none')] }), [process.execPath, script]);
+    assert.deepEqual(sockvisorExecStart({ script: launcher, node: process.execPath, path: [], systemdPath: [join(dir, 'none')] }), [
+      process.execPath,
+      script,
+    ]);
     // A `sockvisor` on PATH that is another installation is not this one.
     const other = join(dir, 'other');
     mkdirSync(other);
     writeFileSync(join(other, 'sockvisor'), '', { mode: 0o755 });
-    assert.deepEqual(sockvisorExecStart({ script, node: process.execPath, path: [other], systemdPath: [sysBin] }), [process.execPath, script]);
+    assert.deepEqual(sockvisorExecStart({ script, node: process.execPath, path: [other], systemdPath: [sysBin] }), [
+      process.execPath,
+      script,
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -21,7 +21,10 @@ test('uWSGI is recognised by the file name of COMMAND', () => {
 test("the seed's command line: socket path, chmod, uid and gid are read", () => {
   const args = ['--plugin', 'python3', '-s', '/run/app/app.sock', '--chmod-socket=020', '--uid', 'ubuntu', '--gid', 'www-data'];
   const read = readUwsgiArgs(args);
-  assert.deepEqual(read.sockets.map((s) => [s.option, s.value]), [['-s', '/run/app/app.sock']]);
+  assert.deepEqual(
+    read.sockets.map((s) => [s.option, s.value]),
+    [['-s', '/run/app/app.sock']],
+  );
   assert.equal(read.chmod, '020');
   assert.equal(read.uid, 'ubuntu');
   assert.equal(read.gid, 'www-data');
@@ -36,13 +39,25 @@ test('--chmod-socket takes only an attached value, as uWSGI (optional argument) 
 
 test('each spelling of a socket option naming the held path becomes fd://3, keeping the option', () => {
   const cases: [string[], string[]][] = [
-    [['-s', '/run/app/app.sock'], ['-s', 'fd://3']],
-    [['--socket', '/run/app/app.sock'], ['--socket', 'fd://3']],
+    [
+      ['-s', '/run/app/app.sock'],
+      ['-s', 'fd://3'],
+    ],
+    [
+      ['--socket', '/run/app/app.sock'],
+      ['--socket', 'fd://3'],
+    ],
     [['--socket=/run/app/app.sock'], ['--socket=fd://3']],
     [['-s/run/app/app.sock'], ['-sfd://3']],
-    [['--http-socket', '/run/app/app.sock'], ['--http-socket', 'fd://3']],
+    [
+      ['--http-socket', '/run/app/app.sock'],
+      ['--http-socket', 'fd://3'],
+    ],
     [['--uwsgi-socket=/run/app/app.sock'], ['--uwsgi-socket=fd://3']],
-    [['--fastcgi-socket', '/run/app/app.sock'], ['--fastcgi-socket', 'fd://3']],
+    [
+      ['--fastcgi-socket', '/run/app/app.sock'],
+      ['--fastcgi-socket', 'fd://3'],
+    ],
   ];
   for (const [input, expected] of cases) {
     assert.deepEqual(rewriteUwsgiArgs(['--master', ...input], held, '/').args, ['--master', ...expected], input.join(' '));
@@ -54,10 +69,19 @@ test('a relative socket path is matched against the held absolute path through t
 });
 
 test('with no socket option, --socket fd://N is put first; other sockets are reported unmatched', () => {
-  assert.deepEqual(rewriteUwsgiArgs(['--master', '--wsgi-file', 'app.py'], held, '/').args, ['--socket', 'fd://3', '--master', '--wsgi-file', 'app.py']);
+  assert.deepEqual(rewriteUwsgiArgs(['--master', '--wsgi-file', 'app.py'], held, '/').args, [
+    '--socket',
+    'fd://3',
+    '--master',
+    '--wsgi-file',
+    'app.py',
+  ]);
   const { args, unmatched } = rewriteUwsgiArgs(['-s', '/tmp/other.sock', '--http-socket', ':8000'], held, '/');
   assert.deepEqual(args, ['--socket', 'fd://3', '-s', '/tmp/other.sock', '--http-socket', ':8000']);
-  assert.deepEqual(unmatched.map((u) => u.value), ['/tmp/other.sock', ':8000']);
+  assert.deepEqual(
+    unmatched.map((u) => u.value),
+    ['/tmp/other.sock', ':8000'],
+  );
 });
 
 test('two held sockets: each named one is rewritten, in place', () => {
@@ -67,14 +91,26 @@ test('two held sockets: each named one is rewritten, in place', () => {
 });
 
 test('a held TCP socket is matched by address: :PORT is 0.0.0.0, and a host name is left to uWSGI', () => {
-  const tcp = [{ fd: 3, tcp: { family: 4 as const, address: '0.0.0.0', port: 9090 } }, { fd: 4, tcp: { family: 6 as const, address: '::1', port: 9091 } }];
-  const { args, unmatched } = rewriteUwsgiArgs(['--http-socket', ':9090', '--http-socket=[::1]:9091', '--socket', 'localhost:9092'], tcp, '/');
+  const tcp = [
+    { fd: 3, tcp: { family: 4 as const, address: '0.0.0.0', port: 9090 } },
+    { fd: 4, tcp: { family: 6 as const, address: '::1', port: 9091 } },
+  ];
+  const { args, unmatched } = rewriteUwsgiArgs(
+    ['--http-socket', ':9090', '--http-socket=[::1]:9091', '--socket', 'localhost:9092'],
+    tcp,
+    '/',
+  );
   assert.deepEqual(args, ['--http-socket', 'fd://3', '--http-socket=fd://4', '--socket', 'localhost:9092']);
-  assert.deepEqual(unmatched.map((u) => u.value), ['localhost:9092']);
+  assert.deepEqual(
+    unmatched.map((u) => u.value),
+    ['localhost:9092'],
+  );
 });
 
 test("a held socket named in uWSGI's ini gets the ini's own option with fd://N, so the protocol is the ini's", () => {
-  const { args } = rewriteUwsgiArgs(['--ini', 'app.ini'], [...held, { path: '/run/app/other.sock', fd: 4 }], '/', [{ key: 'http-socket', fd: 3 }]);
+  const { args } = rewriteUwsgiArgs(['--ini', 'app.ini'], [...held, { path: '/run/app/other.sock', fd: 4 }], '/', [
+    { key: 'http-socket', fd: 3 },
+  ]);
   assert.deepEqual(args, ['--http-socket', 'fd://3', '--socket', 'fd://4', '--ini', 'app.ini']);
 });
 

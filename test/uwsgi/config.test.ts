@@ -21,7 +21,12 @@ const DEBIAN_DEFAULT = '/usr/share/uwsgi/conf/default.ini';
 
 /** What uWSGI itself reads for the first value of each key, run from `cwd` with `env`. */
 function uwsgiGet(args: string[], keys: string[], cwd = dir, extraEnv: NodeJS.ProcessEnv = {}): string[] {
-  const out = execFileSync(UWSGI, [...args, ...keys.flatMap((k) => ['--get', k])], { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync(UWSGI, [...args, ...keys.flatMap((k) => ['--get', k])], {
+    cwd,
+    env: { ...env, ...extraEnv },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   return out.split('\n').slice(0, -1);
 }
 
@@ -55,7 +60,11 @@ test('magic variables, sections, comments, spaces and repeated keys are read as 
     ].join('\n'),
   );
   const keys = ['socket', 'http-socket'];
-  for (const args of [['--ini', 'etc/site.ini'], ['--ini', join(dir, 'etc/site.ini')], ['--ini', 'etc/site.ini:prod']]) {
+  for (const args of [
+    ['--ini', 'etc/site.ini'],
+    ['--ini', join(dir, 'etc/site.ini')],
+    ['--ini', 'etc/site.ini:prod'],
+  ]) {
     assert.deepEqual(firsts(args, keys).slice(0, args[1]!.endsWith(':prod') ? 1 : 2), uwsgiGet(args, keys), args.join(' '));
   }
   const config = readUwsgiConfig(['--ini', 'etc/site.ini'], { cwd: dir, env });
@@ -84,7 +93,7 @@ test('ini = inside an ini reads that file in place, :section reads another secti
   assert.deepEqual(config.files, [join(dir, 'top.ini'), join(dir, 'base.ini')]);
 });
 
-test("a symlinked ini keeps its own name in %n and %d (the Debian apps-enabled layout)", () => {
+test('a symlinked ini keeps its own name in %n and %d (the Debian apps-enabled layout)', () => {
   mkdirSync(join(dir, 'apps-available'));
   mkdirSync(join(dir, 'apps-enabled'));
   ini('apps-available/shop.ini', '[uwsgi]\nsocket = /run/uwsgi/%n.sock\nhttp-socket = %dhealth.sock\n');
@@ -99,8 +108,14 @@ test("Debian's default.ini with UWSGI_DEB_* from the environment gives /run/uwsg
   const args = ['--ini', DEBIAN_DEFAULT, '--ini', 'svapp.ini'];
   const extra = { UWSGI_DEB_CONFNAMESPACE: 'app', UWSGI_DEB_CONFNAME: 'svapp' };
   const config = readUwsgiConfig(args, { cwd: dir, env: { ...env, ...extra } });
-  assert.deepEqual(config.sockets.map((s) => s.option.value), ['/run/uwsgi/app/svapp/socket']);
-  assert.deepEqual({ chmod: config.chmod, chown: config.chown, uid: config.uid, gid: config.gid }, { chmod: '660', chown: 'www-data', uid: 'www-data', gid: 'www-data' });
+  assert.deepEqual(
+    config.sockets.map((s) => s.option.value),
+    ['/run/uwsgi/app/svapp/socket'],
+  );
+  assert.deepEqual(
+    { chmod: config.chmod, chown: config.chown, uid: config.uid, gid: config.gid },
+    { chmod: '660', chown: 'www-data', uid: 'www-data', gid: 'www-data' },
+  );
   assert.deepEqual(firsts(args, ['socket', 'chown-socket'], dir, extra), uwsgiGet(args, ['socket', 'chown-socket'], dir, extra));
   confirmWithUwsgi(UWSGI, 'uwsgi', args, config, { cwd: dir, env: { ...env, ...extra } });
 });
@@ -110,7 +125,10 @@ test('the environment, the command line and the ini are read in uWSGI order; the
   const args = ['-s', '/run/cli.sock', '--ini', 'order.ini', '--chmod-socket=640', '--set', 'http-socket=/run/set.sock'];
   const extra = { UWSGI_SOCKET: '/run/env.sock' };
   const config = readUwsgiConfig(args, { cwd: dir, env: { ...env, ...extra } });
-  assert.deepEqual(config.sockets.map((s) => s.option.value), ['/run/env.sock', '/run/cli.sock', '/run/ini.sock', '/run/set.sock']);
+  assert.deepEqual(
+    config.sockets.map((s) => s.option.value),
+    ['/run/env.sock', '/run/cli.sock', '/run/ini.sock', '/run/set.sock'],
+  );
   assert.equal(config.chmod, '640');
   assert.equal(config.uid, 'ini-user');
   assert.deepEqual(firsts(args, ['socket', 'http-socket'], dir, extra), uwsgiGet(args, ['socket', 'http-socket'], dir, extra));
@@ -139,11 +157,17 @@ test('what sockvisor cannot adopt from a file is refused with the fix: relative,
 });
 
 test('other config formats and daemonize are refused with a sentence, wherever they appear', () => {
-  assert.throws(() => readUwsgiConfig(['--xml', 'app.xml'], { cwd: dir, env }), /uWSGI's --xml app.xml configuration .* is not read by sockvisor.*write the configuration as an ini file/);
+  assert.throws(
+    () => readUwsgiConfig(['--xml', 'app.xml'], { cwd: dir, env }),
+    /uWSGI's --xml app.xml configuration .* is not read by sockvisor.*write the configuration as an ini file/,
+  );
   assert.throws(() => readUwsgiConfig(['-y', 'app.yaml'], { cwd: dir, env }), /yaml configuration/);
   assert.throws(() => readUwsgiConfig(['app.json'], { cwd: dir, env }), /app\.json/);
   ini('daemon.ini', '[uwsgi]\nsocket = /run/app.sock\ndaemonize = /var/log/app.log\n');
-  assert.throws(() => readUwsgiConfig(['--ini', 'daemon.ini'], { cwd: dir, env }), /daemonize \(.*daemon\.ini line 3\) makes uWSGI leave sockvisor/);
+  assert.throws(
+    () => readUwsgiConfig(['--ini', 'daemon.ini'], { cwd: dir, env }),
+    /daemonize \(.*daemon\.ini line 3\) makes uWSGI leave sockvisor/,
+  );
   assert.throws(() => readUwsgiConfig(['-d', '/var/log/x'], { cwd: dir, env }), /daemonize/);
 });
 
@@ -165,9 +189,15 @@ test('a difference between what sockvisor read and what uWSGI reads is refused',
   ini('hidden.ini', '[uwsgi]\nsocket = /run/a.sock\n');
   const config = readUwsgiConfig(['--ini', 'hidden.ini'], { cwd: dir, env });
   // uWSGI is given one more socket than sockvisor read (as if from a source sockvisor missed).
-  assert.throws(() => confirmWithUwsgi(UWSGI, 'uwsgi', ['--ini', 'hidden.ini', '--http-socket', '/run/b.sock'], config, { cwd: dir, env }), /names '\/run\/b\.sock' in a way sockvisor could not read/);
+  assert.throws(
+    () => confirmWithUwsgi(UWSGI, 'uwsgi', ['--ini', 'hidden.ini', '--http-socket', '/run/b.sock'], config, { cwd: dir, env }),
+    /names '\/run\/b\.sock' in a way sockvisor could not read/,
+  );
   config.options[1]!.value = '/run/other.sock';
-  assert.throws(() => confirmWithUwsgi(UWSGI, 'uwsgi', ['--ini', 'hidden.ini'], config, { cwd: dir, env }), /sockvisor read socket = \/run\/other\.sock .* uWSGI itself reads socket = \/run\/a\.sock/);
+  assert.throws(
+    () => confirmWithUwsgi(UWSGI, 'uwsgi', ['--ini', 'hidden.ini'], config, { cwd: dir, env }),
+    /sockvisor read socket = \/run\/other\.sock .* uWSGI itself reads socket = \/run\/a\.sock/,
+  );
 });
 
 test('a socket line whose bytes are not UTF-8 is refused (its path would be read with U+FFFD); a Latin-1 comment is harmless', () => {
