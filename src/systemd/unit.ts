@@ -126,6 +126,16 @@ function serviceLines(stopS: number, stopWhy: string, startS: number): string[] 
   ];
 }
 
+/** From After= to Type=notify: the same in the template and in a unit for one command line. */
+const NOTIFY_SERVICE_LINES = [
+  `After=network.target`,
+  ``,
+  `[Service]`,
+  `# sockvisor says READY=1 once the first child is ready, and answers WatchdogSec= while it is.`,
+  `Type=notify`,
+  `NotifyAccess=main`,
+];
+
 const RESTART_LINES = [
   `Restart=on-failure`,
   `RestartSec=2`,
@@ -153,12 +163,7 @@ export function templateUnit(execStart: string[]): string {
     `# with \`systemctl edit sockvisor@shop\`; the same way WatchdogSec=30 turns the watchdog on.`,
     `[Unit]`,
     `Description=sockvisor %i (${TEMPLATE_CONFIG})`,
-    `After=network.target`,
-    ``,
-    `[Service]`,
-    `# sockvisor says READY=1 once the first child is ready, and answers WatchdogSec= while it is.`,
-    `Type=notify`,
-    `NotifyAccess=main`,
+    ...NOTIFY_SERVICE_LINES,
     `ExecStart=${words.join(' ')}`,
     `SyslogIdentifier=sockvisor-%i`,
     ...serviceLines(
@@ -196,12 +201,7 @@ export function systemdUnit(input: UnitInput): string {
     `#   systemctl daemon-reload && systemctl enable --now NAME`,
     `[Unit]`,
     `Description=${basename(plan.command.file)} on ${plan.sockets.map((s) => describeSocket(s.spec)).join(', ')} (socket held by sockvisor)`,
-    `After=network.target`,
-    ``,
-    `[Service]`,
-    `# sockvisor says READY=1 once the first child is ready, and answers WatchdogSec= while it is.`,
-    `Type=notify`,
-    `NotifyAccess=main`,
+    ...NOTIFY_SERVICE_LINES,
     `ExecStart=${execStart}`,
     `WorkingDirectory=${quoteExecArg(plan.cwd)}`,
     ...env,

@@ -18,12 +18,8 @@ import {
   stopAllSockvisors,
   type SockvisorProcess,
 } from '../helpers/sockvisor.js';
+import { FIXTURES, GUNICORN, PYTHON } from '../helpers/servers.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
-
-/** Debian's Python, which has gunicorn and uvicorn (python3 in PATH may be another one). */
-const PYTHON = '/usr/bin/python3';
-const GUNICORN = '/usr/bin/gunicorn';
-const FIXTURES = join(repoRoot, 'test', 'fixtures');
 
 let dir: string;
 before(async () => {
