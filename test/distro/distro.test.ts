@@ -387,46 +387,51 @@ test(
       figure(t, `20/20 requests 200 as www-data; socket ${stat}; sockvisor doctor passes`);
     });
 
-    await step("kill -9 of the uWSGI master: nginx always reaches the socket (no request refused or lost in the backlog), its inode kept", async (t) => {
-      const before = await inode('/run/sockvisor/shop/shop.sock');
-      const master = await uwsgiMaster('sockvisor@shop');
-      const logLines = Number((await inside('wc -l < /var/log/nginx/error.log')).trim());
-      const load = loadLoop(ports.shop);
-      await sleep(1000);
-      await inside(`kill -9 ${master}`);
-      const next = await until(
-        'a new uWSGI master',
-        async () => {
-          const pid = await uwsgiMaster('sockvisor@shop');
-          return pid !== master ? pid : undefined;
-        },
-        20000,
-      );
-      await until(
-        'sockvisor to report the new master ready',
-        async () => ((await statusText('sockvisor@shop')).startsWith(`ready: pid ${next},`) ? true : undefined),
-        20000,
-      );
-      await sleep(1000);
-      const { total, failed } = summary(await load.stop());
-      // What sockvisor answers for: the socket is there and listening throughout, so nginx never
-      // fails to connect (no 2: No such file, 13: Permission denied, 111: Connection refused, 11:
-      // EAGAIN). A connection a worker of the killed master had already accepted is uWSGI's own: the
-      // worker kills itself about 10 ms after its master dies ("my master disconnected"), and nginx
-      // answers that one request 502 (upstream prematurely closed / reset). Rare (0 in most runs, 1 in
-      // 3,966 requests once), and never more than the 8 requests 2 processes x 4 threads can hold.
-      const errors = (await inside(`tail -n +${logLines + 1} /var/log/nginx/error.log`)).split('\n').filter((l) => l.includes('upstream'));
-      const connectFailures = errors.filter((l) => /connect\(\) to unix:\S+ failed/.test(l));
-      const closedByWorker = errors.filter((l) => /prematurely closed|Connection reset by peer/.test(l));
-      assert.deepEqual(connectFailures, [], 'nginx could not connect to the socket');
-      assert.ok(
-        failed.every((r) => r.status === 502) && failed.length <= closedByWorker.length && failed.length <= 8,
-        `${failed.length} of ${total} requests failed (${failed.map((r) => r.status).join(', ')}); nginx said:\n${errors.join('\n')}`,
-      );
-      assert.equal(await inode('/run/sockvisor/shop/shop.sock'), before, 'the socket was made anew');
-      const lost = failed.length === 0 ? '' : `; ${failed.length} accepted by a worker of the killed master before it exited (502)`;
-      figure(t, `master ${master} -> ${next}: ${total - failed.length}/${total} requests 200${lost}, inode ${before} kept`);
-    });
+    await step(
+      'kill -9 of the uWSGI master: nginx always reaches the socket (no request refused or lost in the backlog), its inode kept',
+      async (t) => {
+        const before = await inode('/run/sockvisor/shop/shop.sock');
+        const master = await uwsgiMaster('sockvisor@shop');
+        const logLines = Number((await inside('wc -l < /var/log/nginx/error.log')).trim());
+        const load = loadLoop(ports.shop);
+        await sleep(1000);
+        await inside(`kill -9 ${master}`);
+        const next = await until(
+          'a new uWSGI master',
+          async () => {
+            const pid = await uwsgiMaster('sockvisor@shop');
+            return pid !== master ? pid : undefined;
+          },
+          20000,
+        );
+        await until(
+          'sockvisor to report the new master ready',
+          async () => ((await statusText('sockvisor@shop')).startsWith(`ready: pid ${next},`) ? true : undefined),
+          20000,
+        );
+        await sleep(1000);
+        const { total, failed } = summary(await load.stop());
+        // What sockvisor answers for: the socket is there and listening throughout, so nginx never
+        // fails to connect (no 2: No such file, 13: Permission denied, 111: Connection refused, 11:
+        // EAGAIN). A connection a worker of the killed master had already accepted is uWSGI's own: the
+        // worker kills itself about 10 ms after its master dies ("my master disconnected"), and nginx
+        // answers that one request 502 (upstream prematurely closed / reset). Rare (0 in most runs, 1 in
+        // 3,966 requests once), and never more than the 8 requests 2 processes x 4 threads can hold.
+        const errors = (await inside(`tail -n +${logLines + 1} /var/log/nginx/error.log`))
+          .split('\n')
+          .filter((l) => l.includes('upstream'));
+        const connectFailures = errors.filter((l) => /connect\(\) to unix:\S+ failed/.test(l));
+        const closedByWorker = errors.filter((l) => /prematurely closed|Connection reset by peer/.test(l));
+        assert.deepEqual(connectFailures, [], 'nginx could not connect to the socket');
+        assert.ok(
+          failed.every((r) => r.status === 502) && failed.length <= closedByWorker.length && failed.length <= 8,
+          `${failed.length} of ${total} requests failed (${failed.map((r) => r.status).join(', ')}); nginx said:\n${errors.join('\n')}`,
+        );
+        assert.equal(await inode('/run/sockvisor/shop/shop.sock'), before, 'the socket was made anew');
+        const lost = failed.length === 0 ? '' : `; ${failed.length} accepted by a worker of the killed master before it exited (502)`;
+        figure(t, `master ${master} -> ${next}: ${total - failed.length}/${total} requests 200${lost}, inode ${before} kept`);
+      },
+    );
 
     await step('systemctl reload under a request loop fails nothing and lets an in-flight slow request finish', async (t) => {
       const master = await uwsgiMaster('sockvisor@shop');
