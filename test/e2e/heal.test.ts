@@ -282,7 +282,9 @@ test('rm of both the socket and its anchor, then of the whole folder: a new sock
     gaps.push({
       what: gaps.length === 0 ? 'rm of socket and anchor' : 'rm -r of the folder',
       goneAt,
-      backAt: spinUntilBack(path, load, goneAt),
+      // Back once nginx's user may connect: a new socket is bound 0000 root:root, then given its owner
+      // and mode, and www-data is denied (13, excused) until then.
+      backAt: spinUntilBack(path, load, goneAt, (st) => st.isSocket() && st.uid === 0 && st.gid === 33 && (st.mode & 0o777) === 0o660),
     });
     const newPid = await childPid(sv, oldPid);
     await sv.waitFor((r) => r.event === 'handover.done' && r.pid === newPid, 15000, 'the handover to the child on the new socket');
