@@ -136,6 +136,9 @@ const NOTIFY_SERVICE_LINES = [
   `NotifyAccess=main`,
 ];
 
+/** The end of every unit: enabled, it starts at boot. */
+const INSTALL_LINES = [``, `[Install]`, `WantedBy=multi-user.target`, ``];
+
 const RESTART_LINES = [
   `Restart=on-failure`,
   `RestartSec=2`,
@@ -174,10 +177,7 @@ export function templateUnit(execStart: string[]): string {
     `RuntimeDirectory=sockvisor/%i`,
     `RuntimeDirectoryMode=0755`,
     ...RESTART_LINES,
-    ``,
-    `[Install]`,
-    `WantedBy=multi-user.target`,
-    ``,
+    ...INSTALL_LINES,
   ].join('\n');
 }
 
@@ -212,9 +212,6 @@ export function systemdUnit(input: UnitInput): string {
     ),
     ...(runtime.length > 0 ? [`RuntimeDirectory=${runtime.join(' ')}`, `RuntimeDirectoryMode=0755`] : []),
     ...RESTART_LINES,
-    ``,
-    `[Install]`,
-    `WantedBy=multi-user.target`,
-    ``,
+    ...INSTALL_LINES,
   ].join('\n');
 }
