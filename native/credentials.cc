@@ -1,7 +1,7 @@
 // See credentials.h.
 #include "credentials.h"
 
-#include <grp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace sockvisor {
@@ -19,9 +19,11 @@ Credentials ReadCredentials(const Napi::Object& options) {
 }
 
 const char* TakeCredentials(const Credentials& credentials) {
-  if (credentials.setGroups && setgroups(credentials.groups.size(), credentials.groups.data()) != 0) return "setgroups";
-  if (credentials.gid >= 0 && setgid(static_cast<gid_t>(credentials.gid)) != 0) return "setgid";
-  if (credentials.uid >= 0 && setuid(static_cast<uid_t>(credentials.uid)) != 0) return "setuid";
+  // Raw system calls: they change the calling process only. glibc's wrappers would also signal every
+  // other thread glibc knows of, which in spawn.cc's clone(CLONE_VM) child are the parent's threads.
+  if (credentials.setGroups && syscall(SYS_setgroups, credentials.groups.size(), credentials.groups.data()) != 0) return "setgroups";
+  if (credentials.gid >= 0 && syscall(SYS_setgid, static_cast<gid_t>(credentials.gid)) != 0) return "setgid";
+  if (credentials.uid >= 0 && syscall(SYS_setuid, static_cast<uid_t>(credentials.uid)) != 0) return "setuid";
   return nullptr;
 }
 
