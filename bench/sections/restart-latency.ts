@@ -140,6 +140,11 @@ export const restartLatencySection: Section = {
       '',
       `sockvisor's own part (median minus the baseline's median): **${own(f.sockvisor)} ms** (kill -9 from the bench),`,
       `${own(f.childToChild)} ms (child to child). Goal: at most 2 ms.`,
+      '',
+      "The own part can come out below zero: Node's `spawn` forks, copying the page tables of the whole bench process, while",
+      'sockvisor clones the child sharing its memory until exec (as `posix_spawn` does), which copies no page tables.',
+      'What is left is noticing the death (pidfd wakeup, `waitid`) and the step of the lifecycle; the log lines of the restart',
+      'are written after the fork.',
     ];
   },
 };
