@@ -19,8 +19,9 @@ Credentials ReadCredentials(const Napi::Object& options) {
 }
 
 const char* TakeCredentials(const Credentials& credentials) {
-  // Raw system calls: they change the calling process only. glibc's wrappers would also signal every
-  // other thread glibc knows of, which in spawn.cc's clone(CLONE_VM) child are the parent's threads.
+  // Raw system calls: they change the calling process only. glibc's wrappers, in a process it knows
+  // to be multi-threaded, take its thread-list lock and try to signal every other thread to change
+  // too: in spawn.cc's clone(CLONE_VM) child, that lock and those threads are the parent's.
   if (credentials.setGroups && syscall(SYS_setgroups, credentials.groups.size(), credentials.groups.data()) != 0) return "setgroups";
   if (credentials.gid >= 0 && syscall(SYS_setgid, static_cast<gid_t>(credentials.gid)) != 0) return "setgid";
   if (credentials.uid >= 0 && syscall(SYS_setuid, static_cast<uid_t>(credentials.uid)) != 0) return "setuid";
