@@ -1,10 +1,20 @@
 // See credentials.h.
 #include "credentials.h"
 
-#include <grp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace sockvisor {
+namespace {
+
+// 32-bit x86 and ARM keep 16-bit ids in the plain calls; glibc uses the *32 ones there, and so do we.
+#ifdef SYS_setgroups32
+constexpr long kSetgroups = SYS_setgroups32, kSetgid = SYS_setgid32, kSetuid = SYS_setuid32;
+#else
+constexpr long kSetgroups = SYS_setgroups, kSetgid = SYS_setgid, kSetuid = SYS_setuid;
+#endif
+
+}  // namespace
 
 Credentials ReadCredentials(const Napi::Object& options) {
   Credentials credentials;
@@ -19,9 +29,13 @@ Credentials ReadCredentials(const Napi::Object& options) {
 }
 
 const char* TakeCredentials(const Credentials& credentials) {
-  if (credentials.setGroups && setgroups(credentials.groups.size(), credentials.groups.data()) != 0) return "setgroups";
-  if (credentials.gid >= 0 && setgid(static_cast<gid_t>(credentials.gid)) != 0) return "setgid";
-  if (credentials.uid >= 0 && setuid(static_cast<uid_t>(credentials.uid)) != 0) return "setuid";
+  // Raw system calls: they change the calling process only. glibc's wrappers, in a process it knows
+  // to be multi-threaded, take its thread-list lock and try to signal every other thread to change
+  // too: in spawn.cc's clone(CLONE_VM) child, that lock and those threads are the parent's.
+  const auto& groups = credentials.groups;
+  if (credentials.setGroups && syscall(kSetgroups, groups.size(), groups.data()) != 0) return "setgroups";
+  if (credentials.gid >= 0 && syscall(kSetgid, static_cast<gid_t>(credentials.gid)) != 0) return "setgid";
+  if (credentials.uid >= 0 && syscall(kSetuid, static_cast<uid_t>(credentials.uid)) != 0) return "setuid";
   return nullptr;
 }
 

@@ -21,8 +21,8 @@ struct Credentials {
 // or negative id, or no groups array, keeps the current one. In the parent, before fork.
 Credentials ReadCredentials(const Napi::Object& options);
 
-// In the child, after fork: setgroups, setgid, then setuid (the last, since it gives up the right
-// to the other two). System calls only, async-signal-safe. nullptr when done, else the name of the
+// In the child, after fork or clone: setgroups, setgid, then setuid (the last, since it gives up the
+// right to the other two). Raw system calls only (syscall(2)), async-signal-safe. nullptr when done, else the name of the
 // call that failed, errno set.
 const char* TakeCredentials(const Credentials& credentials);
 

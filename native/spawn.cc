@@ -1,9 +1,10 @@
 // fork + exec with an exact descriptor layout, credentials and a parent-death signal.
 //
-// Between fork() and execve() the child of a multi-threaded process (Node) may only make
-// async-signal-safe calls: everything is prepared in the parent (argv, envp, group list), and the
-// child only makes system calls. An error in the child travels back as {syscall, errno} over a
-// close-on-exec pipe (fork_report.h): EOF on that pipe means execve() succeeded.
+// The child is cloned sharing sockvisor's memory until it execs (SpawnWithReport, fork_report.h: no
+// page tables copied, which made up most of a restart's time). Between the clone and execve() it may
+// only make raw system calls: everything is prepared in the parent (argv, envp, group list). An error
+// in the child travels back as {syscall, errno} over a close-on-exec pipe: EOF on that pipe means
+// execve() succeeded.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -158,7 +159,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   pid_t parent = getpid();
   ChildReport childReport;
   Forked forked =
-      ForkWithReport([&](int reportFd) { RunChild(plan, argv.data(), envp.data(), listenPidValue, reportFd, parent); }, &childReport);
+      SpawnWithReport([&](int reportFd) { RunChild(plan, argv.data(), envp.data(), listenPidValue, reportFd, parent); }, &childReport);
   if (forked.pid < 0) {
     ThrowSystemError(env, forked.err, forked.syscall);
     return env.Undefined();

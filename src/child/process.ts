@@ -14,21 +14,27 @@ export interface ChildExit extends ExitStatus {
   uptimeMs: number;
 }
 
-/** A started child; `exited` settles once it has been reaped. */
+/** A started child. */
 export interface RunningChild {
   pid: number;
-  exited: Promise<ChildExit>;
   /** null when sent, else the errno code (ESRCH: already gone) */
   signal(signo: number): string | null;
   /** the child's whole process group (its workers too) */
   signalGroup(signo: number): string | null;
 }
 
-/**
- * Starts the child; exec failures become RunErrors with exit 126/127 and a sentence. onSpawned
- * sees the child (pid and pidfd) before anything else runs, e.g. to hand it to sockvisor-guard.
- */
-export function startChild(plan: ChildPlan, onSpawned?: (spawned: SpawnedProcess) => void): RunningChild {
+export interface ChildCallbacks {
+  /** sees the child (pid and pidfd) before anything else runs, e.g. to hand it to sockvisor-guard */
+  onSpawned?: ((spawned: SpawnedProcess) => void) | undefined;
+  /**
+   * Called once the child has been reaped, in the same turn (no promise in between): what follows an
+   * exit, a restart, starts no later than it must.
+   */
+  onExit(exit: ChildExit): void;
+}
+
+/** Starts the child; exec failures become RunErrors with exit 126/127 and a sentence. */
+export function startChild(plan: ChildPlan, callbacks: ChildCallbacks): RunningChild {
   const startedAt = performance.now();
   let spawned;
   try {
@@ -38,18 +44,14 @@ export function startChild(plan: ChildPlan, onSpawned?: (spawned: SpawnedProcess
   } catch (error) {
     throw explainSpawnError(error as NativeError, plan);
   }
-  onSpawned?.(spawned);
-  let watch: ChildWatch | undefined;
-  const exited = new Promise<ChildExit>((resolve) => {
-    watch = watchChild(spawned, (exit) => {
-      resolve({ code: exit.code, signal: exit.signal, uptimeMs: performance.now() - startedAt });
-    });
+  callbacks.onSpawned?.(spawned);
+  const watch: ChildWatch = watchChild(spawned, (exit) => {
+    callbacks.onExit({ code: exit.code, signal: exit.signal, uptimeMs: performance.now() - startedAt });
   });
   return {
     pid: spawned.pid,
-    exited,
-    signal: (signo) => watch!.signal(signo),
-    signalGroup: (signo) => watch!.signalGroup(signo),
+    signal: (signo) => watch.signal(signo),
+    signalGroup: (signo) => watch.signalGroup(signo),
   };
 }
 

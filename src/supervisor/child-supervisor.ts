@@ -156,12 +156,38 @@ export class ChildSupervisor {
       for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
         const result = step(this.#state, { ...next, now: performance.now() });
         this.#state = result.state;
-        for (const effect of result.effects) this.#perform(effect);
+        this.#performAll(result.effects);
       }
     } finally {
       this.#stepping = false;
       this.#queue.length = 0;
     }
+  }
+
+  /**
+   * One step's effects in their order, except that a spawn does not wait for the log lines and
+   * settle-groups before it: a restart is the fork of the next child, and writing those lines (cold
+   * code, a restart being rare) took as long as the fork itself. They follow the spawn in their
+   * order, before anything the spawn sends back (spawned: the 'started' line) is stepped.
+   */
+  #performAll(effects: LifecycleEffect<ChildPlan>[]): void {
+    const spawnAt = effects.findIndex((e) => e.type === 'spawn');
+    if (spawnAt < 0) {
+      for (const effect of effects) this.#perform(effect);
+      return;
+    }
+    const deferred: LifecycleEffect<ChildPlan>[] = [];
+    for (const effect of effects.slice(0, spawnAt)) {
+      if (effect.type === 'log' || effect.type === 'settle-group') deferred.push(effect);
+      else this.#perform(effect);
+    }
+    try {
+      this.#perform(effects[spawnAt]!);
+    } finally {
+      // Written even when the spawn throws something unexpected, which ends sockvisor.
+      for (const effect of deferred) this.#perform(effect);
+    }
+    for (const effect of effects.slice(spawnAt + 1)) this.#perform(effect);
   }
 
   #perform(effect: LifecycleEffect<ChildPlan>): void {

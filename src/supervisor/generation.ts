@@ -67,7 +67,7 @@ export class Generation {
     );
     const plan: ChildPlan = { ...options.plan, envp: [...options.plan.envp, `NOTIFY_SOCKET=${this.#channel.address}`] };
     try {
-      this.child = startChild(plan, options.onSpawned);
+      this.child = startChild(plan, { onSpawned: options.onSpawned, onExit: (exit) => this.#onExit(exit) });
     } catch (error) {
       this.#channel.close();
       throw error;
@@ -79,12 +79,6 @@ export class Generation {
         if (!this.#notifier) this.#markReady('silent');
       }, options.readyAfterMs);
     }
-    void this.child.exited.then((exit) => {
-      this.#clearSilenceTimer();
-      this.#channel.close();
-      this.#ready = false;
-      this.#events.onExit(this, exit);
-    });
   }
 
   get pid(): number {
@@ -98,6 +92,13 @@ export class Generation {
   /** the child's last STATUS= line */
   get status(): string | null {
     return this.#status;
+  }
+
+  #onExit(exit: ChildExit): void {
+    this.#clearSilenceTimer();
+    this.#channel.close();
+    this.#ready = false;
+    this.#events.onExit(this, exit);
   }
 
   #onNotification(n: ChildNotification): void {

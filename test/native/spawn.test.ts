@@ -1,7 +1,7 @@
 // spawn and connectAs take another user's credentials in the forked child (native/credentials.cc),
 // and a step that fails before exec comes back as an error naming that step (native/fork_report.h).
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connectAs, spawn, watchChild, type NativeExit, type SpawnRequest, type SpawnedProcess } from '../../src/native.js';
@@ -56,6 +56,32 @@ test('the child runs with exactly the uid, gid and supplementary groups asked fo
       statusValues(child.pid, 'Groups').sort((a, b) => a - b),
       [33, user.gid].sort((a, b) => a - b),
     );
+  } finally {
+    kill();
+  }
+  assert.equal((await exited).signal, 9);
+});
+
+/** Uid, Gid and Groups of every thread of this process. */
+function threadCredentials(): string[] {
+  return readdirSync('/proc/self/task').map((tid) =>
+    readFileSync(`/proc/self/task/${tid}/status`, 'utf8')
+      .split('\n')
+      .filter((l) => /^(Uid|Gid|Groups):/.test(l))
+      .join(' '),
+  );
+}
+
+// The child shares this process's memory until it execs (native/fork_report.h): its credential
+// change must stay its own, sockvisor keeps running as root.
+test("a child started as another user leaves the credentials of every thread of the parent's as they were", async () => {
+  const before = threadCredentials();
+  assert.ok(before.length > 1, 'Node runs more than one thread');
+  const child = spawn({ ...plain, file: '/bin/sleep', argv: ['sleep', '30'], uid: user.uid, gid: user.gid, groups: [user.gid, 33] });
+  const { exited, kill } = watched(child);
+  try {
+    assert.deepEqual(statusValues(child.pid, 'Uid'), [user.uid, user.uid, user.uid, user.uid]);
+    assert.deepEqual(threadCredentials(), before);
   } finally {
     kill();
   }
