@@ -17,6 +17,7 @@ const IDLE_S = 60;
 const EARLY_S = 5;
 const RESTARTS = 200;
 const LEAK_SETTLE_MAX_S = 25;
+const LEAK_ROUNDS = 2;
 /** The 20 instances start on a loaded machine: their memory reducers act later. */
 const MANY_SETTLE_S = 30;
 const INSTANCES = 20;
@@ -156,10 +157,10 @@ interface Snapshot {
 }
 
 interface Leak {
-  before: Snapshot;
-  after: Snapshot;
-  restarts: number;
-  seconds: number;
+  /** before, then after each round of RESTARTS */
+  snapshots: Snapshot[];
+  /** seconds each round of restarts took */
+  seconds: number[];
 }
 
 /**
@@ -187,7 +188,11 @@ async function settledSnapshot(pid: number, heapOut: string): Promise<Snapshot> 
   };
 }
 
-/** sockvisor with a cheap child: settled figures, RESTARTS kill -9 of the child (each restarted at once), settled figures again. */
+/**
+ * sockvisor with a cheap child: settled figures, then LEAK_ROUNDS times RESTARTS kill -9 of the child
+ * (each restarted at once) and settled figures again. The first round also compiles the restart path
+ * for the first time; a leak grows again in the second.
+ */
 async function leakCheck(env: Env, probe: string): Promise<Leak> {
   const quick = ['--healthy-after', '0.05', '--restart-delay', '0.01', '--restart-delay-max', '0.05'];
   const dir = sectionDir(env, 'leak');
@@ -201,19 +206,21 @@ async function leakCheck(env: Env, probe: string): Promise<Leak> {
     ['--expose-gc', '--require', probe],
   );
   env.started.setups.push(sv);
-  const before = await settledSnapshot(sv.supervisorPid!, heapOut);
-  const t0 = performance.now();
-  let restarts = 0;
-  for (; restarts < RESTARTS; restarts++) {
-    const pid = sv.masterPid();
-    if (pid === null) throw new Error('leak check: sockvisor has no child');
-    process.kill(pid, 'SIGKILL');
-    if (!(await waitUntil(() => ![null, pid].includes(sv.masterPid()), 10000))) throw new Error('leak check: no restart');
+  const snapshots = [await settledSnapshot(sv.supervisorPid!, heapOut)];
+  const seconds: number[] = [];
+  for (let round = 0; round < LEAK_ROUNDS; round++) {
+    const t0 = performance.now();
+    for (let restarts = 0; restarts < RESTARTS; restarts++) {
+      const pid = sv.masterPid();
+      if (pid === null) throw new Error('leak check: sockvisor has no child');
+      process.kill(pid, 'SIGKILL');
+      if (!(await waitUntil(() => ![null, pid].includes(sv.masterPid()), 10000))) throw new Error('leak check: no restart');
+    }
+    seconds.push((performance.now() - t0) / 1000);
+    snapshots.push(await settledSnapshot(sv.supervisorPid!, heapOut));
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const after = await settledSnapshot(sv.supervisorPid!, heapOut);
   await stopMany(env, [sv]);
-  return { before, after, restarts, seconds };
+  return { snapshots, seconds };
 }
 
 interface Many {
@@ -316,16 +323,21 @@ export const footprint: Section = {
       return space ? `${mb(space[1] / 1024)} (${mb(space[2] / 1024)} in use)` : '?';
     };
     const leakRow = (name: string, { smaps: x, oldUsedKb, newKb }: Snapshot): string =>
-      `| ${name} | ${mb(x.node.rss)} | ${mb(x.node.anonymous)} | ${mb(oldUsedKb)} | ${mb(newKb)} | ${mb(x.guard.rss)} | ${x.pinCount} | ${mb(x.all.pss)} |`;
-    const total = (x: { private: number; sharedOnce: number }): string => mb(x.private + x.sharedOnce);
+      `| ${name} | ${mb(x.node.rss)} | ${mb(x.node.anonymous)} | ${mb(oldUsedKb)} | ${mb(newKb)} | ${mb(x.guard.rss)}` +
+      ` | ${x.pinCount} | ${mb(x.all.pss)} |`;
+    const manyRow = (name: string, x: Smaps, alone: number): string => `| ${name} | ${mb(x.rss)} | ${mb(x.pss)} | ${mb(alone)} |`;
+    const alone = (x: { private: number; sharedOnce: number }): number => x.private + x.sharedOnce;
+    const heap = m.heap.heap;
+    const moduleShare = (kb: number): string => `+${mb(kb - m.modules.none)}`;
     return [
       '## Footprint at idle',
       '',
-      `One uWSGI child (1 worker) each, no requests. Memory from /proc/PID/smaps_rollup ${SETTLE_S} s after the start (V8's memory reducer` +
-        ' shrinks the young generation some seconds after start-up), of sockvisor (node), its sockvisor-guard (a small native program it' +
-        " execs) and the sockvisor-pin fork the guard keeps in the child's process group, and of supervisord (python) holding the same socket" +
-        ' for the same uWSGI as an [fcgi-program]. Private_Clean + Private_Dirty is what the process alone costs; PSS adds its share of pages' +
-        ' it shares (the node binary and libraries: with other node processes on this machine too, so PSS here is lower than on a host' +
+      `One uWSGI child (1 worker) each, no requests. Memory from /proc/PID/smaps_rollup ${SETTLE_S} s after the start` +
+        " (V8's memory reducer shrinks the young generation some seconds after start-up), of sockvisor (node), its" +
+        " sockvisor-guard (a small native program it execs) and the sockvisor-pin fork the guard keeps in the child's" +
+        ' process group, and of supervisord (python) holding the same socket for the same uWSGI as an [fcgi-program].' +
+        ' Private_Clean + Private_Dirty is what the process alone costs; PSS adds its share of the pages it shares (the' +
+        ' node binary and libraries: with other node processes on this machine too, so PSS here is lower than on a host' +
         ' running sockvisor alone); Anonymous is the heap-like part (V8 heap, malloc).',
       '',
       head,
@@ -336,13 +348,13 @@ export const footprint: Section = {
       row('sockvisor, all its processes', s.sv.all),
       row('supervisord (python)', s.sup),
       '',
-      `After the ${IDLE_S} s idle window: sockvisor (node) ${mb(m.idleEnd.sv.node.anonymous)} anonymous, ${mb(m.idleEnd.sv.node.rss)} RSS;` +
-        ` supervisord ${mb(m.idleEnd.sup.anonymous)} anonymous, ${mb(m.idleEnd.sup.rss)} RSS.`,
+      `After the ${IDLE_S} s idle window: sockvisor (node) ${mb(m.idleEnd.sv.node.anonymous)} anonymous,` +
+        ` ${mb(m.idleEnd.sv.node.rss)} RSS; supervisord ${mb(m.idleEnd.sup.anonymous)} anonymous, ${mb(m.idleEnd.sup.rss)} RSS.`,
       '',
-      `CPU time (utime + stime, 10 ms ticks) used over the same ${IDLE_S} s at idle: sockvisor ${fmt(m.cpuMs[0]!)} ms, supervisord` +
-        ` ${fmt(m.cpuMs[1]!)} ms. The restart check and the ${INSTANCES}-instance measurement below run on the machine during that window;` +
-        ' they do not wake the idle pair, whose CPU time is its own timers and polls (sockvisor polls nothing: a pidfd and a datagram socket' +
-        ' on the event loop; supervisord wakes every second).',
+      `CPU time (utime + stime, 10 ms ticks) used over the same ${IDLE_S} s at idle: sockvisor ${fmt(m.cpuMs[0]!)} ms,` +
+        ` supervisord ${fmt(m.cpuMs[1]!)} ms. The restart check and the ${INSTANCES}-instance measurement below run on the` +
+        ' machine during that window; they do not wake the idle pair, whose CPU time is its own timers and polls (sockvisor' +
+        ' polls nothing: a pidfd and a datagram socket on the event loop; supervisord wakes every second).',
       '',
       'Goals for sockvisor: private anonymous memory of the node process at most 15 MB at idle, under 50 ms of CPU per minute.',
       '',
@@ -354,50 +366,54 @@ export const footprint: Section = {
       '|---|---|',
       ...[...m.kinds.entries()].sort((a, b) => b[1] - a[1]).map(([kind, kb]) => `| ${kind} | ${mb(kb)} |`),
       '',
-      `V8's own figures, from a sockvisor (cheap child) loaded with a probe (\`node --require\`) that reads v8.getHeapSpaceStatistics() once after` +
-        ` ${SETTLE_S - 1} s: heap ${mb(m.heap.heap.total_physical_size / 1024)} resident, ${mb(m.heap.heap.used_heap_size / 1024)} in use;` +
-        ` old space ${spaceKb('old_space')}, young generation (new_space) ${spaceKb('new_space')}, code space ${spaceKb('code_space')},` +
-        ` large objects ${spaceKb('large_object_space')}; V8's malloc ${mb(m.heap.heap.malloced_memory / 1024)}, external` +
-        ` ${mb(m.heap.heap.external_memory / 1024)}. The old space is the loaded modules (bytecode, functions, their objects).`,
+      "V8's own figures, from a sockvisor (cheap child) loaded with a probe (`node --require`) that reads" +
+        ` v8.getHeapSpaceStatistics() once after ${SETTLE_S - 1} s: heap ${mb(heap.total_physical_size / 1024)} resident,` +
+        ` ${mb(heap.used_heap_size / 1024)} in use; old space ${spaceKb('old_space')}, young generation (new_space)` +
+        ` ${spaceKb('new_space')}, code space ${spaceKb('code_space')}, large objects ${spaceKb('large_object_space')};` +
+        ` V8's malloc ${mb(heap.malloced_memory / 1024)}, external ${mb(heap.external_memory / 1024)}. The old space is the` +
+        ' loaded modules (bytecode, functions, their objects).',
       '',
       `Heap in use of a fresh node after two full collections, importing nothing: ${mb(m.modules.none)}; prom-client` +
-        ` +${mb(m.modules.promClient - m.modules.none)}, pino-pretty +${mb(m.modules.pinoPretty - m.modules.none)}, smol-toml` +
-        ` +${mb(m.modules.smolToml - m.modules.none)}, the three +${mb(m.modules.three - m.modules.none)}; the run command's modules` +
-        ` (dist/src/cli/run-command.js and what it imports) +${mb(m.modules.run - m.modules.none)}. What loading a module lazily saves is` +
-        ' its share here (and more resident memory while its code is compiled).',
+        ` ${moduleShare(m.modules.promClient)}, pino-pretty ${moduleShare(m.modules.pinoPretty)}, smol-toml` +
+        ` ${moduleShare(m.modules.smolToml)}, the three ${moduleShare(m.modules.three)}; the run command's modules` +
+        ` (dist/src/cli/run-command.js and what it imports) ${moduleShare(m.modules.run)}. What loading a module lazily` +
+        ' saves is its share here (and more resident memory while its code is compiled).',
       '',
-      `The young generation right after start-up: ${EARLY_S} s after its start sockvisor had ${mb(m.early.sv.anonymous)} anonymous,` +
-        ` under \`node ${SEMI_FLAG}\` ${mb(m.early.semi.anonymous)}; after ${SETTLE_S} s ${mb(s.sv.node.anonymous)} and ${mb(s.semi.anonymous)}.` +
-        ' The flag caps the young generation from the start; the memory reducer gives as much back by itself once sockvisor is idle.' +
-        " Node takes it only on its command line (v8.setFlagsFromString at the top of the entry is too late for the heap's layout), so it" +
-        ' would need `#!/usr/bin/env -S node ...` (GNU env 8.30 or later; not every env has -S) and would still be missed by starts as' +
-        " `node .../sockvisor.js` (a systemd unit for a checkout or a node outside systemd's PATH, the tests): not shipped. Nor are" +
-        ' --v8-pool-size=1 (3 fewer threads and their malloc arenas, about 1 MB) or MALLOC_ARENA_MAX=1 (the main arena grows by about as' +
-        ' much): in separate runs both were within the run-to-run noise of about 1 MB, and an environment variable would reach the children.',
+      `The young generation right after start-up: ${EARLY_S} s after its start sockvisor had ${mb(m.early.sv.anonymous)}` +
+        ` anonymous, under \`node ${SEMI_FLAG}\` ${mb(m.early.semi.anonymous)}; after ${SETTLE_S} s` +
+        ` ${mb(s.sv.node.anonymous)} and ${mb(s.semi.anonymous)}. The flag caps the young generation from the start; the` +
+        ' memory reducer gives as much back by itself once sockvisor is idle. Node takes it only on its command line' +
+        " (v8.setFlagsFromString at the top of the entry is too late for the heap's layout), so it would need" +
+        ' `#!/usr/bin/env -S node ...` (GNU env 8.30 or later; not every env has -S) and would still be missed by starts as' +
+        " `node .../sockvisor.js` (a systemd unit for a checkout or a node outside systemd's PATH, the tests): not shipped." +
+        ' Nor are --v8-pool-size=1 (3 fewer threads and their malloc arenas, about 1 MB) or MALLOC_ARENA_MAX=1 (the main' +
+        ' arena grows by about as much): in separate runs both were within the run-to-run noise of about 1 MB, and an' +
+        ' environment variable would reach the children.',
       '',
       '### Restarts and many instances',
       '',
-      `Leak check: a sockvisor with a cheap child (\`${CHEAP_CHILD.join(' ')}\`), its child killed with kill -9 ${m.leak.restarts} times` +
-        ` (each restarted at once; ${fmt(m.leak.seconds, 1)} s in all). Before and after, once V8 has shrunk the young generation` +
-        ` (at most ${LEAK_SETTLE_MAX_S} s): smaps, and V8's old space in use (alive: after a full collection) from a probe loaded with` +
-        ' `node --expose-gc --require` (it collects and writes the heap figures to a file every 0.5 s).',
+      `Leak check: a sockvisor with a cheap child (\`${CHEAP_CHILD.join(' ')}\`), its child killed with kill -9` +
+        ` ${RESTARTS} times, ${LEAK_ROUNDS} rounds (each restarted at once; ${m.leak.seconds.map((x) => fmt(x, 1)).join(' s and ')} s).` +
+        ` Before and after each round, once V8 has shrunk the young generation (at most ${LEAK_SETTLE_MAX_S} s): smaps, and` +
+        " V8's old space alive (in use after a full collection) from a probe loaded with `node --expose-gc --require` (it" +
+        ' collects and writes the heap figures to a file every 0.5 s). The first round also compiles the restart path.',
       '',
-      '| when | sockvisor RSS | sockvisor anonymous | V8 old space alive | V8 young generation | sockvisor-guard RSS | sockvisor-pin processes | PSS of all its processes |',
+      '| when | sockvisor RSS | sockvisor anonymous | V8 old space alive | V8 young generation | sockvisor-guard RSS' +
+        ' | sockvisor-pin processes | PSS of all its processes |',
       '|---|---|---|---|---|---|---|---|',
-      leakRow('before', m.leak.before),
-      leakRow(`after ${m.leak.restarts} restarts`, m.leak.after),
+      ...m.leak.snapshots.map((x, i) => leakRow(i === 0 ? 'before' : `after ${i * RESTARTS} restarts`, x)),
       '',
-      `${INSTANCES} instances on one host, each holding one socket for a cheap child (\`${CHEAP_CHILD.join(' ')}\`; the children are not` +
-        ` counted), ${MANY_SETTLE_S} s after they started. A sockvisor is one process tree per socket (one systemd unit per app), so` +
-        ` ${INSTANCES} sockvisors compare with ${INSTANCES} supervisords; a supervisord is usually one per host with a program per app, shown` +
-        ' too. "Alone" is the private memory of every process plus the largest shared part once: the total if no other process on the' +
-        ' machine shared their pages.',
+      `${INSTANCES} instances on one host, each holding one socket for a cheap child (\`${CHEAP_CHILD.join(' ')}\`; the` +
+        ` children are not counted), ${MANY_SETTLE_S} s after they started. A sockvisor is one process tree per socket (one` +
+        ` systemd unit per app), so ${INSTANCES} sockvisors compare with ${INSTANCES} supervisords; a supervisord is usually` +
+        ' one per host with a program per app, shown too. "Alone" is the private memory of every process plus the largest' +
+        ' shared part once: the total if no other process on the machine shared their pages.',
       '',
       '| setup | sum of RSS | sum of PSS | alone |',
       '|---|---|---|---|',
-      `| ${INSTANCES} sockvisors (node + guard + pin each) | ${mb(m.many.sockvisors.rss)} | ${mb(m.many.sockvisors.pss)} | ${total(m.many.sockvisorPrivate)} |`,
-      `| ${INSTANCES} supervisords | ${mb(m.many.supervisords.rss)} | ${mb(m.many.supervisords.pss)} | ${total(m.many.supervisordPrivate)} |`,
-      `| 1 supervisord, ${INSTANCES} [fcgi-program] | ${mb(m.many.oneSupervisord.rss)} | ${mb(m.many.oneSupervisord.pss)} | ${mb(m.many.oneSupervisord.rss)} |`,
+      manyRow(`${INSTANCES} sockvisors (node + guard + pin each)`, m.many.sockvisors, alone(m.many.sockvisorPrivate)),
+      manyRow(`${INSTANCES} supervisords`, m.many.supervisords, alone(m.many.supervisordPrivate)),
+      manyRow(`1 supervisord, ${INSTANCES} [fcgi-program]`, m.many.oneSupervisord, m.many.oneSupervisord.rss),
     ];
   },
 };
