@@ -110,16 +110,47 @@ export async function startSupervisord(dir: string, processes: number, env: Node
   };
 }
 
-/** sockvisor holding the socket, uWSGI on fd://3. */
+/**
+ * One supervisord with one [fcgi-program] per command: it holds each program's socket
+ * (sock-N.sock, 0660 root:www-data) and passes it as fd 0; each program is started once.
+ */
+export async function startSupervisordSockets(dir: string, commands: string[]): Promise<Setup> {
+  const conf = join(dir, 'supervisord.conf');
+  const programs = commands.map(
+    (command, i) =>
+      `[fcgi-program:p${i}]\nsocket=unix://${join(dir, `sock-${i}.sock`)}\nsocket_owner=root:www-data\nsocket_mode=0660\n` +
+      `command=${command}\nautostart=true\nautorestart=true\nstartsecs=0\nstopsignal=INT\nstopasgroup=true\nkillasgroup=true\n` +
+      `stdout_logfile=${join(dir, `p${i}.log`)}\nredirect_stderr=true\n`,
+  );
+  writeFileSync(
+    conf,
+    `[supervisord]\nnodaemon=true\nlogfile=${join(dir, 'supervisord.log')}\npidfile=${join(dir, 'supervisord.pid')}\nchildlogdir=${dir}\n` +
+      programs.join(''),
+  );
+  const proc = startGroup('/usr/bin/supervisord', ['-c', conf], {}, join(dir, 'supervisord.out'));
+  await waitFor(`supervisord to start its ${commands.length} programs`, () => childrenOf(proc.pid!).length >= commands.length);
+  return {
+    name: `supervisord, ${commands.length} [fcgi-program]`,
+    socketPath: join(dir, 'sock-0.sock'),
+    masterPid: () => childrenOf(proc.pid!)[0] ?? null,
+    reloadPid: () => childrenOf(proc.pid!)[0]!,
+    supervisorPid: proc.pid!,
+    stop: () => stopGroup(proc, 'SIGTERM'),
+  };
+}
+
+/** sockvisor holding the socket, uWSGI on fd://3 (node started with nodeArgs before the script). */
 export async function startSockvisorSetup(
   dir: string,
   processes: number,
   env: NodeJS.ProcessEnv = {},
   command?: string[],
   extra: string[] = [],
+  nodeArgs: string[] = [],
 ): Promise<Setup> {
   const socketPath = join(dir, 'sockvisor.sock');
   const args = [
+    ...nodeArgs,
     cliPath,
     '--log-format',
     'json',

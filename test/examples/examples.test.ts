@@ -13,6 +13,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { parseMode } from '../../src/socket/mode.js';
 import { composeYaml, dockerfile, kubernetesYaml, manifestOf, readPodExample, sockvisorToml, type Manifest } from '../helpers/examples.js';
+import { repoRoot } from '../helpers/sockvisor.js';
 import { cleanupTempDirs, makeTempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -121,6 +122,10 @@ test("the examples agree: socket path, nginx's uwsgi_pass, the volume, fsGroup, 
   assert.ok(target, 'the Dockerfile does not copy sockvisor.toml');
   assert.match(docker, new RegExp(`^ENV SOCKVISOR_CONFIG=${target}$`, 'm'));
   assert.match(docker, /^ENTRYPOINT \["sockvisor"\]$/m);
+  // `sockvisor` there is the package's bin: the file with the #! line (another file would not execute).
+  const bin = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { sockvisor: string } }).bin.sockvisor;
+  const link = /^RUN ln -s \/usr\/local\/lib\/node_modules\/sockvisor\/(\S+) \/usr\/local\/bin\/sockvisor$/m.exec(docker)?.[1];
+  assert.equal(link, bin, 'the Dockerfile links /usr/local/bin/sockvisor to another file than the package.json bin');
   assert.match(docker, new RegExp(`^RUN useradd --uid ${example.appUid} `, 'm'));
   assert.ok(app.command === undefined && app.args === undefined, 'the app container overrides the image entrypoint');
   // The emptyDir (0777 from the kubelet) is made go-w by an init container before sockvisor starts.
