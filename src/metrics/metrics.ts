@@ -3,8 +3,9 @@
 // no file I/O), plus prom-client's default process metrics. Counters are derived from RunStats at
 // each scrape, so there is one account of what happened.
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 import type { RunStats } from '../control/stats.js';
 import { unixListenQueue } from '../native.js';
 import type { HeldSocket } from '../socket/create.js';
@@ -21,8 +22,17 @@ export interface MetricsSources {
   sockets: () => readonly HeldSocket[];
 }
 
+/**
+ * prom-client, loaded at the first use: only a run with --metrics needs it, and loading its ~30 files
+ * would cost every other start (a CommonJS package: require() gives the same module an import would).
+ */
+function promClient(): typeof import('prom-client') {
+  return createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+}
+
 /** A registry with sockvisor's metrics and the default process ones; the handover histogram follows stats. */
 export function createMetrics(sources: MetricsSources): { registry: Registry; close: () => void } {
+  const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = promClient();
   const { supervisor, stats, sockets } = sources;
   const registry = new Registry();
   const registers = [registry];
