@@ -1,7 +1,7 @@
 // `npm run build` / `npm run build:ts`, after tsc: dist/src/cli/sockvisor.js (the `sockvisor` bin)
 // rewritten as one file holding the CLI, sockvisor's modules and yargs and pino. Node resolves,
 // opens and links each ES module of an import graph one by one (about 160 files for a run): that
-// was most of sockvisor's start (docs/benchmarks.md, 'Start latency'). The library (dist/src/index.js)
+// was most of sockvisor's start (measured by bench/sections/start-latency.ts). The library (dist/src/index.js)
 // and every other file of dist/ stay as tsc wrote them.
 //
 // Written over tsc's own output on purpose: a later `tsc` alone puts the unbundled entry back, so the
