@@ -2,7 +2,7 @@
 // and each held unix socket's accept queue, read at scrape time (one sock_diag request per socket,
 // no file I/O), plus prom-client's default process metrics. Counters are derived from RunStats at
 // each scrape, so there is one account of what happened.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { Gauge, Registry } from 'prom-client';
@@ -140,6 +140,8 @@ export function createMetrics(sources: MetricsSources): { registry: Registry; cl
 export function serveMetrics(address: TcpAddress, sources: MetricsSources, logger: Logger): { close: () => void } {
   const { registry, close } = createMetrics(sources);
   const where = formatTcpAddress(address);
+  // node:http, like prom-client, only for a run with --metrics (require: this start of the run is synchronous).
+  const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('sockvisor serves /metrics only\n');
