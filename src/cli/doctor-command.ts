@@ -1,8 +1,6 @@
 // `sockvisor doctor [SOCKET...] [--as USER] [--groups GID,...] [--nginx [-c CONF] [-p PREFIX]] [--explain-log [FILE]] [--json]`:
 // collects options, the library judges, this prints. Exit 0 all pass, 1 a check failed, 2 bad usage.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { diagnose } from '../doctor/doctor.js';
-import { formatReport } from '../doctor/format.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { socketsFromEnv, socketPathOf } from './socket-env.js';
 
@@ -56,6 +54,8 @@ export function builder(yargs: Argv): Argv<DoctorArgs> {
 }
 
 export async function handler(argv: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
+  // Loaded here, not at the top: every other command (run above all) would pay for loading the doctor.
+  const [{ diagnose }, { formatReport }] = await Promise.all([import('../doctor/doctor.js'), import('../doctor/format.js')]);
   let sockets = [...(argv.sockets ?? []), ...(argv.socket === undefined ? [] : ([] as string[]).concat(argv.socket))].map(String);
   let status: number;
   try {

@@ -1,9 +1,18 @@
 // Where logs go is the CLI's decision: stderr, JSON when not on a terminal, readable on one.
+import { createRequire } from 'node:module';
 import { isatty } from 'node:tty';
 import pino, { type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
 import { DEFAULT_LOG_FORMAT, DEFAULT_LOG_LEVEL, type LogFormat, type LogLevel } from '../config/options.js';
 import { NonBlockingDestination } from './log-destination.js';
+
+/**
+ * pino-pretty, loaded only for the readable format: JSON logs (services, pipes) never need its ~30
+ * files at start (a CommonJS package: require() gives the same module an import would).
+ */
+function prettyFactory(options: import('pino-pretty').PrettyOptions): ReturnType<typeof import('pino-pretty').prettyFactory> {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return pretty.prettyFactory(options);
+}
 
 /** How long sockvisor waits at exit for a slow stderr reader to take the last records. */
 export const LOG_FLUSH_TIMEOUT_MS = 2000;

@@ -1,7 +1,6 @@
 // `sockvisor nginx-snippet -s PATH`: prints the nginx location block for the socket run would hold
 // with the same -s (or SOCKVISOR_SOCKET), so the two are written from one value.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { nginxSnippet } from '../nginx/snippet.js';
 import { UsageError } from '../errors.js';
 import { socketPathOf, socketsFromEnv } from './socket-env.js';
 
@@ -40,7 +39,9 @@ export function builder(yargs: Argv): Argv<SnippetArgs> {
     ) as unknown as Argv<SnippetArgs>;
 }
 
-export function handler(argv: ArgumentsCamelCase<SnippetArgs>): void {
+export async function handler(argv: ArgumentsCamelCase<SnippetArgs>): Promise<void> {
+  // Loaded here, not at the top: every other command (run above all) would pay for loading it.
+  const { nginxSnippet } = await import('../nginx/snippet.js');
   const values = argv.socket === undefined ? socketsFromEnv() : ([] as string[]).concat(argv.socket);
   try {
     if (values.length !== 1) {

@@ -1,7 +1,6 @@
 // `sockvisor reload SOCKET`: a handover asked on the control socket, waited for: exit 0 once the new
 // child is ready and the old one drains, 1 with the reason when the handover is abandoned.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ask, ControlError, failureStatus, targetOf } from '../control/client.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { socketPathOf, socketsFromEnv } from './socket-env.js';
 
@@ -30,6 +29,8 @@ export function oneSocket(value: string | undefined, command: string): string {
 }
 
 export async function handler(argv: ArgumentsCamelCase<ReloadArgs>): Promise<void> {
+  // Loaded here, not at the top: every other command (run above all) would pay for loading it.
+  const { ask, ControlError, failureStatus, targetOf } = await import('../control/client.js');
   try {
     const target = targetOf(oneSocket(argv.socket, 'reload'));
     const answer = await ask(target, 'reload');

@@ -2,7 +2,7 @@
 // Precedence, option by option: command line > SOCKVISOR_* environment (yargs merges both) >
 // --config FILE > the defaults in src/config.
 import type { Argv, ArgumentsCamelCase, Options } from 'yargs';
-import { readConfigFile, type ConfigFile } from '../config/config-file.js';
+import type { ConfigFile } from '../config/config-file.js';
 import { describeDefault, layerOptions, RUN_OPTIONS, type SockvisorOptions } from '../config/options.js';
 import { planRun } from '../config/run-config.js';
 import { exitImmediately } from '../native.js';
@@ -71,12 +71,14 @@ export function givenOptions(argv: ArgumentsCamelCase<RunArgs>): SockvisorOption
 }
 
 /** The options of a run command line: given ones (givenOptions(argv)) over the --config file's, and COMMAND from either. */
-export function layeredRunOptions(
+export async function layeredRunOptions(
   argv: ArgumentsCamelCase<RunArgs>,
   given: SockvisorOptions,
   commandLine: string[],
-): { options: SockvisorOptions; command: string[]; file?: ConfigFile } {
-  const file = argv.config === undefined ? undefined : readConfigFile(argv.config, process.cwd());
+): Promise<{ options: SockvisorOptions; command: string[]; file?: ConfigFile }> {
+  // The TOML parser is loaded only when there is a file to read: most starts have none.
+  const file =
+    argv.config === undefined ? undefined : (await import('../config/config-file.js')).readConfigFile(argv.config, process.cwd());
   const options = layerOptions(given, file?.options ?? {});
   const command = commandLine.length > 0 ? commandLine : (file?.command ?? []);
   return { options, command, ...(file ? { file } : {}) };
@@ -90,7 +92,7 @@ export async function handler(argv: ArgumentsCamelCase<RunArgs>): Promise<void> 
   let status: number;
   let logger = createLogger(given.logFormat, given.logLevel);
   try {
-    const { options, command, file } = layeredRunOptions(argv, given, commandLine);
+    const { options, command, file } = await layeredRunOptions(argv, given, commandLine);
     if (file && (options.logFormat !== given.logFormat || options.logLevel !== given.logLevel))
       logger = createLogger(options.logFormat, options.logLevel);
     if (file) logger.debug({ event: 'config.file', path: file.path }, `options read from ${file.path}`);

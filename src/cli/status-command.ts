@@ -1,7 +1,6 @@
 // `sockvisor status [SOCKET...] [--json]`: what each running sockvisor is doing, asked on its control socket.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ask, ControlError, failureStatus, findControlSockets, targetOf, type Target } from '../control/client.js';
-import { formatStatus } from '../control/format.js';
+import type { Target } from '../control/client.js';
 import type { StatusAnswer } from '../control/protocol.js';
 import { ExitCode } from '../errors.js';
 import { socketPathOf } from './socket-env.js';
@@ -23,16 +22,22 @@ export function builder(yargs: Argv): Argv<StatusArgs> {
 }
 
 /** The targets named, or every running sockvisor found; a usage error for a TCP address. */
-export function targetsOf(sockets: string[] | undefined, command: string): Target[] {
+export async function targetsOf(sockets: string[] | undefined, command: string): Promise<Target[]> {
+  const { findControlSockets, targetOf } = await import('../control/client.js');
   if (sockets !== undefined && sockets.length > 0) return sockets.map((s) => targetOf(socketPathOf(s, command)));
   return findControlSockets();
 }
 
 export async function handler(argv: ArgumentsCamelCase<StatusArgs>): Promise<void> {
+  // Loaded here, not at the top: every other command (run above all) would pay for loading it.
+  const [{ ask, ControlError, failureStatus }, { formatStatus }] = await Promise.all([
+    import('../control/client.js'),
+    import('../control/format.js'),
+  ]);
   let status: number = ExitCode.ok;
   let targets: Target[];
   try {
-    targets = targetsOf(argv.sockets, 'status');
+    targets = await targetsOf(argv.sockets, 'status');
   } catch (error) {
     process.stderr.write(`sockvisor status: ${(error as Error).message}\n`);
     process.exitCode = (error as { exitCode?: number }).exitCode ?? ExitCode.gaveUp;

@@ -1,6 +1,5 @@
 // `sockvisor stop SOCKET`: asks the running sockvisor to stop (as SIGTERM would) and waits until it has exited.
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { ask, ControlError, failureStatus, targetOf } from '../control/client.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { oneSocket } from './reload-command.js';
 
@@ -19,6 +18,8 @@ export function builder(yargs: Argv): Argv<StopArgs> {
 }
 
 export async function handler(argv: ArgumentsCamelCase<StopArgs>): Promise<void> {
+  // Loaded here, not at the top: every other command (run above all) would pay for loading it.
+  const { ask, ControlError, failureStatus, targetOf } = await import('../control/client.js');
   try {
     const target = targetOf(oneSocket(argv.socket, 'stop'));
     // Answered at once; the connection closes when the sockvisor process has exited.

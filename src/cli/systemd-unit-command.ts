@@ -6,7 +6,6 @@ import { delimiter } from 'node:path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { planRun } from '../config/run-config.js';
-import { sockvisorExecStart, systemdUnit, templateUnit } from '../systemd/unit.js';
 import { UsageError } from '../errors.js';
 import { createLogger, flushLogs } from './logger.js';
 import { reportError } from './report-error.js';
@@ -31,7 +30,7 @@ export function builder(yargs: Argv): Argv<UnitArgs> {
 }
 
 /** How systemd starts this sockvisor: the installed command when there is one (see sockvisorExecStart). */
-function execStart(): string[] {
+function execStart(sockvisorExecStart: typeof import('../systemd/unit.js').sockvisorExecStart): string[] {
   return sockvisorExecStart({ script: process.argv[1]!, node: process.execPath, path: (process.env.PATH ?? '').split(delimiter) });
 }
 
@@ -44,6 +43,8 @@ function splitWords(words: string[], positional: string[]): { runArgs: string[];
 }
 
 export async function handler(argv: ArgumentsCamelCase<UnitArgs>): Promise<void> {
+  // Loaded here, not at the top: every other command (run above all) would pay for loading it.
+  const { sockvisorExecStart, systemdUnit, templateUnit } = await import('../systemd/unit.js');
   const given = givenOptions(argv);
   const logger = createLogger(given.logFormat, given.logLevel);
   let status = 0;
@@ -55,16 +56,18 @@ export async function handler(argv: ArgumentsCamelCase<UnitArgs>): Promise<void>
           `sockvisor systemd-unit --template takes nothing else (got ${others.join(' ')}): the options and COMMAND go in /etc/sockvisor/NAME.toml.`,
         );
       }
-      process.stdout.write(templateUnit(execStart()));
+      process.stdout.write(templateUnit(execStart(sockvisorExecStart)));
       await flushLogs(logger);
       process.exit(0);
     }
     const positional = argv._.map(String);
     const words = splitWords(hideBin(process.argv), positional);
     const { runArgs } = words;
-    const { options, command } = layeredRunOptions(argv, given, words.command);
+    const { options, command } = await layeredRunOptions(argv, given, words.command);
     const plan = planRun({ ...options, command }, { cwd: process.cwd(), env: process.env, preflight: false });
-    process.stdout.write(systemdUnit({ plan, execStart: execStart(), runArgs, commandArgs: command.slice(1), env: process.env }));
+    process.stdout.write(
+      systemdUnit({ plan, execStart: execStart(sockvisorExecStart), runArgs, commandArgs: command.slice(1), env: process.env }),
+    );
   } catch (error) {
     status = reportError(error, logger);
   }

@@ -2,9 +2,10 @@
 // and each held unix socket's accept queue, read at scrape time (one sock_diag request per socket,
 // no file I/O), plus prom-client's default process metrics. Counters are derived from RunStats at
 // each scrape, so there is one account of what happened.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 import type { RunStats } from '../control/stats.js';
 import { unixListenQueue } from '../native.js';
 import type { HeldSocket } from '../socket/create.js';
@@ -21,8 +22,17 @@ export interface MetricsSources {
   sockets: () => readonly HeldSocket[];
 }
 
+/**
+ * prom-client, loaded at the first use: only a run with --metrics needs it, and loading its ~30 files
+ * would cost every other start (a CommonJS package: require() gives the same module an import would).
+ */
+function promClient(): typeof import('prom-client') {
+  return createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
+}
+
 /** A registry with sockvisor's metrics and the default process ones; the handover histogram follows stats. */
 export function createMetrics(sources: MetricsSources): { registry: Registry; close: () => void } {
+  const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = promClient();
   const { supervisor, stats, sockets } = sources;
   const registry = new Registry();
   const registers = [registry];
@@ -130,6 +140,8 @@ export function createMetrics(sources: MetricsSources): { registry: Registry; cl
 export function serveMetrics(address: TcpAddress, sources: MetricsSources, logger: Logger): { close: () => void } {
   const { registry, close } = createMetrics(sources);
   const where = formatTcpAddress(address);
+  // node:http, like prom-client, only for a run with --metrics (require: this start of the run is synchronous).
+  const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('sockvisor serves /metrics only\n');

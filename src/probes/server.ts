@@ -1,7 +1,7 @@
 // `--probe HOST:PORT`: the HTTP endpoints a kubelet (httpGet probes), docker's HEALTHCHECK or a load
 // balancer asks. /ready follows the current child's readiness; /live only sockvisor's own event loop,
 // so a crash of the child that sockvisor restarts by itself never gets the container restarted.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { RunError } from '../errors.js';
 import { formatTcpAddress, type TcpAddress } from '../socket/spec.js';
@@ -39,6 +39,8 @@ export class ProbeServer {
   /** Listens on address; a port already taken (or not ours to bind) is a RunError, exit 2, before anything else is made. */
   static async listen(address: TcpAddress, logger: Logger): Promise<ProbeServer> {
     const where = formatTcpAddress(address);
+    // node:http (and what it loads) only for a run with --probe: the others start without it.
+    const { createServer } = await import('node:http');
     const server = createServer();
     const probes = new ProbeServer(server);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => probes.#answer(req, res));
