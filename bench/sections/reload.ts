@@ -262,11 +262,13 @@ function anatomy(all: Measured[]): { lines: string[]; hs: Handover[] } {
     { name: 'the second after the old child exited', what: '', spans: hs.map((h) => ({ from: h.oldExit, to: h.oldExit + 1000, ...h })) },
   ];
   const head =
-    '| window | total time | requests | p99 | max | answered by the new child | CPU (ms per s): old (or only) child | new child | sockvisor | nginx | ' +
+    '| window | total time | requests | p99 | max | answered by the new child | max, old child / new child | CPU (ms per s): old (or only) child | new child | sockvisor | nginx | ' +
     'wrk + timeline | other processes | machine busy |';
   const rows = windows.map((w) => {
     const lat: number[] = [];
     let byNew = 0;
+    let maxOld = 0;
+    let maxNew = 0;
     const cpu = { old: 0, new: 0, sockvisor: 0, nginx: 0, load: 0, other: 0 };
     let busy = 0;
     let total = 0;
@@ -276,7 +278,10 @@ function anatomy(all: Measured[]): { lines: string[]; hs: Handover[] } {
         const t = startOf(r);
         if (!pages(r) || t < s.from || t >= s.to) continue;
         lat.push(r.latencyMs);
-        if (r.workerPid !== null && parent.get(r.workerPid) === s.newPid) byNew++;
+        if (r.workerPid !== null && parent.get(r.workerPid) === s.newPid) {
+          byNew++;
+          maxNew = Math.max(maxNew, r.latencyMs);
+        } else maxOld = Math.max(maxOld, r.latencyMs);
       }
       const share = cpuShare(s.run, s.from, s.to, s.oldPid > 0 ? s : null, s.run.nginxMaster);
       const secs = (s.to - s.from) / 1000;
@@ -287,7 +292,7 @@ function anatomy(all: Measured[]): { lines: string[]; hs: Handover[] } {
     const per = (k: keyof typeof cpu): string => fmt(cpu[k] / Math.max(total, 0.001));
     return (
       `| ${w.name} | ${fmt(total, 1)} s | ${lat.length} | ${fmt(pct(lat, 99))} ms | ${fmt(lat.reduce((a, b) => Math.max(a, b), 0))} ms | ` +
-      `${lat.length ? fmt((100 * byNew) / lat.length) : '-'} % | ${per('old')} | ${per('new')} | ${per('sockvisor')} | ${per('nginx')} | ` +
+      `${lat.length ? fmt((100 * byNew) / lat.length) : '-'} % | ${fmt(maxOld)} / ${fmt(maxNew)} ms | ${per('old')} | ${per('new')} | ${per('sockvisor')} | ${per('nginx')} | ` +
       `${per('load')} | ${per('other')} | ${fmt((100 * busy) / Math.max(total, 0.001))} % |`
     );
   });
@@ -400,15 +405,18 @@ const READING = [
   "- The machine is saturated by the benchmark itself: wrk, nginx's one worker and the uWSGI workers use both cores",
   '  (machine busy 85-100 % in every window, steady runs included). A handover adds little CPU: the new uWSGI',
   '  spends about 20-30 ms starting Python, then sleeps in its 1 s import; sockvisor about 10 ms.',
-  '- The requests over about 40 ms were not the handover: they came with the CPU taken by other processes (a C++',
-  '  compiler of another job used 170 of 205 ms while a request waited 103 ms, 342 ms before a SIGHUP; the uWSGI',
-  '  workers got 60 ms between them in that time), and they happen in steady runs as well.',
-  "- The handover's own cost is the switch: for 10-40 ms around READY=1 the requests in flight take 10-40 ms instead",
-  '  of about 1 ms, and the first ~100 requests of each new worker have a p99 of 10-30 ms (1-3 ms later on). The new',
-  '  workers were just forked (each takes 100-600 page faults in its first 200 ms) and the old workers stop accepting',
-  "  the moment SIGPWR arrives, so the new ones take the whole load at once. uWSGI's own reload re-forks its workers",
-  '  the same way, after seconds without service. Sending SIGPWR 500 ms later (tried) moved the bump to that moment',
-  '  and made the handover 500 ms longer, without a lower max: the handover is unchanged.',
-  "- The old child's graceful shutdown costs nothing measurable: its workers exit at once when idle (uWSGI's",
+  '- The requests over about 40 ms were not the handover: they came with CPU taken by other processes (a C++ compiler',
+  '  of another job used 170 of 205 ms while a request waited 103 ms, 342 ms before a SIGHUP, and the uWSGI workers',
+  '  got 60 ms between them in that time), and they happen in the steady runs as well.',
+  "- The handover's own cost is the switch. For 10-40 ms around READY=1 the few requests in flight take that long",
+  '  instead of about 1 ms (wrk, whose 10 connections all wait, starts nothing meanwhile), and the first 100 requests',
+  '  of each new worker have a p99 of 10-30 ms against 1-3 ms later on: the old workers stop accepting the moment',
+  '  SIGPWR arrives, so the just-forked new ones take the whole load at once. What holds those requests is not pinned',
+  "  down further: no CPU burst of ours at 100 ms resolution, and the new workers' 100-600 page faults each account",
+  "  for about 1 ms. uWSGI's own reload forks its workers anew too, after seconds without service.",
+  '- Sending SIGPWR 500 ms after READY=1 instead (tried, alternating with the usual order): the first 100 ms after',
+  '  READY=1 were calmer (max 2-8 ms against 8-17 ms) but the runs were not (wrk max 49 and 105 ms against 17 and',
+  '  55 ms), and every handover lasts 500 ms longer: the handover is unchanged.',
+  "- The old child's graceful shutdown costs nothing measurable: its idle workers exit at once (uWSGI's",
   '  `gracefully_kill`), the master reaps them on its next 1 s tick (`worker N buried after 1 seconds`) and exits.',
 ];
