@@ -138,14 +138,21 @@ export function sampleTrees(roots: () => number[], intervalMs = 100): { stop: ()
   };
 }
 
-/** CPU time (ms) each process used between fromMs and toMs (epoch), from the samples nearest those times. */
-export function cpuBetween(samples: CpuSample[], fromMs: number, toMs: number): { perPid: Map<number, number>; machineBusy: number } {
-  const first = samples.find((s) => s.atMs >= fromMs) ?? samples.at(-1)!;
-  const last = [...samples].reverse().find((s) => s.atMs <= toMs) ?? samples[0]!;
+/**
+ * CPU time (ms) each process used from the last sample at or before fromMs to the first at or after toMs (so a
+ * window shorter than the sampling interval still spans at least one interval), the machine's busy share, and that span.
+ */
+export function cpuBetween(
+  samples: CpuSample[],
+  fromMs: number,
+  toMs: number,
+): { perPid: Map<number, number>; machineBusy: number; spanMs: number } {
+  const first = [...samples].reverse().find((s) => s.atMs <= fromMs) ?? samples[0]!;
+  const last = samples.find((s) => s.atMs >= toMs) ?? samples.at(-1)!;
   const perPid = new Map<number, number>();
   for (const [pid, p] of last.procs) perPid.set(pid, (p.cpuTicks - (first.procs.get(pid)?.cpuTicks ?? p.cpuTicks)) * 10);
   const total = last.machine.total - first.machine.total;
-  return { perPid, machineBusy: total > 0 ? (last.machine.busy - first.machine.busy) / total : 0 };
+  return { perPid, machineBusy: total > 0 ? (last.machine.busy - first.machine.busy) / total : 0, spanMs: last.atMs - first.atMs };
 }
 
 /** The pids below root (root included) in any sample: a process tree over a whole run. */

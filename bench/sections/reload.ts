@@ -152,6 +152,8 @@ function ours(m: Measured, nginxMaster: number): Set<number> {
 }
 
 interface CpuShare {
+  /** the time the CPU figures span (whole sampling intervals around the window asked for) */
+  spanMs: number;
   /** CPU ms per second of wall time */
   perSecond: Record<'old' | 'new' | 'sockvisor' | 'nginx' | 'load' | 'other', number>;
   machineBusy: number;
@@ -159,7 +161,7 @@ interface CpuShare {
 
 /** CPU used in [from, to): by the old and new generation, sockvisor, nginx, the load generators, and every other process. */
 function cpuShare(m: Measured, from: number, to: number, h: { oldPid: number; newPid: number } | null, nginxMaster: number): CpuShare {
-  const { perPid, machineBusy } = cpuBetween(m.samples, from, to);
+  const { perPid, machineBusy, spanMs } = cpuBetween(m.samples, from, to);
   const mine = ours(m, nginxMaster);
   const parent = parents(m.samples);
   const nginxTree = treeOf(m.samples, nginxMaster);
@@ -176,9 +178,9 @@ function cpuShare(m: Measured, from: number, to: number, h: { oldPid: number; ne
     else if (mine.has(pid)) sums.load += ms;
     else sums.other += ms;
   }
-  const seconds = Math.max(0.001, (to - from) / 1000);
+  const seconds = Math.max(0.001, spanMs / 1000);
   const perSecond = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / seconds])) as CpuShare['perSecond'];
-  return { perSecond, machineBusy };
+  return { spanMs, perSecond, machineBusy };
 }
 
 function commOf(m: Measured, pid: number): string {
@@ -272,6 +274,7 @@ function anatomy(all: Measured[]): { lines: string[]; hs: Handover[] } {
     const cpu = { old: 0, new: 0, sockvisor: 0, nginx: 0, load: 0, other: 0 };
     let busy = 0;
     let total = 0;
+    let windowTotal = 0;
     for (const s of w.spans) {
       const parent = parents(s.run.samples);
       for (const r of s.run.requests) {
@@ -284,14 +287,15 @@ function anatomy(all: Measured[]): { lines: string[]; hs: Handover[] } {
         } else maxOld = Math.max(maxOld, r.latencyMs);
       }
       const share = cpuShare(s.run, s.from, s.to, s.oldPid > 0 ? s : null, s.run.nginxMaster);
-      const secs = (s.to - s.from) / 1000;
+      const secs = share.spanMs / 1000;
       for (const k of Object.keys(cpu) as (keyof typeof cpu)[]) cpu[k] += share.perSecond[k] * secs;
       busy += share.machineBusy * secs;
       total += secs;
+      windowTotal += (s.to - s.from) / 1000;
     }
     const per = (k: keyof typeof cpu): string => fmt(cpu[k] / Math.max(total, 0.001));
     return (
-      `| ${w.name} | ${fmt(total, 1)} s | ${lat.length} | ${fmt(pct(lat, 99))} ms | ${fmt(lat.reduce((a, b) => Math.max(a, b), 0))} ms | ` +
+      `| ${w.name} | ${fmt(windowTotal, 1)} s | ${lat.length} | ${fmt(pct(lat, 99))} ms | ${fmt(lat.reduce((a, b) => Math.max(a, b), 0))} ms | ` +
       `${lat.length ? fmt((100 * byNew) / lat.length) : '-'} % | ${fmt(maxOld)} / ${fmt(maxNew)} ms | ${per('old')} | ${per('new')} | ${per('sockvisor')} | ${per('nginx')} | ` +
       `${per('load')} | ${per('other')} | ${fmt((100 * busy) / Math.max(total, 0.001))} % |`
     );
@@ -323,7 +327,7 @@ function slowest(all: Measured[], hs: Handover[], n: number): string[] {
     const who = !h ? 'the only child' : master === h.newPid ? 'the new child' : master === h.oldPid ? 'the old child' : 'another child';
     const when = h ? `${fmt(t - h.ready)} ms from READY=1 of the nearest handover` : `${fmt((t - m.from) / 1000, 1)} s into the run`;
     const share = cpuShare(m, t - 100, r.endMs + 100, h ?? null, m.nginxMaster);
-    const secs = (r.endMs + 200 - t) / 1000;
+    const secs = share.spanMs / 1000;
     const uwsgiMs = (share.perSecond.old + share.perSecond.new) * secs;
     return `| ${fmt(r.latencyMs)} ms | ${together} | ${m.reloads ? 'reload' : 'steady'} (round ${m.round}) | ${when} | ${who} | ${fmt(
       share.perSecond.other * secs,
@@ -380,13 +384,14 @@ export const reload: Section = {
       '',
       `Where the time goes in sockvisor's ${hs.length} handovers: nginx logs every request with its time and the uWSGI worker`,
       "that answered (the example app's `X-Worker-Pid` header), placed in each handover's phases by sockvisor's json log",
-      '(`supervisor.reload`, `child.ready`, `child.drain-signal`, `child.exited`); CPU time per process from /proc every 100 ms.',
+      '(`supervisor.reload`, `child.ready`, `child.drain-signal`, `child.exited`); CPU time per process from /proc every 100 ms',
+      "(a window's CPU figures span the whole sampling intervals around it: the switch's, 120 ms, spans 200-300 ms).",
       "nginx's request time starts when it has read the request, so it leaves out the time a request waits for nginx itself.",
       '',
       ...anatomyLines,
       '',
       'The slowest requests of the sockvisor runs (steady and reload), and the CPU time used from 100 ms before each began',
-      'to 100 ms after it ended:',
+      'to 100 ms after it ended (whole 100 ms sampling intervals):',
       '',
       ...slowest(all, hs, 8),
       '',
