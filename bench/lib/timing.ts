@@ -27,7 +27,9 @@ export function timingNginx(socketPath: string, extraHttp = ''): Omit<NginxOptio
   return {
     files: (prefix, port) => ({
       'nginx.conf': nginxConfWith(prefix, port, {
-        http: `log_format timing '$msec $request_time $upstream_connect_time $status $upstream_http_x_worker_pid $request_uri';\n  ${extraHttp}`,
+        http:
+          "log_format timing '$msec $request_time $upstream_connect_time $status $upstream_http_x_worker_pid $request_uri';\n  " +
+          extraHttp,
         server:
           `access_log ${join(prefix, 'timing.log')} timing;\n    ` +
           `location / {\n      include /etc/nginx/uwsgi_params;\n      uwsgi_pass unix:${socketPath};\n    }`,

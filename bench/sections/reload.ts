@@ -264,8 +264,8 @@ function anatomy(all: Measured[]): { lines: string[]; hs: Handover[] } {
     { name: 'the second after the old child exited', what: '', spans: hs.map((h) => ({ from: h.oldExit, to: h.oldExit + 1000, ...h })) },
   ];
   const head =
-    '| window | total time | requests | p99 | max | answered by the new child | max, old child / new child | CPU (ms per s): old (or only) child | new child | sockvisor | nginx | ' +
-    'wrk + timeline | other processes | machine busy |';
+    '| window | total time | requests | p99 | max | answered by the new child | max, old child / new child | ' +
+    'CPU (ms per s): old (or only) child | new child | sockvisor | nginx | wrk + timeline | other processes | machine busy |';
   const rows = windows.map((w) => {
     const lat: number[] = [];
     let byNew = 0;
@@ -295,8 +295,9 @@ function anatomy(all: Measured[]): { lines: string[]; hs: Handover[] } {
     }
     const per = (k: keyof typeof cpu): string => fmt(cpu[k] / Math.max(total, 0.001));
     return (
-      `| ${w.name} | ${fmt(windowTotal, 1)} s | ${lat.length} | ${fmt(pct(lat, 99))} ms | ${fmt(lat.reduce((a, b) => Math.max(a, b), 0))} ms | ` +
-      `${lat.length ? fmt((100 * byNew) / lat.length) : '-'} % | ${fmt(maxOld)} / ${fmt(maxNew)} ms | ${per('old')} | ${per('new')} | ${per('sockvisor')} | ${per('nginx')} | ` +
+      `| ${w.name} | ${fmt(windowTotal, 1)} s | ${lat.length} | ${fmt(pct(lat, 99))} ms | ` +
+      `${fmt(lat.reduce((a, b) => Math.max(a, b), 0))} ms | ${lat.length ? fmt((100 * byNew) / lat.length) : '-'} % | ` +
+      `${fmt(maxOld)} / ${fmt(maxNew)} ms | ${per('old')} | ${per('new')} | ${per('sockvisor')} | ${per('nginx')} | ` +
       `${per('load')} | ${per('other')} | ${fmt((100 * busy) / Math.max(total, 0.001))} % |`
     );
   });
