@@ -1,7 +1,6 @@
 // Where a slow request comes from: nginx logging every request with its timing and the uWSGI worker
 // that answered (the example app's X-Worker-Pid header), the CPU time of a process tree and of the
-// whole machine sampled over a run, a listening socket's accept queue sampled over a run, and
-// sockvisor's own json log read back as timed events.
+// whole machine sampled over a run, and sockvisor's own json log read back as timed events.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nginxConfWith, type NginxOptions } from '../../test/helpers/nginx.js';
@@ -191,22 +190,4 @@ export function readJsonLog(file: string): LogEvent[] {
     .split('\n')
     .filter((l) => l.startsWith('{') && l.includes('"event"'))
     .map((l) => JSON.parse(l) as LogEvent);
-}
-
-/** The max of `ss -xl`'s Recv-Q for the listening socket at path, sampled every intervalMs until stop(). */
-export function sampleListenQueue(read: () => number | null, intervalMs = 20): { stop: () => { max: number; samples: number } } {
-  let max = 0;
-  let samples = 0;
-  const timer = setInterval(() => {
-    const q = read();
-    if (q === null) return;
-    samples++;
-    if (q > max) max = q;
-  }, intervalMs);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return { max, samples };
-    },
-  };
 }
