@@ -15,10 +15,11 @@ import { overhead } from './sections/overhead.js';
 import { reload } from './sections/reload.js';
 import { restartLatencySection } from './sections/restart-latency.js';
 import { restarts } from './sections/restarts.js';
+import { scale } from './sections/scale.js';
 import { startLatency } from './sections/start-latency.js';
 
 /** In the order they run and appear in docs/benchmarks.md. */
-const SECTIONS: Section[] = [restarts, reload, overhead, footprint, restartLatencySection, startLatency];
+const SECTIONS: Section[] = [restarts, reload, overhead, footprint, restartLatencySection, startLatency, scale];
 
 /** Installs the packages of scripts/bench-packages.txt that are missing (apt-get, as root). */
 function ensurePackages(): void {
