@@ -7,7 +7,8 @@
 // reports the sender's pid (SO_PASSCRED, which a sender cannot forge without CAP_SYS_ADMIN), and
 // only the child itself or a member of its process group is believed. Another local user cannot
 // join that group (setpgid(2) works only within the caller's session), so cannot fake readiness.
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { openNotifyReceiver, type NotifyDatagram, type NotifyReceiver } from '../native.js';
 
 /** What a child said in one datagram, the fields sockvisor acts on. */
@@ -48,6 +49,29 @@ export interface NotifyChannelHandlers {
   onRejected(datagram: NotifyDatagram, reason: 'foreign-sender' | 'truncated'): void;
 }
 
+/**
+ * n random bytes as hex, read from the kernel's /dev/urandom: node:crypto would add about 5 ms to every
+ * start just to be loaded (bench/sections/start-latency.ts). Where /dev/urandom cannot be opened (a
+ * chroot without /dev), node:crypto after all.
+ */
+function randomHex(n: number): string {
+  let fd: number;
+  try {
+    fd = openSync('/dev/urandom', 'r');
+  } catch {
+    const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+    return crypto.randomBytes(n).toString('hex');
+  }
+  try {
+    const bytes = Buffer.alloc(n);
+    let got = 0;
+    while (got < n) got += readSync(fd, bytes, got, n - got, null);
+    return bytes.toString('hex');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A child's own NOTIFY_SOCKET: open it before spawning, then tell it the child's pid. */
 export class NotifyChannel {
   /** the NOTIFY_SOCKET value for the child's environment */
@@ -57,7 +81,7 @@ export class NotifyChannel {
 
   constructor(handlers: NotifyChannelHandlers, label: string) {
     // Unguessable, so nobody can bind the name first and make the child's messages go elsewhere.
-    this.address = `@sockvisor/${process.pid}/${label}/${randomBytes(8).toString('hex')}`;
+    this.address = `@sockvisor/${process.pid}/${label}/${randomHex(8)}`;
     this.#receiver = openNotifyReceiver(this.address, (datagram) => {
       // Datagrams are delivered on the event loop, so never before the spawn that set the pid returned.
       if (this.#childPid === null || !isFromChild(datagram, this.#childPid)) {
