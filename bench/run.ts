@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       '## Run it',
       '',
       '```sh',
-      'npm run bench            # as root; installs scripts/bench-packages.txt (wrk, supervisor) if missing; about 4 minutes',
+      'npm run bench            # as root; installs scripts/bench-packages.txt (wrk, supervisor) if missing; about 11 minutes',
       'node dist/bench/run.js reload footprint   # only those sections, printed, nothing written',
       '```',
       '',
