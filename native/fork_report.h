@@ -44,6 +44,22 @@ struct Forked {
   ssize_t got;
 };
 
+// The parent's side once the child runs (or failed to start: pid < 0, err from syscall): reads the
+// child's report, if it wrote one, and closes the pipe's read end.
+inline Forked ReadReport(pid_t pid, int err, const char* syscall, int readFd, ChildReport* report) {
+  if (pid < 0) {
+    close(readFd);
+    return {-1, err, syscall, 0};
+  }
+  ssize_t got;
+  do {
+    got = read(readFd, report, sizeof(*report));
+  } while (got < 0 && errno == EINTR);
+  close(readFd);
+  report->syscall[sizeof(report->syscall) - 1] = '\0';
+  return {pid, 0, nullptr, got};
+}
+
 // Forks with every signal blocked, so no JS-level handler runs in the child; the child runs
 // child(reportFd), which must exec or _exit and never return. The parent restores its signal
 // mask and reads the report, if the child wrote one (got == sizeof(ChildReport); its syscall
@@ -64,20 +80,9 @@ Forked ForkWithReport(Child&& child, ChildReport* report) {
   int forkErr = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close(pipe[1]);
-  if (pid < 0) {
-    close(pipe[0]);
-    return {-1, forkErr, "fork", 0};
-  }
-  ssize_t got;
-  do {
-    got = read(pipe[0], report, sizeof(*report));
-  } while (got < 0 && errno == EINTR);
-  close(pipe[0]);
-  report->syscall[sizeof(report->syscall) - 1] = '\0';
-  return {pid, 0, nullptr, got};
+  return ReadReport(pid, forkErr, "fork", pipe[0], report);
 }
 
-// Reaps one child of ours by pid (never waitpid(-1): other children are not ours to reap).
 // fork() without copying the parent's memory: clone(CLONE_VM | CLONE_VFORK), as posix_spawn(3)
 // does. fork() of a Node process copies its page tables (about 1 MB for 60 MB resident) and marks
 // every page copy-on-write, which the exec then tears down again: about a millisecond of a restart.
@@ -121,19 +126,10 @@ Forked SpawnWithReport(Child&& child, ChildReport* report) {
   // The child has exec'd or exited: its stack is no longer in use.
   munmap(stack, kStackSize);
   close(pipe[1]);
-  if (pid < 0) {
-    close(pipe[0]);
-    return {-1, cloneErr, "clone", 0};
-  }
-  ssize_t got;
-  do {
-    got = read(pipe[0], report, sizeof(*report));
-  } while (got < 0 && errno == EINTR);
-  close(pipe[0]);
-  report->syscall[sizeof(report->syscall) - 1] = '\0';
-  return {pid, 0, nullptr, got};
+  return ReadReport(pid, cloneErr, "clone", pipe[0], report);
 }
 
+// Reaps one child of ours by pid (never waitpid(-1): other children are not ours to reap).
 inline void ReapChild(pid_t pid) {
   while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
