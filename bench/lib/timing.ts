@@ -191,3 +191,19 @@ export function readJsonLog(file: string): LogEvent[] {
     .filter((l) => l.startsWith('{') && l.includes('"event"'))
     .map((l) => JSON.parse(l) as LogEvent);
 }
+
+/**
+ * nginx's upstream errors by cause: `connect() failed (11: Resource temporarily unavailable)`, `recv() failed (104: ...)`;
+ * only lines about the upstream (the socket), not a client's own resets.
+ */
+export function upstreamErrors(errorLog: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of errorLog.split('\n')) {
+    if (!line.includes('upstream')) continue;
+    const m = /\] \d+#\d+: \*\d+ (\w+\(\) (?:to \S+ )?failed \(\d+: [^)]+\)|upstream prematurely closed connection)/.exec(line);
+    if (!m) continue;
+    const cause = m[1]!.replace(/ to \S+/, '');
+    out.set(cause, (out.get(cause) ?? 0) + 1);
+  }
+  return out;
+}

@@ -18,6 +18,7 @@ import {
   sampleTrees,
   timingNginx,
   treeOf,
+  upstreamErrors,
   type CpuSample,
   type LogEvent,
   type NginxRequest,
@@ -50,6 +51,8 @@ interface Measured {
   run: LoadRun;
   /** nginx's log of the run */
   requests: NginxRequest[];
+  /** nginx's error log lines about the socket during the run, by cause: what each non-2xx was */
+  upstreamErrors: Map<string, number>;
   samples: CpuSample[];
   /** sockvisor's log events during the run */
   events: LogEvent[];
@@ -66,6 +69,7 @@ async function loadRun(r: Running, round: number, seconds: number, at: number[],
   const sampler = sampleTrees(() => [1], 100);
   const name = reloads ? r.name : `${r.kind === 'raw' ? 'uWSGI alone' : 'sockvisor'}: steady, no reload`;
   const act = reloads ? () => process.kill(r.setup.reloadPid(), 'SIGHUP') : () => undefined;
+  const errorsBefore = (await r.nginx.errorLogText()).length;
   const run = await underLoad(name, r.nginx, seconds, at, act, true);
   await sleep(500); // the last in-flight request and the last old generation are gone by now
   const samples = sampler.stop();
@@ -81,6 +85,7 @@ async function loadRun(r: Running, round: number, seconds: number, at: number[],
     supervisorPid: r.setup.supervisorPid,
     run,
     requests: readTimingLog(r.nginx.prefix, from),
+    upstreamErrors: upstreamErrors((await r.nginx.errorLogText()).slice(errorsBefore)),
     samples,
     events,
     loadavg,
@@ -204,12 +209,13 @@ function runsTable(all: Measured[]): string[] {
     const other = cpuShare(m, m.from, m.until, null, m.nginxMaster).perSecond.other;
     return (
       `| ${m.round} | ${m.run.name} | ${m.loadavg} | ${fmt(other / 10)} % | ${w.requests} | ${w.non2xx} | ${w.socketErrors} | ` +
-      `${fmt(w.p50Ms, 1)} ms | ${fmt(w.p99Ms, 1)} ms | ${fmt(w.maxMs)} ms | ${ratio} | ${inFlight} |`
+      `${fmt(w.p50Ms, 1)} ms | ${fmt(w.p99Ms, 1)} ms | ${fmt(w.maxMs)} ms | ${ratio} | ${inFlight} | ` +
+      `${[...m.upstreamErrors].map(([cause, n]) => `${n} x ${cause}`).join('; ') || 'nothing'} |`
     );
   });
   const head =
     '| round | setup | load average at start | CPU of other processes (% of one core) | wrk requests | non-2xx | socket errors | ' +
-    'p50 | p99 | max | p99 / steady p99 | in-flight requests |';
+    "p50 | p99 | max | p99 / steady p99 | in-flight requests | nginx's error log about the socket |";
   return [head, head.replace(/[^|]+/g, '---'), ...rows];
 }
 

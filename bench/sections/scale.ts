@@ -11,6 +11,7 @@ import { nginxConfWith, type NginxOptions } from '../../test/helpers/nginx.js';
 import { UWSGI, uwsgiArgs } from '../../test/helpers/uwsgi.js';
 import { fmt, killMaster, sectionDir, serve, sleep, stopAll, type Env, type Section } from '../lib/common.js';
 import { wrk, type WrkResult } from '../lib/load.js';
+import { upstreamErrors } from '../lib/timing.js';
 import { startRawLoop, startSockvisorSetup, usage, type Setup } from '../lib/setups.js';
 
 const run = promisify(execFile);
@@ -67,18 +68,6 @@ interface ScaleRun {
   queue: { max: number; backlog: number; samples: number };
   /** nginx's error log lines about the socket, by cause: what each non-2xx was */
   upstreamErrors: Map<string, number>;
-}
-
-/** nginx's upstream errors by cause: `connect() failed (11: Resource temporarily unavailable)`, `recv() failed (104: ...)`. */
-function upstreamErrors(errorLog: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of errorLog.split('\n')) {
-    const m = /\] \d+#\d+: \*\d+ (\w+\(\) (?:to \S+ )?failed \(\d+: [^)]+\)|upstream prematurely closed connection)/.exec(line);
-    if (!m) continue;
-    const cause = m[1]!.replace(/ to \S+/, '');
-    out.set(cause, (out.get(cause) ?? 0) + 1);
-  }
-  return out;
 }
 
 /**
